@@ -1,0 +1,1 @@
+//! Direct encoder (being written).

@@ -1,0 +1,39 @@
+use thiserror::Error;
+
+/// The model field an encoder or decoder was at when it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Field {
+    /// A trace id.
+    TraceId,
+    /// A span id.
+    SpanId,
+    /// A parent span id.
+    ParentSpanId,
+    /// A key-value key.
+    Key,
+    /// An `AnyValue`.
+    Value,
+    /// A metric's data.
+    MetricData,
+}
+
+/// Why encoding or decoding failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The protobuf bytes are malformed (prost's message names the field path).
+    #[error("malformed protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// A field has a value OTLP does not allow.
+    #[error("invalid {field:?}: {reason}")]
+    Invalid {
+        /// Where.
+        field: Field,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The OTLP/JSON input is malformed.
+    #[error(transparent)]
+    Json(#[from] super::json::JsonError),
+}

@@ -1,0 +1,25 @@
+//! Encoding and decoding of the model.
+//!
+//! Owns: OTLP/protobuf (the [`direct`] encoder that writes wire bytes straight
+//! from the model, and the [`reference`] path through the official
+//! `opentelemetry-proto` prost types, which is also the decoder), and
+//! OTLP/JSON ([`json`]). Does not own: compression, buffers' lifetimes
+//! (callers pass in pooled buffers), transport.
+
+pub mod direct;
+mod error;
+pub mod json;
+pub mod reference;
+
+pub use error::{EncodeError, Field};
+
+/// The three OTLP signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Spans.
+    Traces,
+    /// Metric points.
+    Metrics,
+    /// Log records.
+    Logs,
+}

@@ -1,0 +1,18 @@
+//! The crate error: one variant per layer, each wrapping that layer's enum.
+
+use thiserror::Error;
+
+/// Any error of the crate.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Encoding or decoding failed.
+    #[error(transparent)]
+    Encode(#[from] crate::encode::EncodeError),
+    /// Compression or decompression failed.
+    #[error(transparent)]
+    Compress(#[from] crate::compress::CompressError),
+}
+
+/// Result with the crate [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

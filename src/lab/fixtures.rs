@@ -1,0 +1,261 @@
+//! The standard fixtures of DESIGN.md: deterministic trace, metrics and logs
+//! batches of any size, shared by benches, heap runs, flamegraphs and tests.
+//!
+//! Keep them exactly as specified: the peer figures in DESIGN.md were
+//! measured on these shapes.
+
+use crate::model::ids::splitmix64_mix;
+use crate::model::{
+    Event, FLAG_HAS_IS_REMOTE, FLAG_IS_REMOTE, FLAG_SAMPLED, HistogramDataPoint, InstrumentationScope, KeyValue,
+    LogRecord, LogsData, Metric, MetricData, MetricsData, NumberDataPoint, NumberValue, Resource, Severity, Span,
+    SpanId, SpanKind, Status, Temporality, TraceId, TracesData,
+};
+
+/// Seed of every fixture's PRNG.
+pub const SEED: u64 = 0x5EED_0001;
+/// Base timestamp: 2023-11-14T22:13:20Z in ns.
+pub const BASE_TIME_NS: u64 = 1_700_000_000_000_000_000;
+/// Default trace batch size: 512 spans ≈ 234 KB encoded, a typical exporter batch.
+pub const DEFAULT_SPANS: usize = 512;
+/// Default metrics batch size in points (10 metrics × 10 points).
+pub const DEFAULT_POINTS: usize = 100;
+/// Default logs batch size in records.
+pub const DEFAULT_LOGS: usize = 512;
+/// The 15 default explicit histogram bounds of the OpenTelemetry SDKs.
+pub const DEFAULT_BOUNDS: [f64; 15] =
+    [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0];
+
+const MS: u64 = 1_000_000;
+
+/// splitmix64: tiny, fast, and identical on every platform.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from a seed.
+    pub const fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        splitmix64_mix(self.0)
+    }
+    /// A value in `0..n` (n > 0); the modulo bias is irrelevant for fixtures.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    /// A double in `[0, 1)`.
+    pub fn unit_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn trace_id(&mut self) -> TraceId {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        TraceId(b)
+    }
+    fn span_id(&mut self) -> SpanId {
+        SpanId(self.next_u64().to_le_bytes())
+    }
+}
+
+/// The standard resource: a checkout service in production.
+pub fn resource() -> Resource {
+    Resource::new([
+        KeyValue::new("service.name", "checkout"),
+        KeyValue::new("service.version", "1.4.2"),
+        KeyValue::new("host.name", "node-17"),
+        KeyValue::new("deployment.environment", "prod"),
+        KeyValue::new("telemetry.sdk.language", "rust"),
+    ])
+}
+
+/// The standard scope.
+pub fn scope() -> InstrumentationScope {
+    InstrumentationScope::new("otlp-lab", "0.1.0")
+}
+
+/// The spans of the standard trace batch (see DESIGN.md).
+pub fn spans(n: usize) -> Vec<Span> {
+    let mut rng = SplitMix64::new(SEED);
+    let mut out = Vec::with_capacity(n);
+    let mut trace_id = TraceId::INVALID;
+    let mut parent = SpanId::INVALID;
+    for idx in 0..n {
+        let mut flags = FLAG_SAMPLED | FLAG_HAS_IS_REMOTE;
+        if idx % 8 == 0 {
+            trace_id = rng.trace_id();
+            parent = rng.span_id();
+            flags |= FLAG_IS_REMOTE;
+        }
+        let span_id = rng.span_id();
+        let start = BASE_TIME_NS + idx as u64 * MS;
+        let span = Span::builder("GET /api/users/{id}")
+            .with_capacity(10)
+            .parent(trace_id, parent)
+            .span_id(span_id)
+            .flags(flags)
+            .kind(SpanKind::Server)
+            .times(start, start + MS + MS / 4)
+            .attr("http.request.method", "GET")
+            .attr("url.full", format!("https://shop.example.com/api/users/{idx}"))
+            .attr("http.response.status_code", 200)
+            .attr("server.address", "shop.example.com")
+            .attr("server.port", 443)
+            .attr("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)")
+            .attr("db.system", "postgresql")
+            .attr("cache.hit", true)
+            .attr("duration_ms", 1.25)
+            .attr("thread.id", (idx % 16) as i64)
+            .event(Event::new("cache.lookup", start + MS / 2).attr("cache.key", format!("user:{idx}")))
+            .status(Status::OK)
+            .build();
+        out.push(span);
+        parent = span_id;
+    }
+    out
+}
+
+/// The standard trace batch of `n` spans.
+pub fn traces(n: usize) -> TracesData {
+    TracesData::single(resource(), scope(), spans(n))
+}
+
+fn point_attrs(j: usize) -> Vec<KeyValue> {
+    let status: i64 = if j % 5 == 4 { 500 } else { 200 };
+    vec![
+        KeyValue::new("http.route", format!("/api/v1/items/{j}")),
+        KeyValue::new("http.response.status_code", status),
+        KeyValue::new("cloud.region", "eu-west-1"),
+    ]
+}
+
+/// The standard metrics batch of `n` points: 10 metrics of `n / 10` points each.
+pub fn metrics(n: usize) -> MetricsData {
+    const GAUGES: [(&str, &str); 4] = [
+        ("system.cpu.utilization", "1"),
+        ("system.memory.utilization", "1"),
+        ("process.runtime.heap.utilization", "1"),
+        ("queue.fill_ratio", "1"),
+    ];
+    const SUMS: [(&str, &str); 3] = [
+        ("http.server.request.count", "{request}"),
+        ("db.client.operation.count", "{operation}"),
+        ("cache.hit.count", "{hit}"),
+    ];
+    const HISTOGRAMS: [(&str, &str); 3] = [
+        ("http.server.request.duration", "ms"),
+        ("db.client.operation.duration", "ms"),
+        ("http.server.request.body.size", "By"),
+    ];
+    let mut rng = SplitMix64::new(SEED);
+    let per = n / 10;
+    let start = BASE_TIME_NS;
+    let time = BASE_TIME_NS + 10_000 * MS;
+    let mut metrics = Vec::with_capacity(10);
+    for (name, unit) in GAUGES {
+        let points = (0..per)
+            .map(|j| NumberDataPoint {
+                attributes: point_attrs(j),
+                start_time_unix_nano: 0,
+                time_unix_nano: time,
+                value: Some(NumberValue::Double(rng.unit_f64())),
+                flags: 0,
+            })
+            .collect();
+        metrics.push(Metric::new(name, "", unit, MetricData::Gauge(points)));
+    }
+    for (name, unit) in SUMS {
+        let points = (0..per)
+            .map(|j| NumberDataPoint {
+                attributes: point_attrs(j),
+                start_time_unix_nano: start,
+                time_unix_nano: time,
+                value: Some(NumberValue::Int(rng.below(1_000_000) as i64)),
+                flags: 0,
+            })
+            .collect();
+        let data = MetricData::Sum { points, temporality: Temporality::Cumulative, is_monotonic: true };
+        metrics.push(Metric::new(name, "", unit, data));
+    }
+    for (name, unit) in HISTOGRAMS {
+        let points = (0..per)
+            .map(|j| {
+                let bucket_counts: Vec<u64> = (0..=DEFAULT_BOUNDS.len()).map(|_| rng.below(100)).collect();
+                let count = bucket_counts.iter().sum();
+                let min = rng.unit_f64() * 5.0;
+                let max = 100.0 + rng.unit_f64() * 9_000.0;
+                HistogramDataPoint {
+                    attributes: point_attrs(j),
+                    start_time_unix_nano: start,
+                    time_unix_nano: time,
+                    count,
+                    sum: Some(count as f64 * (min + max) / 2.0),
+                    bucket_counts,
+                    explicit_bounds: DEFAULT_BOUNDS.to_vec(),
+                    flags: 0,
+                    min: Some(min),
+                    max: Some(max),
+                }
+            })
+            .collect();
+        let data = MetricData::Histogram { points, temporality: Temporality::Cumulative };
+        metrics.push(Metric::new(name, "", unit, data));
+    }
+    MetricsData::single(resource(), scope(), metrics)
+}
+
+/// The log records of the standard logs batch: INFO, a body of about 84 bytes,
+/// 3 attributes, trace and span ids.
+pub fn log_records(n: usize) -> Vec<LogRecord> {
+    let mut rng = SplitMix64::new(SEED);
+    (0..n)
+        .map(|idx| {
+            let t = BASE_TIME_NS + idx as u64 * MS;
+            let order = rng.next_u64() % 1_000_000;
+            let body =
+                format!("Order {order:06} placed by user {idx:05} with 3 items, total 129.97 EUR, payment accepted");
+            let trace_id = rng.trace_id();
+            let span_id = rng.span_id();
+            LogRecord::builder()
+                .times(t, t + MS / 10)
+                .severity(Severity::INFO, "INFO")
+                .body(body)
+                .attr("code.function", "checkout::place_order")
+                .attr("enduser.id", format!("user-{idx}"))
+                .attr("order.items", 3)
+                .span_context(trace_id, span_id, FLAG_SAMPLED)
+                .build()
+        })
+        .collect()
+}
+
+/// The standard logs batch of `n` records.
+pub fn logs(n: usize) -> LogsData {
+    LogsData::single(resource(), scope(), log_records(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AnyValue;
+
+    #[test]
+    fn deterministic_and_shaped_as_designed() {
+        assert_eq!(traces(64), traces(64));
+        let spans = spans(16);
+        assert_eq!(spans[0].trace_id, spans[7].trace_id);
+        assert_ne!(spans[7].trace_id, spans[8].trace_id);
+        assert_eq!(spans[1].parent_span_id, Some(spans[0].span_id));
+        assert_eq!(spans[0].attributes.len(), 10);
+        assert_eq!(spans[3].end_time_unix_nano - spans[3].start_time_unix_nano, 1_250_000);
+        assert_eq!(metrics(100).point_count(), 100);
+        assert_eq!(metrics(100).resource_metrics[0].scope_metrics[0].metrics.len(), 10);
+        let len = match &log_records(1)[0].body {
+            Some(AnyValue::String(s)) => s.len(),
+            other => panic!("body is {other:?}"),
+        };
+        assert!((80..=90).contains(&len), "log body is {len} bytes");
+    }
+}

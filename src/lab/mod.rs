@@ -1,0 +1,4 @@
+//! The lab: fixtures and workloads defined once, used by benches, heap runs,
+//! flamegraph runs and tests. Nothing in the library's data path uses it.
+
+pub mod fixtures;

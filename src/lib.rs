@@ -1,0 +1,27 @@
+//! otlp-lab: a fast OTLP telemetry pipeline and the profiling lab around it.
+//!
+//! ```text
+//! producer API ──► model ──► encode ──► compress ──► (transport)
+//!  (builders)     (spans,    (direct +    (zstd,
+//!                  metrics,   reference    gzip,
+//!                  logs)      protobuf;    none)
+//!                             OTLP/JSON)
+//!                                ▲            ▲
+//!                                └── pool: reusable buffers, bumpalo arenas
+//! ```
+//!
+//! Dependencies point one way: model ← encode ← compress. [`lab`] uses
+//! everything; nothing in the data path uses the lab.
+#![warn(missing_docs, unreachable_pub)]
+#![deny(unsafe_code)]
+
+pub mod compress;
+pub mod encode;
+pub mod error;
+pub mod lab;
+pub mod model;
+#[allow(unsafe_code)]
+pub mod pool;
+pub mod simd;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Buffer pool and arenas (placeholder: being written).
