@@ -1,1 +1,25 @@
-fn main() {}
+//! Instruction counts of the serialization paths (direct vs reference protobuf,
+//! decode). Bench ids are the workload names; each bench's argument is built by
+//! `Workload::prepare` outside the measured region, and the state is returned so
+//! that dropping it is not measured either.
+
+use std::hint::black_box;
+
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
+use otlp_lab::lab::workloads::{Prepared, Workload};
+
+#[library_benchmark]
+#[bench::encode_direct_traces_512(Workload::EncodeDirectTraces.prepare())]
+#[bench::encode_reference_traces_512(Workload::EncodeReferenceTraces.prepare())]
+#[bench::encode_direct_metrics_100(Workload::EncodeDirectMetrics.prepare())]
+#[bench::encode_reference_metrics_100(Workload::EncodeReferenceMetrics.prepare())]
+#[bench::encode_direct_logs_512(Workload::EncodeDirectLogs.prepare())]
+#[bench::encode_reference_logs_512(Workload::EncodeReferenceLogs.prepare())]
+#[bench::decode_reference_traces_512(Workload::DecodeReferenceTraces.prepare())]
+fn serialization(mut p: Prepared) -> Prepared {
+    black_box(p.run());
+    p
+}
+
+library_benchmark_group!(name = protobuf; benchmarks = serialization);
+main!(library_benchmark_groups = protobuf);

@@ -29,33 +29,60 @@ const fn key(field: u32, wire_type: u32) -> u32 {
     (field << 3) | wire_type
 }
 
+/// Keys and string values shorter than this take the one-check attribute path:
+/// the AnyValue (at most 2 + 118 bytes) and every other inner length then fit
+/// in one varint byte.
+const SHORT: usize = 119;
+
+/// Writes `v` as a varint at the start of `out`; returns its length.
+#[inline(always)]
+fn put_varint(out: &mut [u8], mut v: u64) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
+    i + 1
+}
+
 /// Smallest scratch region the writer starts with, so tiny batches do not
 /// regrow several times.
 const MIN_SCRATCH: usize = 1024;
 
-/// A writer that fills `buf[floor..]` from the end towards `floor`.
-/// Invariant: `floor <= pos <= buf.len()`; the output so far is `buf[pos..]`.
+/// A writer that fills `buf[floor..end]` from `end` towards `floor`.
+/// Invariant: `floor <= pos <= end == buf.len()`; the output so far is
+/// `buf[pos..end]`. `end` is cached so that the hot path does not reload the
+/// vector's length after every copy.
 struct RevWriter<'a> {
     buf: &'a mut Vec<u8>,
     floor: usize,
     pos: usize,
+    end: usize,
 }
 
 impl<'a> RevWriter<'a> {
+    /// Uses `buf[floor..]` as scratch; `buf` must already be that long.
+    fn over(buf: &'a mut Vec<u8>, floor: usize) -> Self {
+        let end = buf.len();
+        RevWriter { buf, floor, pos: end, end }
+    }
+
     /// Uses the spare capacity of `buf` (after its current contents) as scratch.
-    fn new(buf: &'a mut Vec<u8>) -> Self {
+    fn append_to(buf: &'a mut Vec<u8>) -> Self {
         let floor = buf.len();
         let scratch = (buf.capacity() - floor).max(MIN_SCRATCH);
-        // Zero-filling keeps this safe code; it is one memset per batch.
+        // Zero-filling keeps this safe code; [`Encoder`] avoids even that by
+        // keeping its scratch initialized between batches.
         buf.resize(floor + scratch, 0);
-        let pos = buf.len();
-        RevWriter { buf, floor, pos }
+        Self::over(buf, floor)
     }
 
     /// Bytes written so far.
     #[inline(always)]
     fn written(&self) -> usize {
-        self.buf.len() - self.pos
+        self.end - self.pos
     }
 
     #[inline(always)]
@@ -69,11 +96,11 @@ impl<'a> RevWriter<'a> {
     #[cold]
     #[inline(never)]
     fn grow(&mut self, n: usize) {
-        let old_len = self.buf.len();
         let written = self.written();
-        let new_len = old_len + (old_len - self.floor).max(n).max(MIN_SCRATCH);
+        let new_len = self.end + (self.end - self.floor).max(n).max(MIN_SCRATCH);
         self.buf.resize(new_len, 0);
-        self.buf.copy_within(self.pos..old_len, new_len - written);
+        self.buf.copy_within(self.pos..self.end, new_len - written);
+        self.end = new_len;
         self.pos = new_len - written;
     }
 
@@ -244,13 +271,69 @@ impl<'a> RevWriter<'a> {
     #[inline]
     fn key_values(&mut self, field: u32, kvs: &[KeyValue]) {
         for kv in kvs.iter().rev() {
-            let mark = self.written();
-            let value_mark = mark;
-            self.any_value(&kv.value);
-            self.close(2, value_mark);
-            self.str_field(1, &kv.key);
-            self.close(field, mark);
+            if !self.key_value_short(field, kv) {
+                let mark = self.written();
+                self.any_value(&kv.value);
+                self.close(2, mark);
+                self.str_field(1, &kv.key);
+                self.close(field, mark);
+            }
         }
+    }
+
+    /// The common attribute (short key; string, int, bool or double value)
+    /// written with one bounds check: with a key and a string shorter than
+    /// [`SHORT`] every inner length fits in one varint byte, so the layout is
+    /// fixed once the lengths are known. Returns false for anything else.
+    #[inline(always)]
+    fn key_value_short(&mut self, field: u32, kv: &KeyValue) -> bool {
+        let k = kv.key.as_bytes();
+        if k.is_empty() || k.len() >= SHORT {
+            return false;
+        }
+        // `head` is the AnyValue's key and scalar payload, `tail` a string payload.
+        let mut head = [0u8; 11];
+        let (head_len, tail): (usize, &[u8]) = match &kv.value {
+            AnyValue::String(v) if v.len() < SHORT => {
+                head[0] = key(1, LEN) as u8;
+                head[1] = v.len() as u8;
+                (2, v.as_bytes())
+            }
+            AnyValue::Int(i) => {
+                head[0] = key(3, VARINT) as u8;
+                (1 + put_varint(&mut head[1..], *i as u64), &[])
+            }
+            AnyValue::Bool(b) => {
+                head[0] = key(2, VARINT) as u8;
+                head[1] = u8::from(*b);
+                (2, &[])
+            }
+            AnyValue::Double(d) => {
+                head[0] = key(4, I64) as u8;
+                head[1..9].copy_from_slice(&d.to_bits().to_le_bytes());
+                (9, &[])
+            }
+            _ => return false,
+        };
+        let any_len = head_len + tail.len();
+        // key tag, key len, key, value tag, value len, AnyValue.
+        let total = 2 + k.len() + 2 + any_len;
+        self.reserve(total);
+        let start = self.pos - total;
+        let dst = &mut self.buf[start..self.pos];
+        let (key_part, value_part) = dst.split_at_mut(2 + k.len());
+        key_part[0] = key(1, LEN) as u8;
+        key_part[1] = k.len() as u8;
+        key_part[2..].copy_from_slice(k);
+        value_part[0] = key(2, LEN) as u8;
+        value_part[1] = any_len as u8;
+        let (h, t) = value_part[2..].split_at_mut(head_len);
+        h.copy_from_slice(&head[..head_len]);
+        t.copy_from_slice(tail);
+        self.pos = start;
+        self.varint(total as u64);
+        self.key(key(field, LEN));
+        true
     }
 
     fn resource(&mut self, field: u32, r: &Resource) {
@@ -514,11 +597,69 @@ impl<'a> RevWriter<'a> {
     }
 
     /// Moves the output to `buf[floor..]` and trims the scratch.
-    fn finish(self) -> usize {
+    fn finish_append(self) -> usize {
         let written = self.written();
-        self.buf.copy_within(self.pos.., self.floor);
+        self.buf.copy_within(self.pos..self.end, self.floor);
         self.buf.truncate(self.floor + written);
         written
+    }
+}
+
+/// A reusable direct encoder. It owns its scratch buffer and keeps it
+/// initialized between batches, so after the first batch of a given size an
+/// encode neither allocates nor touches memory it does not write. The output is
+/// a slice at the end of the scratch: hand it to the compressor or copy it into
+/// a request body. Pool encoders (one per exporter worker), not their output.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    scratch: Vec<u8>,
+}
+
+impl Encoder {
+    /// An encoder whose scratch starts empty and grows to the largest batch seen.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An encoder with `bytes` of scratch ready.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Encoder { scratch: vec![0; bytes] }
+    }
+
+    /// Bytes of scratch held.
+    pub fn capacity(&self) -> usize {
+        self.scratch.len()
+    }
+
+    fn writer(&mut self) -> RevWriter<'_> {
+        if self.scratch.len() < MIN_SCRATCH {
+            self.scratch.resize(MIN_SCRATCH, 0);
+        }
+        RevWriter::over(&mut self.scratch, 0)
+    }
+
+    /// Encodes an `ExportTraceServiceRequest`; the bytes live until the next call.
+    pub fn traces(&mut self, d: &TracesData) -> &[u8] {
+        let mut w = self.writer();
+        w.traces(d);
+        let pos = w.pos;
+        &self.scratch[pos..]
+    }
+
+    /// Encodes an `ExportMetricsServiceRequest`.
+    pub fn metrics(&mut self, d: &MetricsData) -> &[u8] {
+        let mut w = self.writer();
+        w.metrics(d);
+        let pos = w.pos;
+        &self.scratch[pos..]
+    }
+
+    /// Encodes an `ExportLogsServiceRequest`.
+    pub fn logs(&mut self, d: &LogsData) -> &[u8] {
+        let mut w = self.writer();
+        w.logs(d);
+        let pos = w.pos;
+        &self.scratch[pos..]
     }
 }
 
@@ -528,23 +669,23 @@ impl<'a> RevWriter<'a> {
 /// Uses `out`'s spare capacity as scratch: pass a pooled buffer that has held
 /// a batch before and the call allocates nothing.
 pub fn encode_traces(d: &TracesData, out: &mut Vec<u8>) -> usize {
-    let mut w = RevWriter::new(out);
+    let mut w = RevWriter::append_to(out);
     w.traces(d);
-    w.finish()
+    w.finish_append()
 }
 
 /// Appends the protobuf encoding of `d` (an `ExportMetricsServiceRequest`).
 pub fn encode_metrics(d: &MetricsData, out: &mut Vec<u8>) -> usize {
-    let mut w = RevWriter::new(out);
+    let mut w = RevWriter::append_to(out);
     w.metrics(d);
-    w.finish()
+    w.finish_append()
 }
 
 /// Appends the protobuf encoding of `d` (an `ExportLogsServiceRequest`).
 pub fn encode_logs(d: &LogsData, out: &mut Vec<u8>) -> usize {
-    let mut w = RevWriter::new(out);
+    let mut w = RevWriter::append_to(out);
     w.logs(d);
-    w.finish()
+    w.finish_append()
 }
 
 #[cfg(test)]
@@ -572,6 +713,24 @@ mod tests {
             reference::encode_logs(&d, &mut b);
             assert_eq!(a, b, "logs({n})");
         }
+    }
+
+    #[test]
+    fn encoder_reuses_scratch_and_matches() {
+        let mut enc = Encoder::new();
+        for n in [512, 3, 0, 64] {
+            let d = fixtures::traces(n);
+            let mut expect = Vec::new();
+            reference::encode_traces(&d, &mut expect);
+            assert_eq!(enc.traces(&d), &expect[..], "traces({n})");
+            let d = fixtures::logs(n);
+            expect.clear();
+            reference::encode_logs(&d, &mut expect);
+            assert_eq!(enc.logs(&d), &expect[..], "logs({n})");
+        }
+        let cap = enc.capacity();
+        enc.traces(&fixtures::traces(512));
+        assert_eq!(enc.capacity(), cap, "a batch seen before needs no growth");
     }
 
     #[test]

@@ -2,3 +2,4 @@
 //! flamegraph runs and tests. Nothing in the library's data path uses it.
 
 pub mod fixtures;
+pub mod workloads;

@@ -1,0 +1,278 @@
+//! Workloads: each defined once (name, unmeasured `prepare`, measured `run`
+//! returning a checksum) and used by the iai-callgrind benches, heap runs,
+//! flamegraph runs and tests alike. The name is the key everywhere: bench id,
+//! `profiles/dhat-<name>.json`, `flamegraphs/<name>.svg`.
+
+use std::fmt;
+use std::hint::black_box;
+
+use crate::encode::{direct, reference};
+use crate::lab::fixtures;
+use crate::model::{LogsData, MetricsData, TracesData};
+use crate::simd;
+
+/// What a measured run produced. `checksum` depends on every run's output so
+/// the optimizer cannot drop the work, and tests pin it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Telemetry items (spans, points, records, ids, ...) processed.
+    pub items: u64,
+    /// Bytes produced (or consumed, for decoders).
+    pub bytes: u64,
+    /// A cheap fingerprint of the output.
+    pub checksum: u64,
+}
+
+/// Which suite of benches a workload belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// Protobuf and JSON encode and decode.
+    Serialization,
+    /// SIMD routines beside their scalar references.
+    Simd,
+}
+
+macro_rules! workloads {
+    ($($variant:ident => $name:literal, $cat:ident, $doc:literal;)*) => {
+        /// Every micro-workload of the lab.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Workload {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Workload {
+            /// All workloads, in listing order.
+            pub const ALL: &'static [Workload] = &[$(Workload::$variant,)*];
+
+            /// The one name used everywhere.
+            pub const fn name(self) -> &'static str {
+                match self { $(Workload::$variant => $name,)* }
+            }
+
+            /// Its suite.
+            pub const fn category(self) -> Category {
+                match self { $(Workload::$variant => Category::$cat,)* }
+            }
+
+            /// One line saying what it measures.
+            pub const fn description(self) -> &'static str {
+                match self { $(Workload::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+workloads! {
+    EncodeDirectTraces => "encode_direct_traces_512", Serialization, "Direct protobuf encode of the 512-span trace batch into a warm buffer.";
+    EncodeReferenceTraces => "encode_reference_traces_512", Serialization, "Reference encode of 512 spans: build the prost structs, encode, drop.";
+    EncodeDirectMetrics => "encode_direct_metrics_100", Serialization, "Direct protobuf encode of the 100-point metrics batch.";
+    EncodeReferenceMetrics => "encode_reference_metrics_100", Serialization, "Reference (prost) encode of the 100-point metrics batch.";
+    EncodeDirectLogs => "encode_direct_logs_512", Serialization, "Direct protobuf encode of the 512-record logs batch.";
+    EncodeReferenceLogs => "encode_reference_logs_512", Serialization, "Reference (prost) encode of the 512-record logs batch.";
+    DecodeReferenceTraces => "decode_reference_traces_512", Serialization, "Protobuf decode of 512 spans with prost, then conversion to the model.";
+    HexEncodeSimd => "hex_encode_ids_simd_4k", Simd, "Hex-encode 4096 trace ids with faster-hex.";
+    HexEncodeScalar => "hex_encode_ids_scalar_4k", Simd, "Hex-encode 4096 trace ids with the scalar loop.";
+    HexDecodeSimd => "hex_decode_ids_simd_4k", Simd, "Hex-decode 4096 trace ids with faster-hex.";
+    HexDecodeScalar => "hex_decode_ids_scalar_4k", Simd, "Hex-decode 4096 trace ids with the scalar loop.";
+    Utf8Simd => "utf8_validate_simd_256k", Simd, "Validate 256 KiB of mixed UTF-8 with simdutf8.";
+    Utf8Scalar => "utf8_validate_scalar_256k", Simd, "Validate 256 KiB of mixed UTF-8 with std.";
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Workload {
+    type Err = UnknownWorkload;
+    fn from_str(s: &str) -> Result<Self, UnknownWorkload> {
+        Workload::ALL.iter().copied().find(|w| w.name() == s).ok_or_else(|| UnknownWorkload(s.to_owned()))
+    }
+}
+
+/// A name that is not a workload.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown workload `{0}` (see `otlp-lab list`)")]
+pub struct UnknownWorkload(pub String);
+
+/// Ids in the hex workloads: 4096 ids ≈ one second of spans at a moderate rate.
+const HEX_IDS: usize = 4096;
+/// Size of the UTF-8 validation input: about one large request body.
+const UTF8_BYTES: usize = 256 * 1024;
+
+/// A workload's state, built outside the measured region.
+#[derive(Debug)]
+enum State {
+    Traces { data: TracesData, out: Vec<u8>, encoder: direct::Encoder },
+    Metrics { data: MetricsData, out: Vec<u8>, encoder: direct::Encoder },
+    Logs { data: LogsData, out: Vec<u8>, encoder: direct::Encoder },
+    Bytes { input: Vec<u8> },
+    HexEncode { ids: Vec<[u8; 16]>, out: Vec<u8> },
+    HexDecode { hex: Vec<u8> },
+}
+
+/// A prepared workload: [`Prepared::run`] is the measured part.
+#[derive(Debug)]
+pub struct Prepared {
+    workload: Workload,
+    state: State,
+}
+
+/// A cheap fingerprint: FNV-1a over a strided sample of `bytes` and its length.
+/// The stride keeps its cost to a few instructions per span.
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    const STRIDE: usize = 61;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
+    for b in bytes.iter().step_by(STRIDE) {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A buffer already grown to hold `n` bytes, as a pooled buffer is in steady state.
+fn warm_buffer(n: usize) -> Vec<u8> {
+    Vec::with_capacity(n)
+}
+
+impl Workload {
+    /// Unmeasured setup: seeded fixtures and warm buffers.
+    pub fn prepare(self) -> Prepared {
+        use Workload::*;
+        let state = match self {
+            EncodeDirectTraces | EncodeReferenceTraces => {
+                let data = fixtures::traces(fixtures::DEFAULT_SPANS);
+                let mut encoder = direct::Encoder::new();
+                let len = encoder.traces(&data).len();
+                State::Traces { data, out: warm_buffer(len), encoder }
+            }
+            EncodeDirectMetrics | EncodeReferenceMetrics => {
+                let data = fixtures::metrics(fixtures::DEFAULT_POINTS);
+                let mut encoder = direct::Encoder::new();
+                let len = encoder.metrics(&data).len();
+                State::Metrics { data, out: warm_buffer(len), encoder }
+            }
+            EncodeDirectLogs | EncodeReferenceLogs => {
+                let data = fixtures::logs(fixtures::DEFAULT_LOGS);
+                let mut encoder = direct::Encoder::new();
+                let len = encoder.logs(&data).len();
+                State::Logs { data, out: warm_buffer(len), encoder }
+            }
+            DecodeReferenceTraces => {
+                let mut input = Vec::new();
+                direct::encode_traces(&fixtures::traces(fixtures::DEFAULT_SPANS), &mut input);
+                State::Bytes { input }
+            }
+            HexEncodeSimd | HexEncodeScalar => {
+                let mut rng = fixtures::SplitMix64::new(fixtures::SEED);
+                let ids = (0..HEX_IDS)
+                    .map(|_| {
+                        let mut b = [0u8; 16];
+                        b[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+                        b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+                        b
+                    })
+                    .collect();
+                State::HexEncode { ids, out: vec![0; HEX_IDS * 32] }
+            }
+            HexDecodeSimd | HexDecodeScalar => {
+                let Prepared { state: State::HexEncode { ids, mut out }, .. } = HexEncodeScalar.prepare() else {
+                    unreachable!("HexEncodeScalar prepares HexEncode")
+                };
+                for (id, dst) in ids.iter().zip(out.chunks_exact_mut(32)) {
+                    simd::hex_encode_scalar(id, dst);
+                }
+                State::HexDecode { hex: out }
+            }
+            Utf8Simd | Utf8Scalar => {
+                // Realistic mix: mostly ASCII with some 2-, 3- and 4-byte sequences.
+                let unit = "GET /api/users/42 ok; Grüße aus Köln; 東京の天気; 🚀 shipped\n";
+                let input = unit.repeat(UTF8_BYTES / unit.len() + 1).into_bytes()[..UTF8_BYTES].to_vec();
+                // Cut on a char boundary so the input is valid UTF-8.
+                let end = (0..=input.len()).rev().find(|&i| std::str::from_utf8(&input[..i]).is_ok()).unwrap_or(0);
+                State::Bytes { input: input[..end].to_vec() }
+            }
+        };
+        Prepared { workload: self, state }
+    }
+}
+
+impl Prepared {
+    /// The workload this was prepared for.
+    pub fn workload(&self) -> Workload {
+        self.workload
+    }
+
+    /// The measured part. Leaves the state ready for another run.
+    pub fn run(&mut self) -> Outcome {
+        use Workload::*;
+        match (&mut self.state, self.workload) {
+            (State::Traces { data, out, encoder }, w) => {
+                if w == EncodeDirectTraces {
+                    encoded(data.span_count(), encoder.traces(data))
+                } else {
+                    out.clear();
+                    reference::encode_traces(data, out);
+                    encoded(data.span_count(), out)
+                }
+            }
+            (State::Metrics { data, out, encoder }, w) => {
+                if w == EncodeDirectMetrics {
+                    encoded(data.point_count(), encoder.metrics(data))
+                } else {
+                    out.clear();
+                    reference::encode_metrics(data, out);
+                    encoded(data.point_count(), out)
+                }
+            }
+            (State::Logs { data, out, encoder }, w) => {
+                if w == EncodeDirectLogs {
+                    encoded(data.record_count(), encoder.logs(data))
+                } else {
+                    out.clear();
+                    reference::encode_logs(data, out);
+                    encoded(data.record_count(), out)
+                }
+            }
+            (State::Bytes { input }, DecodeReferenceTraces) => {
+                let d = reference::decode_traces(input).expect("the fixture decodes");
+                let mut checksum = 0u64;
+                for s in d.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+                    checksum = checksum.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0) ^ s.attributes.len() as u64;
+                }
+                Outcome { items: d.span_count() as u64, bytes: input.len() as u64, checksum }
+            }
+            (State::Bytes { input }, w) => {
+                let ok = if w == Utf8Simd { simd::validate_utf8(input) } else { simd::validate_utf8_scalar(input) };
+                Outcome { items: 1, bytes: input.len() as u64, checksum: u64::from(ok) }
+            }
+            (State::HexEncode { ids, out }, w) => {
+                for (id, dst) in ids.iter().zip(out.chunks_exact_mut(32)) {
+                    if w == HexEncodeSimd {
+                        simd::hex_encode(id, dst);
+                    } else {
+                        simd::hex_encode_scalar(id, dst);
+                    }
+                }
+                encoded(ids.len(), out)
+            }
+            (State::HexDecode { hex }, w) => {
+                let mut checksum = 0u64;
+                for chunk in hex.chunks_exact(32) {
+                    let id = if w == HexDecodeSimd {
+                        simd::hex_decode::<16>(chunk)
+                    } else {
+                        simd::hex_decode_scalar::<16>(chunk)
+                    };
+                    let id = black_box(id).expect("fixture hex is valid");
+                    checksum = checksum.rotate_left(3) ^ u64::from_le_bytes(id[..8].try_into().expect("8 bytes"));
+                }
+                Outcome { items: (hex.len() / 32) as u64, bytes: hex.len() as u64, checksum }
+            }
+        }
+    }
+}
+
+fn encoded(items: usize, out: &[u8]) -> Outcome {
+    Outcome { items: items as u64, bytes: out.len() as u64, checksum: fingerprint(out) }
+}
