@@ -47,6 +47,26 @@ fn put_varint(out: &mut [u8], mut v: u64) -> usize {
     i + 1
 }
 
+/// Copies a short slice (`dst.len() == src.len()`) without a `memcpy` call:
+/// for the keys and values of attributes, which are mostly 4 to 40 bytes, the
+/// call and its size dispatch cost more than the copy.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n >= 8 && n <= 16 {
+        dst[..8].copy_from_slice(&src[..8]);
+        dst[n - 8..n].copy_from_slice(&src[n - 8..]);
+    } else if n > 16 && n <= 32 {
+        dst[..16].copy_from_slice(&src[..16]);
+        dst[n - 16..n].copy_from_slice(&src[n - 16..]);
+    } else if n >= 4 && n < 8 {
+        dst[..4].copy_from_slice(&src[..4]);
+        dst[n - 4..n].copy_from_slice(&src[n - 4..]);
+    } else {
+        dst[..n].copy_from_slice(src);
+    }
+}
+
 /// Smallest scratch region the writer starts with, so tiny batches do not
 /// regrow several times.
 const MIN_SCRATCH: usize = 1024;
@@ -281,59 +301,71 @@ impl<'a> RevWriter<'a> {
         }
     }
 
-    /// The common attribute (short key; string, int, bool or double value)
-    /// written with one bounds check: with a key and a string shorter than
-    /// [`SHORT`] every inner length fits in one varint byte, so the layout is
-    /// fixed once the lengths are known. Returns false for anything else.
+    /// Claims the next `n` bytes (growing if needed) for the caller to fill
+    /// front to back: one capacity check and one bounds check for a whole
+    /// group of small fields.
+    #[inline(always)]
+    fn region(&mut self, n: usize) -> &mut [u8] {
+        self.reserve(n);
+        let end = self.pos;
+        self.pos -= n;
+        &mut self.buf[self.pos..end]
+    }
+
+    /// The common attribute (key and string shorter than [`SHORT`]; or an int,
+    /// bool or double value) written as one region: every inner length then
+    /// fits in one varint byte and the outer one in two, so the layout is
+    /// known up front. Returns false for anything else.
     #[inline(always)]
     fn key_value_short(&mut self, field: u32, kv: &KeyValue) -> bool {
         let k = kv.key.as_bytes();
         if k.is_empty() || k.len() >= SHORT {
             return false;
         }
-        // `head` is the AnyValue's key and scalar payload, `tail` a string payload.
-        let mut head = [0u8; 11];
-        let (head_len, tail): (usize, &[u8]) = match &kv.value {
+        match &kv.value {
             AnyValue::String(v) if v.len() < SHORT => {
-                head[0] = key(1, LEN) as u8;
-                head[1] = v.len() as u8;
-                (2, v.as_bytes())
+                let (dst, i) = self.kv_region(field, k, 2 + v.len());
+                dst[i] = key(1, LEN) as u8;
+                dst[i + 1] = v.len() as u8;
+                copy_short(&mut dst[i + 2..], v.as_bytes());
             }
-            AnyValue::Int(i) => {
-                head[0] = key(3, VARINT) as u8;
-                (1 + put_varint(&mut head[1..], *i as u64), &[])
+            AnyValue::Int(x) => {
+                let (dst, i) = self.kv_region(field, k, 1 + encoded_len_varint(*x as u64));
+                dst[i] = key(3, VARINT) as u8;
+                put_varint(&mut dst[i + 1..], *x as u64);
             }
             AnyValue::Bool(b) => {
-                head[0] = key(2, VARINT) as u8;
-                head[1] = u8::from(*b);
-                (2, &[])
+                let (dst, i) = self.kv_region(field, k, 2);
+                dst[i] = key(2, VARINT) as u8;
+                dst[i + 1] = u8::from(*b);
             }
             AnyValue::Double(d) => {
-                head[0] = key(4, I64) as u8;
-                head[1..9].copy_from_slice(&d.to_bits().to_le_bytes());
-                (9, &[])
+                let (dst, i) = self.kv_region(field, k, 9);
+                dst[i] = key(4, I64) as u8;
+                dst[i + 1..i + 9].copy_from_slice(&d.to_bits().to_le_bytes());
             }
             _ => return false,
-        };
-        let any_len = head_len + tail.len();
-        // key tag, key len, key, value tag, value len, AnyValue.
-        let total = 2 + k.len() + 2 + any_len;
-        self.reserve(total);
-        let start = self.pos - total;
-        let dst = &mut self.buf[start..self.pos];
-        let (key_part, value_part) = dst.split_at_mut(2 + k.len());
-        key_part[0] = key(1, LEN) as u8;
-        key_part[1] = k.len() as u8;
-        key_part[2..].copy_from_slice(k);
-        value_part[0] = key(2, LEN) as u8;
-        value_part[1] = any_len as u8;
-        let (h, t) = value_part[2..].split_at_mut(head_len);
-        h.copy_from_slice(&head[..head_len]);
-        t.copy_from_slice(tail);
-        self.pos = start;
-        self.varint(total as u64);
-        self.key(key(field, LEN));
+        }
         true
+    }
+
+    /// Claims the region of a short `KeyValue` and writes everything up to its
+    /// `AnyValue`, which the caller writes at the returned offset.
+    #[inline(always)]
+    fn kv_region(&mut self, field: u32, k: &[u8], any_len: usize) -> (&mut [u8], usize) {
+        // KeyValue: key tag, key len, key, value tag, value len, AnyValue.
+        let inner = 2 + k.len() + 2 + any_len;
+        let inner_len_bytes = if inner < 0x80 { 1 } else { 2 };
+        let dst = self.region(1 + inner_len_bytes + inner);
+        dst[0] = key(field, LEN) as u8;
+        let i = 1 + put_varint(&mut dst[1..], inner as u64);
+        dst[i] = key(1, LEN) as u8;
+        dst[i + 1] = k.len() as u8;
+        copy_short(&mut dst[i + 2..i + 2 + k.len()], k);
+        let i = i + 2 + k.len();
+        dst[i] = key(2, LEN) as u8;
+        dst[i + 1] = any_len as u8;
+        (dst, i + 2)
     }
 
     fn resource(&mut self, field: u32, r: &Resource) {
@@ -388,11 +420,19 @@ impl<'a> RevWriter<'a> {
         self.int32_field(6, s.kind as i32);
         self.str_field(5, &s.name);
         if let Some(p) = &s.parent_span_id {
-            self.bytes_field_always(4, &p.0);
+            let dst = self.region(10);
+            dst[0] = key(4, LEN) as u8;
+            dst[1] = 8;
+            dst[2..].copy_from_slice(&p.0);
         }
         self.str_field(3, &s.trace_state);
-        self.bytes_field_always(2, &s.span_id.0);
-        self.bytes_field_always(1, &s.trace_id.0);
+        let dst = self.region(28);
+        dst[0] = key(1, LEN) as u8;
+        dst[1] = 16;
+        dst[2..18].copy_from_slice(&s.trace_id.0);
+        dst[18] = key(2, LEN) as u8;
+        dst[19] = 8;
+        dst[20..].copy_from_slice(&s.span_id.0);
         self.close(field, mark);
     }
 
