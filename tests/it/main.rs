@@ -1,0 +1,4 @@
+//! Integration tests, one binary with a module per concern.
+
+mod proto;
+mod util;
