@@ -20,7 +20,6 @@ pub mod encode;
 pub mod error;
 pub mod lab;
 pub mod model;
-#[allow(unsafe_code)]
 pub mod pool;
 pub mod simd;
 

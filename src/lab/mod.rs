@@ -1,5 +1,7 @@
 //! The lab: fixtures and workloads defined once, used by benches, heap runs,
 //! flamegraph runs and tests. Nothing in the library's data path uses it.
 
+pub mod budgets;
 pub mod fixtures;
+pub mod report;
 pub mod workloads;

@@ -6,9 +6,11 @@
 use std::fmt;
 use std::hint::black_box;
 
+use crate::compress::{Compression, Compressor, Decompressor};
 use crate::encode::{direct, reference};
 use crate::lab::fixtures;
 use crate::model::{LogsData, MetricsData, TracesData};
+use crate::pool::BufferPool;
 use crate::simd;
 
 /// What a measured run produced. `checksum` depends on every run's output so
@@ -30,6 +32,8 @@ pub enum Category {
     Serialization,
     /// SIMD routines beside their scalar references.
     Simd,
+    /// gzip and zstd, compress and decompress.
+    Compression,
 }
 
 macro_rules! workloads {
@@ -64,12 +68,21 @@ macro_rules! workloads {
 
 workloads! {
     EncodeDirectTraces => "encode_direct_traces_512", Serialization, "Direct protobuf encode of the 512-span trace batch into a warm buffer.";
+    EncodeDirectTracesPooled => "encode_direct_traces_pooled_512", Serialization, "Direct encode of 512 spans appended to a buffer taken from the BufferPool and returned.";
     EncodeReferenceTraces => "encode_reference_traces_512", Serialization, "Reference encode of 512 spans: build the prost structs, encode, drop.";
     EncodeDirectMetrics => "encode_direct_metrics_100", Serialization, "Direct protobuf encode of the 100-point metrics batch.";
     EncodeReferenceMetrics => "encode_reference_metrics_100", Serialization, "Reference (prost) encode of the 100-point metrics batch.";
     EncodeDirectLogs => "encode_direct_logs_512", Serialization, "Direct protobuf encode of the 512-record logs batch.";
     EncodeReferenceLogs => "encode_reference_logs_512", Serialization, "Reference (prost) encode of the 512-record logs batch.";
     DecodeReferenceTraces => "decode_reference_traces_512", Serialization, "Protobuf decode of 512 spans with prost, then conversion to the model.";
+    CompressZstd1 => "compress_zstd1_traces_512", Compression, "zstd level 1 over the 512-span protobuf batch, reused context.";
+    CompressZstd3 => "compress_zstd3_traces_512", Compression, "zstd level 3 over the 512-span protobuf batch, reused context.";
+    CompressZstd9 => "compress_zstd9_traces_512", Compression, "zstd level 9 over the 512-span protobuf batch, reused context.";
+    CompressGzip1 => "compress_gzip1_traces_512", Compression, "gzip level 1 over the 512-span protobuf batch, reused context.";
+    CompressGzip6 => "compress_gzip6_traces_512", Compression, "gzip level 6 over the 512-span protobuf batch, reused context.";
+    DecompressZstd => "decompress_zstd1_traces_512", Compression, "zstd decompression of the level-1 batch, bounded output.";
+    DecompressGzip => "decompress_gzip6_traces_512", Compression, "gzip decompression of the level-6 batch, bounded output.";
+    EncodeZstd1Traces => "encode_zstd1_traces_512", Compression, "Direct encode of 512 spans, then zstd level 1: the exporter's CPU path.";
     HexEncodeSimd => "hex_encode_ids_simd_4k", Simd, "Hex-encode 4096 trace ids with faster-hex.";
     HexEncodeScalar => "hex_encode_ids_scalar_4k", Simd, "Hex-encode 4096 trace ids with the scalar loop.";
     HexDecodeSimd => "hex_decode_ids_simd_4k", Simd, "Hex-decode 4096 trace ids with faster-hex.";
@@ -105,10 +118,14 @@ const UTF8_BYTES: usize = 256 * 1024;
 #[derive(Debug)]
 enum State {
     Traces { data: TracesData, out: Vec<u8>, encoder: direct::Encoder },
+    TracesPooled { data: TracesData, pool: BufferPool },
     Metrics { data: MetricsData, out: Vec<u8>, encoder: direct::Encoder },
     Logs { data: LogsData, out: Vec<u8>, encoder: direct::Encoder },
     Bytes { input: Vec<u8> },
     HexEncode { ids: Vec<[u8; 16]>, out: Vec<u8> },
+    Compress { codec: Compression, input: Vec<u8>, out: Vec<u8>, compressor: Compressor },
+    Decompress { codec: Compression, input: Vec<u8>, out: Vec<u8>, decompressor: Decompressor },
+    EncodeCompress { data: TracesData, encoder: direct::Encoder, out: Vec<u8>, compressor: Compressor },
     HexDecode { hex: Vec<u8> },
 }
 
@@ -130,6 +147,29 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
     h
 }
 
+/// Largest decompressed body the decompression workloads accept: the receiver's
+/// default limit (16 MiB), far above the fixture's size.
+const MAX_DECOMPRESSED: usize = 16 << 20;
+
+/// The codec a compression workload uses.
+fn codec_of(w: Workload) -> Compression {
+    use Workload::*;
+    match w {
+        CompressZstd3 => Compression::Zstd { level: 3 },
+        CompressZstd9 => Compression::Zstd { level: 9 },
+        CompressGzip1 => Compression::Gzip { level: 1 },
+        CompressGzip6 | DecompressGzip => Compression::Gzip { level: 6 },
+        _ => Compression::Zstd { level: 1 },
+    }
+}
+
+/// The 512-span batch as protobuf: the input of the compression workloads.
+fn trace_batch_bytes() -> Vec<u8> {
+    let mut out = Vec::new();
+    direct::encode_traces(&fixtures::traces(fixtures::DEFAULT_SPANS), &mut out);
+    out
+}
+
 /// A buffer already grown to hold `n` bytes, as a pooled buffer is in steady state.
 fn warm_buffer(n: usize) -> Vec<u8> {
     Vec::with_capacity(n)
@@ -145,6 +185,12 @@ impl Workload {
                 let mut encoder = direct::Encoder::new();
                 let len = encoder.traces(&data).len();
                 State::Traces { data, out: warm_buffer(len), encoder }
+            }
+            EncodeDirectTracesPooled => {
+                let data = fixtures::traces(fixtures::DEFAULT_SPANS);
+                let pool = BufferPool::default();
+                direct::encode_traces(&data, &mut pool.get());
+                State::TracesPooled { data, pool }
             }
             EncodeDirectMetrics | EncodeReferenceMetrics => {
                 let data = fixtures::metrics(fixtures::DEFAULT_POINTS);
@@ -162,6 +208,31 @@ impl Workload {
                 let mut input = Vec::new();
                 direct::encode_traces(&fixtures::traces(fixtures::DEFAULT_SPANS), &mut input);
                 State::Bytes { input }
+            }
+            CompressZstd1 | CompressZstd3 | CompressZstd9 | CompressGzip1 | CompressGzip6 => {
+                let (codec, input) = (codec_of(self), trace_batch_bytes());
+                let mut compressor = Compressor::new();
+                let mut out = warm_buffer(codec.max_compressed_len(input.len()));
+                compressor.compress(codec, &input, &mut out).expect("fixture compresses");
+                State::Compress { codec, input, out, compressor }
+            }
+            DecompressZstd | DecompressGzip => {
+                let codec = codec_of(self);
+                let raw = trace_batch_bytes();
+                let mut input = Vec::new();
+                Compressor::new().compress(codec, &raw, &mut input).expect("fixture compresses");
+                let mut decompressor = Decompressor::new();
+                let mut out = warm_buffer(raw.len() + 1);
+                decompressor.decompress(codec, &input, &mut out, MAX_DECOMPRESSED).expect("fixture decompresses");
+                State::Decompress { codec, input, out, decompressor }
+            }
+            EncodeZstd1Traces => {
+                let data = fixtures::traces(fixtures::DEFAULT_SPANS);
+                let mut encoder = direct::Encoder::new();
+                let mut compressor = Compressor::new();
+                let mut out = Vec::new();
+                compressor.compress(codec_of(self), encoder.traces(&data), &mut out).expect("fixture compresses");
+                State::EncodeCompress { data, encoder, out, compressor }
             }
             HexEncodeSimd | HexEncodeScalar => {
                 let mut rng = fixtures::SplitMix64::new(fixtures::SEED);
@@ -216,6 +287,11 @@ impl Prepared {
                     encoded(data.span_count(), out)
                 }
             }
+            (State::TracesPooled { data, pool }, _) => {
+                let mut buf = pool.get();
+                direct::encode_traces(data, &mut buf);
+                encoded(data.span_count(), &buf)
+            }
             (State::Metrics { data, out, encoder }, w) => {
                 if w == EncodeDirectMetrics {
                     encoded(data.point_count(), encoder.metrics(data))
@@ -244,7 +320,22 @@ impl Prepared {
             }
             (State::Bytes { input }, w) => {
                 let ok = if w == Utf8Simd { simd::validate_utf8(input) } else { simd::validate_utf8_scalar(input) };
-                Outcome { items: 1, bytes: input.len() as u64, checksum: u64::from(ok) }
+                Outcome { items: input.len() as u64, bytes: input.len() as u64, checksum: u64::from(ok) }
+            }
+            (State::Compress { codec, input, out, compressor }, _) => {
+                out.clear();
+                compressor.compress(*codec, input, out).expect("fixture compresses");
+                encoded(input.len(), out)
+            }
+            (State::Decompress { codec, input, out, decompressor }, _) => {
+                out.clear();
+                decompressor.decompress(*codec, input, out, MAX_DECOMPRESSED).expect("fixture decompresses");
+                encoded(out.len(), out)
+            }
+            (State::EncodeCompress { data, encoder, out, compressor }, w) => {
+                out.clear();
+                compressor.compress(codec_of(w), encoder.traces(data), out).expect("fixture compresses");
+                encoded(data.span_count(), out)
             }
             (State::HexEncode { ids, out }, w) => {
                 for (id, dst) in ids.iter().zip(out.chunks_exact_mut(32)) {

@@ -1,4 +1,5 @@
 //! Integration tests, one binary with a module per concern.
 
 mod proto;
+mod workloads;
 mod util;

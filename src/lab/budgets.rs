@@ -1,0 +1,57 @@
+//! Allocation budgets: heap blocks a workload may allocate per run once warm.
+//! One table, asserted by `tests/alloc_budget.rs` under dhat and reported by
+//! the lab. A budget of zero is the design target for every steady-state hot
+//! path: buffers, encoders and codec contexts are reused, never rebuilt.
+
+use crate::lab::workloads::Workload;
+
+/// A workload's allowance of heap blocks per run after its warm-up run.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// The workload.
+    pub workload: Workload,
+    /// Heap blocks allowed per run in steady state.
+    pub blocks_per_run: u64,
+    /// Where the number comes from.
+    pub why: &'static str,
+}
+
+/// Every budget the lab holds the pipeline to.
+pub const BUDGETS: &[Budget] = &[
+    Budget {
+        workload: Workload::EncodeDirectTraces,
+        blocks_per_run: 0,
+        why: "the Encoder's scratch has grown to the batch during warm-up; writes are in place",
+    },
+    Budget {
+        workload: Workload::EncodeDirectTracesPooled,
+        blocks_per_run: 0,
+        why: "the pooled buffer comes back with its capacity; the pool's free list never regrows",
+    },
+    Budget {
+        workload: Workload::EncodeDirectMetrics,
+        blocks_per_run: 0,
+        why: "same writer as traces; histogram buckets are written from the model's slices",
+    },
+    Budget { workload: Workload::EncodeDirectLogs, blocks_per_run: 0, why: "same writer as traces" },
+    Budget {
+        workload: Workload::CompressZstd1,
+        blocks_per_run: 0,
+        why: "the zstd context is kept per level and reset, the output buffer has the bound's capacity",
+    },
+    Budget { workload: Workload::CompressZstd3, blocks_per_run: 0, why: "as zstd level 1" },
+    Budget { workload: Workload::CompressGzip6, blocks_per_run: 0, why: "the deflate context is reset, not rebuilt" },
+    Budget {
+        workload: Workload::DecompressZstd,
+        blocks_per_run: 0,
+        why: "the decompression context is reset; the output buffer kept its capacity",
+    },
+    Budget { workload: Workload::DecompressGzip, blocks_per_run: 0, why: "as zstd" },
+    Budget {
+        workload: Workload::EncodeZstd1Traces,
+        blocks_per_run: 0,
+        why: "the exporter's CPU path: reused Encoder plus reused zstd context",
+    },
+    Budget { workload: Workload::HexEncodeSimd, blocks_per_run: 0, why: "writes into a caller's buffer" },
+    Budget { workload: Workload::HexDecodeSimd, blocks_per_run: 0, why: "decodes into arrays on the stack" },
+];

@@ -1,0 +1,157 @@
+//! Tables the lab prints: encoded sizes per encoder and codec, and
+//! instruction counts per item from iai-callgrind's JSON output.
+
+use std::fmt::Write as _;
+
+use crate::compress::{Compression, Compressor};
+use crate::encode::{direct, json, reference};
+use crate::lab::fixtures;
+use crate::lab::workloads::Workload;
+
+/// One benchmark's instruction count, as read from the runner's output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IcountRow {
+    /// Bench id: the workload name.
+    pub id: String,
+    /// Instructions executed in the measured region.
+    pub instructions: u64,
+    /// Heap blocks allocated, when the DHAT tool ran beside callgrind.
+    pub allocations: Option<u64>,
+}
+
+/// Why a results file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A line is not JSON.
+    #[error("line {line}: not JSON: {source}")]
+    Json {
+        /// 1-based line number.
+        line: usize,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// A line lacks a field the runner always writes.
+    #[error("line {line}: missing `{field}` (is this iai-callgrind 0.16 --output-format=json output?)")]
+    Missing {
+        /// 1-based line number.
+        line: usize,
+        /// The JSON path that was missing.
+        field: &'static str,
+    },
+}
+
+/// Parses iai-callgrind 0.16 `--output-format=json` output: one object per
+/// line, other lines (cargo's, the runner's) ignored.
+pub fn parse_icount_lines(text: &str) -> Result<Vec<IcountRow>, ReportError> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if !line.trim_start().starts_with('{') {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|source| ReportError::Json { line: line_no, source })?;
+        let id = v["id"].as_str().ok_or(ReportError::Missing { line: line_no, field: "id" })?.to_owned();
+        let total = |tool: &str, metric: &str| -> Option<u64> {
+            v["profiles"]
+                .as_array()?
+                .iter()
+                .find_map(|p| p["summaries"]["total"]["summary"][tool][metric]["metrics"]["Left"]["Int"].as_u64())
+        };
+        let instructions = total("Callgrind", "Ir")
+            .ok_or(ReportError::Missing { line: line_no, field: "profiles[].summaries.total.summary.Callgrind.Ir" })?;
+        rows.push(IcountRow { id, instructions, allocations: total("DHAT", "TotalBlocks") });
+    }
+    Ok(rows)
+}
+
+/// Items a workload processes per run (spans, points, records, ids, bytes).
+fn items_of(id: &str) -> Option<u64> {
+    let w: Workload = id.parse().ok()?;
+    Some(w.prepare().run().items)
+}
+
+/// A plain-text table: bench, instructions, items, instructions per item.
+pub fn icount_table(rows: &[IcountRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<34} {:>14} {:>7} {:>12} {:>10}", "bench", "instructions", "items", "instr/item", "allocs");
+    for r in rows {
+        let items = items_of(&r.id);
+        let per = items.map_or_else(|| "-".to_owned(), |n| format!("{:.0}", r.instructions as f64 / n.max(1) as f64));
+        let allocs = r.allocations.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let items = items.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let _ = writeln!(out, "{:<34} {:>14} {:>7} {:>12} {:>10}", r.id, r.instructions, items, per, allocs);
+    }
+    out
+}
+
+/// Prints encoded sizes of the standard batches for every encoder and codec.
+pub fn print_sizes(items: usize) {
+    let traces = fixtures::traces(items);
+    let metrics = fixtures::metrics((items / 10 * 10).max(10));
+    let logs = fixtures::logs(items);
+    let mut proto = Vec::new();
+    let mut rows: Vec<(&str, usize, Vec<u8>)> = Vec::new();
+    direct::encode_traces(&traces, &mut proto);
+    let mut check = Vec::new();
+    reference::encode_traces(&traces, &mut check);
+    assert_eq!(proto, check, "direct and reference encoders disagree");
+    rows.push(("traces protobuf", traces.span_count(), proto));
+    let mut j = Vec::new();
+    json::write_traces(&traces, &mut j);
+    rows.push(("traces OTLP/JSON", traces.span_count(), j));
+    let mut p = Vec::new();
+    direct::encode_metrics(&metrics, &mut p);
+    rows.push(("metrics protobuf", metrics.point_count(), p));
+    let mut j = Vec::new();
+    json::write_metrics(&metrics, &mut j);
+    rows.push(("metrics OTLP/JSON", metrics.point_count(), j));
+    let mut p = Vec::new();
+    direct::encode_logs(&logs, &mut p);
+    rows.push(("logs protobuf", logs.record_count(), p));
+    let mut j = Vec::new();
+    json::write_logs(&logs, &mut j);
+    rows.push(("logs OTLP/JSON", logs.record_count(), j));
+
+    let codecs = [
+        Compression::None,
+        Compression::Gzip { level: 1 },
+        Compression::GZIP_DEFAULT,
+        Compression::ZSTD_DEFAULT,
+        Compression::Zstd { level: 3 },
+        Compression::Zstd { level: 9 },
+    ];
+    let mut c = Compressor::new();
+    let mut out = Vec::new();
+    println!("Standard fixtures ({items} spans, {} points, {items} log records); ratio = original / compressed", metrics.point_count());
+    println!("{:<20} {:<8} {:>10} {:>10} {:>8}", "batch", "codec", "bytes", "per item", "ratio");
+    for (label, n, bytes) in &rows {
+        for codec in codecs {
+            out.clear();
+            c.compress(codec, bytes, &mut out).expect("in-memory compression of a fixture cannot fail");
+            println!(
+                "{:<20} {:<8} {:>10} {:>10.1} {:>8.2}",
+                label,
+                codec.to_string(),
+                out.len(),
+                out.len() as f64 / (*n).max(1) as f64,
+                bytes.len() as f64 / out.len().max(1) as f64
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_runner_json_and_ignores_other_lines() {
+        let line = r#"{"id":"hex_encode_ids_simd_4k","profiles":[{"summaries":{"total":{"summary":{"Callgrind":{"Ir":{"metrics":{"Left":{"Int":123456}}}}}}}}]}"#;
+        let rows = parse_icount_lines(&format!("Compiling...\n{line}\n")).expect("parses");
+        assert_eq!(rows, vec![IcountRow { id: "hex_encode_ids_simd_4k".into(), instructions: 123456, allocations: None }]);
+        let table = icount_table(&rows);
+        assert!(table.contains("hex_encode_ids_simd_4k") && table.contains(" 30 "), "{table}");
+        assert!(matches!(parse_icount_lines("{\"id\":1}"), Err(ReportError::Missing { field: "id", .. })));
+        assert!(matches!(parse_icount_lines("{nope"), Err(ReportError::Json { line: 1, .. })));
+    }
+}

@@ -1,0 +1,41 @@
+//! Every workload runs, is deterministic, and produces the pinned outcome
+//! (regenerate with `UPDATE_GOLDEN=1 cargo test --release --test it workloads`
+//! after a deliberate change to a fixture or an encoder).
+
+use std::fmt::Write as _;
+
+use otlp_lab::lab::workloads::Workload;
+
+const GOLDEN: &str = "tests/data/golden/workload_outcomes.txt";
+
+#[test]
+fn every_workload_is_deterministic_and_matches_its_golden_outcome() {
+    let mut table = String::new();
+    for w in Workload::ALL {
+        let mut p = w.prepare();
+        let a = p.run();
+        let b = p.run();
+        assert_eq!(a, b, "{w}: two runs differ");
+        assert_eq!(a, w.prepare().run(), "{w}: a fresh prepare differs");
+        assert!(a.items > 0 && a.bytes > 0, "{w}: {a:?}");
+        writeln!(table, "{} items={} bytes={} checksum={:#018x}", w.name(), a.items, a.bytes, a.checksum).expect("String");
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &table).expect("write golden");
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 creates it)");
+    assert_eq!(table, golden, "workload outcomes changed; if deliberate, rerun with UPDATE_GOLDEN=1");
+}
+
+#[test]
+fn names_are_unique_and_parse_back() {
+    let mut names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+    for n in &names {
+        assert_eq!(n.parse::<Workload>().expect("parses").name(), *n);
+    }
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Workload::ALL.len());
+    assert!("no_such_workload".parse::<Workload>().is_err());
+}
