@@ -1,5 +1,6 @@
 //! Integration tests, one binary with a module per concern.
 
+mod json;
 mod proto;
-mod workloads;
 mod util;
+mod workloads;
