@@ -16,6 +16,14 @@ use otlp_lab::lab::workloads::{Prepared, Workload};
 #[bench::encode_reference_metrics_100(Workload::EncodeReferenceMetrics.prepare())]
 #[bench::encode_direct_logs_512(Workload::EncodeDirectLogs.prepare())]
 #[bench::encode_reference_logs_512(Workload::EncodeReferenceLogs.prepare())]
+#[bench::json_write_traces_512(Workload::JsonWriteTraces.prepare())]
+#[bench::json_write_metrics_100(Workload::JsonWriteMetrics.prepare())]
+#[bench::json_write_logs_512(Workload::JsonWriteLogs.prepare())]
+#[bench::json_parse_traces_512(Workload::JsonParseTraces.prepare())]
+#[bench::json_parse_drop_traces_512(Workload::JsonParseDropTraces.prepare())]
+#[bench::json_parse_serde_traces_512(Workload::JsonParseSerdeTraces.prepare())]
+#[bench::json_parse_metrics_100(Workload::JsonParseMetrics.prepare())]
+#[bench::json_parse_logs_512(Workload::JsonParseLogs.prepare())]
 #[bench::decode_reference_traces_512(Workload::DecodeReferenceTraces.prepare())]
 fn serialization(mut p: Prepared) -> Prepared {
     black_box(p.run());

@@ -56,7 +56,7 @@ ensure_tools() {
 mkdir -p profiles/icount
 say "building (release profile with debug info)"
 cargo build --release --quiet --bin otlp-lab
-lab=target/release/otlp-lab
+lab=${CARGO_TARGET_DIR:-target}/release/otlp-lab
 
 bench_suite() {   # $1 = suite name = bench file suffix
   local suite=$1 out=profiles/icount/$1.jsonl

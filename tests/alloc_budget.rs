@@ -37,7 +37,8 @@ fn steady_state_allocations_stay_within_budget() {
     }
     // The checker must catch a real allocation: the reference encoder builds
     // prost structs on every run, so the same measurement sees its blocks.
-    let reference = Budget { workload: otlp_lab::lab::workloads::Workload::EncodeReferenceTraces, blocks_per_run: 0, why: "" };
+    let reference =
+        Budget { workload: otlp_lab::lab::workloads::Workload::EncodeReferenceTraces, blocks_per_run: 0, why: "" };
     let blocks = blocks_in_steady_state(&reference);
     assert!(blocks >= 20 * 512 * RUNS, "the measurement missed the reference encoder's allocations: {blocks}");
     assert!(failures.is_empty(), "over budget:\n{}", failures.join("\n"));

@@ -86,7 +86,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             let mut rows = Vec::new();
             for f in &files {
                 let text = fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-                rows.extend(otlp_lab::lab::report::parse_icount_lines(&text).map_err(|e| format!("{}: {e}", f.display()))?);
+                rows.extend(
+                    otlp_lab::lab::report::parse_icount_lines(&text).map_err(|e| format!("{}: {e}", f.display()))?,
+                );
             }
             print!("{}", otlp_lab::lab::report::icount_table(&rows));
         }

@@ -52,18 +52,21 @@ fn put_varint(out: &mut [u8], mut v: u64) -> usize {
 /// call and its size dispatch cost more than the copy.
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
-    let n = src.len();
-    if n >= 8 && n <= 16 {
-        dst[..8].copy_from_slice(&src[..8]);
-        dst[n - 8..n].copy_from_slice(&src[n - 8..]);
-    } else if n > 16 && n <= 32 {
-        dst[..16].copy_from_slice(&src[..16]);
-        dst[n - 16..n].copy_from_slice(&src[n - 16..]);
-    } else if n >= 4 && n < 8 {
-        dst[..4].copy_from_slice(&src[..4]);
-        dst[n - 4..n].copy_from_slice(&src[n - 4..]);
-    } else {
-        dst[..n].copy_from_slice(src);
+    // Two overlapping fixed-size copies cover every length in a size class.
+    match src.len() {
+        n @ 8..=16 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..n].copy_from_slice(&src[n - 8..]);
+        }
+        n @ 17..=32 => {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..n].copy_from_slice(&src[n - 16..]);
+        }
+        n @ 4..=7 => {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..n].copy_from_slice(&src[n - 4..]);
+        }
+        n => dst[..n].copy_from_slice(src),
     }
 }
 

@@ -49,13 +49,16 @@ pub fn parse_icount_lines(text: &str) -> Result<Vec<IcountRow>, ReportError> {
         if !line.trim_start().starts_with('{') {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|source| ReportError::Json { line: line_no, source })?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|source| ReportError::Json { line: line_no, source })?;
         let id = v["id"].as_str().ok_or(ReportError::Missing { line: line_no, field: "id" })?.to_owned();
         let total = |tool: &str, metric: &str| -> Option<u64> {
-            v["profiles"]
-                .as_array()?
-                .iter()
-                .find_map(|p| p["summaries"]["total"]["summary"][tool][metric]["metrics"]["Left"]["Int"].as_u64())
+            // "Left" holds the new run alone; "Both" is [new, previous] when the
+            // runner compared with an earlier run of the same bench.
+            v["profiles"].as_array()?.iter().find_map(|p| {
+                let m = &p["summaries"]["total"]["summary"][tool][metric]["metrics"];
+                m["Left"]["Int"].as_u64().or_else(|| m["Both"][0]["Int"].as_u64())
+            })
         };
         let instructions = total("Callgrind", "Ir")
             .ok_or(ReportError::Missing { line: line_no, field: "profiles[].summaries.total.summary.Callgrind.Ir" })?;
@@ -73,7 +76,8 @@ fn items_of(id: &str) -> Option<u64> {
 /// A plain-text table: bench, instructions, items, instructions per item.
 pub fn icount_table(rows: &[IcountRow]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<34} {:>14} {:>7} {:>12} {:>10}", "bench", "instructions", "items", "instr/item", "allocs");
+    let _ =
+        writeln!(out, "{:<34} {:>14} {:>7} {:>12} {:>10}", "bench", "instructions", "items", "instr/item", "allocs");
     for r in rows {
         let items = items_of(&r.id);
         let per = items.map_or_else(|| "-".to_owned(), |n| format!("{:.0}", r.instructions as f64 / n.max(1) as f64));
@@ -122,7 +126,10 @@ pub fn print_sizes(items: usize) {
     ];
     let mut c = Compressor::new();
     let mut out = Vec::new();
-    println!("Standard fixtures ({items} spans, {} points, {items} log records); ratio = original / compressed", metrics.point_count());
+    println!(
+        "Standard fixtures ({items} spans, {} points, {items} log records); ratio = original / compressed",
+        metrics.point_count()
+    );
     println!("{:<20} {:<8} {:>10} {:>10} {:>8}", "batch", "codec", "bytes", "per item", "ratio");
     for (label, n, bytes) in &rows {
         for codec in codecs {
@@ -148,9 +155,14 @@ mod tests {
     fn reads_runner_json_and_ignores_other_lines() {
         let line = r#"{"id":"hex_encode_ids_simd_4k","profiles":[{"summaries":{"total":{"summary":{"Callgrind":{"Ir":{"metrics":{"Left":{"Int":123456}}}}}}}}]}"#;
         let rows = parse_icount_lines(&format!("Compiling...\n{line}\n")).expect("parses");
-        assert_eq!(rows, vec![IcountRow { id: "hex_encode_ids_simd_4k".into(), instructions: 123456, allocations: None }]);
+        assert_eq!(
+            rows,
+            vec![IcountRow { id: "hex_encode_ids_simd_4k".into(), instructions: 123456, allocations: None }]
+        );
         let table = icount_table(&rows);
         assert!(table.contains("hex_encode_ids_simd_4k") && table.contains(" 30 "), "{table}");
+        let both = line.replace(r#"{"Left":{"Int":123456}}"#, r#"{"Both":[{"Int":7},{"Int":9}]}"#);
+        assert_eq!(parse_icount_lines(&both).expect("parses")[0].instructions, 7);
         assert!(matches!(parse_icount_lines("{\"id\":1}"), Err(ReportError::Missing { field: "id", .. })));
         assert!(matches!(parse_icount_lines("{nope"), Err(ReportError::Json { line: 1, .. })));
     }

@@ -7,7 +7,7 @@ use std::fmt;
 use std::hint::black_box;
 
 use crate::compress::{Compression, Compressor, Decompressor};
-use crate::encode::{direct, reference};
+use crate::encode::{direct, json, reference};
 use crate::lab::fixtures;
 use crate::model::{LogsData, MetricsData, TracesData};
 use crate::pool::BufferPool;
@@ -74,6 +74,14 @@ workloads! {
     EncodeReferenceMetrics => "encode_reference_metrics_100", Serialization, "Reference (prost) encode of the 100-point metrics batch.";
     EncodeDirectLogs => "encode_direct_logs_512", Serialization, "Direct protobuf encode of the 512-record logs batch.";
     EncodeReferenceLogs => "encode_reference_logs_512", Serialization, "Reference (prost) encode of the 512-record logs batch.";
+    JsonWriteTraces => "json_write_traces_512", Serialization, "OTLP/JSON write of the 512-span batch into a warm buffer.";
+    JsonWriteMetrics => "json_write_metrics_100", Serialization, "OTLP/JSON write of the 100-point metrics batch.";
+    JsonWriteLogs => "json_write_logs_512", Serialization, "OTLP/JSON write of the 512-record logs batch.";
+    JsonParseTraces => "json_parse_traces_512", Serialization, "OTLP/JSON parse of 512 spans with simd-json into the model (the model is kept: its drop is not measured).";
+    JsonParseDropTraces => "json_parse_drop_traces_512", Serialization, "As json_parse_traces_512, plus dropping the parsed model.";
+    JsonParseSerdeTraces => "json_parse_serde_traces_512", Serialization, "OTLP/JSON parse of 512 spans with serde_json (the scalar reference), model kept.";
+    JsonParseMetrics => "json_parse_metrics_100", Serialization, "OTLP/JSON parse of the 100-point metrics batch with simd-json, model kept.";
+    JsonParseLogs => "json_parse_logs_512", Serialization, "OTLP/JSON parse of the 512-record logs batch with simd-json, model kept.";
     DecodeReferenceTraces => "decode_reference_traces_512", Serialization, "Protobuf decode of 512 spans with prost, then conversion to the model.";
     CompressZstd1 => "compress_zstd1_traces_512", Compression, "zstd level 1 over the 512-span protobuf batch, reused context.";
     CompressZstd3 => "compress_zstd3_traces_512", Compression, "zstd level 3 over the 512-span protobuf batch, reused context.";
@@ -117,16 +125,112 @@ const UTF8_BYTES: usize = 256 * 1024;
 /// A workload's state, built outside the measured region.
 #[derive(Debug)]
 enum State {
-    Traces { data: TracesData, out: Vec<u8>, encoder: direct::Encoder },
-    TracesPooled { data: TracesData, pool: BufferPool },
-    Metrics { data: MetricsData, out: Vec<u8>, encoder: direct::Encoder },
-    Logs { data: LogsData, out: Vec<u8>, encoder: direct::Encoder },
-    Bytes { input: Vec<u8> },
-    HexEncode { ids: Vec<[u8; 16]>, out: Vec<u8> },
-    Compress { codec: Compression, input: Vec<u8>, out: Vec<u8>, compressor: Compressor },
-    Decompress { codec: Compression, input: Vec<u8>, out: Vec<u8>, decompressor: Decompressor },
-    EncodeCompress { data: TracesData, encoder: direct::Encoder, out: Vec<u8>, compressor: Compressor },
-    HexDecode { hex: Vec<u8> },
+    Traces {
+        data: TracesData,
+        out: Vec<u8>,
+        encoder: direct::Encoder,
+    },
+    TracesPooled {
+        data: TracesData,
+        pool: BufferPool,
+    },
+    Metrics {
+        data: MetricsData,
+        out: Vec<u8>,
+        encoder: direct::Encoder,
+    },
+    Logs {
+        data: LogsData,
+        out: Vec<u8>,
+        encoder: direct::Encoder,
+    },
+    Bytes {
+        input: Vec<u8>,
+    },
+    JsonWrite {
+        batch: Batch,
+        out: Vec<u8>,
+    },
+    /// `work` is parsed in place (simd-json rewrites strings in it) and
+    /// restored from `pristine` before the next run.
+    JsonParse {
+        pristine: Vec<u8>,
+        work: Vec<u8>,
+        dirty: bool,
+        parsed: Option<Batch>,
+    },
+    HexEncode {
+        ids: Vec<[u8; 16]>,
+        out: Vec<u8>,
+    },
+    Compress {
+        codec: Compression,
+        input: Vec<u8>,
+        out: Vec<u8>,
+        compressor: Compressor,
+    },
+    Decompress {
+        codec: Compression,
+        input: Vec<u8>,
+        out: Vec<u8>,
+        decompressor: Decompressor,
+    },
+    EncodeCompress {
+        data: TracesData,
+        encoder: direct::Encoder,
+        out: Vec<u8>,
+        compressor: Compressor,
+    },
+    HexDecode {
+        hex: Vec<u8>,
+    },
+}
+
+/// One batch of any signal.
+#[derive(Debug)]
+enum Batch {
+    Traces(TracesData),
+    Metrics(MetricsData),
+    Logs(LogsData),
+}
+
+impl Batch {
+    fn items(&self) -> usize {
+        match self {
+            Batch::Traces(d) => d.span_count(),
+            Batch::Metrics(d) => d.point_count(),
+            Batch::Logs(d) => d.record_count(),
+        }
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Batch::Traces(d) => json::write_traces(d, out),
+            Batch::Metrics(d) => json::write_metrics(d, out),
+            Batch::Logs(d) => json::write_logs(d, out),
+        }
+    }
+
+    /// A fingerprint of a parsed batch: walks every item, a few instructions each.
+    fn checksum(&self) -> u64 {
+        let mut h = self.items() as u64;
+        if let Batch::Traces(d) = self {
+            for s in d.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+                h = h.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0) ^ s.attributes.len() as u64;
+            }
+        }
+        h
+    }
+}
+
+/// The standard batch of a JSON workload's signal.
+fn json_batch(w: Workload) -> Batch {
+    use Workload::*;
+    match w {
+        JsonWriteMetrics | JsonParseMetrics => Batch::Metrics(fixtures::metrics(fixtures::DEFAULT_POINTS)),
+        JsonWriteLogs | JsonParseLogs => Batch::Logs(fixtures::logs(fixtures::DEFAULT_LOGS)),
+        _ => Batch::Traces(fixtures::traces(fixtures::DEFAULT_SPANS)),
+    }
 }
 
 /// A prepared workload: [`Prepared::run`] is the measured part.
@@ -203,6 +307,17 @@ impl Workload {
                 let mut encoder = direct::Encoder::new();
                 let len = encoder.logs(&data).len();
                 State::Logs { data, out: warm_buffer(len), encoder }
+            }
+            JsonWriteTraces | JsonWriteMetrics | JsonWriteLogs => {
+                let batch = json_batch(self);
+                let mut out = Vec::new();
+                batch.write_json(&mut out);
+                State::JsonWrite { batch, out }
+            }
+            JsonParseTraces | JsonParseDropTraces | JsonParseSerdeTraces | JsonParseMetrics | JsonParseLogs => {
+                let mut pristine = Vec::new();
+                json_batch(self).write_json(&mut pristine);
+                State::JsonParse { work: pristine.clone(), pristine, dirty: false, parsed: None }
             }
             DecodeReferenceTraces => {
                 let mut input = Vec::new();
@@ -309,6 +424,32 @@ impl Prepared {
                     reference::encode_logs(data, out);
                     encoded(data.record_count(), out)
                 }
+            }
+            (State::JsonWrite { batch, out }, _) => {
+                out.clear();
+                batch.write_json(out);
+                encoded(batch.items(), out)
+            }
+            (State::JsonParse { pristine, work, dirty, parsed }, w) => {
+                if *dirty {
+                    work.copy_from_slice(pristine);
+                }
+                *dirty = true;
+                let batch = match w {
+                    JsonParseMetrics => Batch::Metrics(json::parse_metrics(work).expect("fixture parses")),
+                    JsonParseLogs => Batch::Logs(json::parse_logs(work).expect("fixture parses")),
+                    JsonParseSerdeTraces => Batch::Traces(json::parse_traces_serde(work).expect("fixture parses")),
+                    _ => Batch::Traces(json::parse_traces(work).expect("fixture parses")),
+                };
+                let outcome =
+                    Outcome { items: batch.items() as u64, bytes: work.len() as u64, checksum: batch.checksum() };
+                if w == JsonParseDropTraces {
+                    drop(batch);
+                } else {
+                    // Kept until the next run, so that the measured region excludes the drop.
+                    *parsed = Some(batch);
+                }
+                outcome
             }
             (State::Bytes { input }, DecodeReferenceTraces) => {
                 let d = reference::decode_traces(input).expect("the fixture decodes");

@@ -18,7 +18,8 @@ fn every_workload_is_deterministic_and_matches_its_golden_outcome() {
         assert_eq!(a, b, "{w}: two runs differ");
         assert_eq!(a, w.prepare().run(), "{w}: a fresh prepare differs");
         assert!(a.items > 0 && a.bytes > 0, "{w}: {a:?}");
-        writeln!(table, "{} items={} bytes={} checksum={:#018x}", w.name(), a.items, a.bytes, a.checksum).expect("String");
+        writeln!(table, "{} items={} bytes={} checksum={:#018x}", w.name(), a.items, a.bytes, a.checksum)
+            .expect("String");
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
