@@ -20,6 +20,7 @@ pub mod encode;
 pub mod error;
 pub mod lab;
 pub mod model;
+pub mod pipeline;
 pub mod pool;
 pub mod simd;
 

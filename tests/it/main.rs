@@ -1,6 +1,7 @@
 //! Integration tests, one binary with a module per concern.
 
 mod json;
+mod pipeline;
 mod proto;
 mod util;
 mod workloads;

@@ -1,0 +1,337 @@
+//! The batcher task: the only reader of the queue.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::{Id, JoinError, JoinSet};
+use tokio::time::Instant;
+
+use super::stats::Stats;
+use super::{Control, DropReason, ExportRequest, ExportResult, ExportSink, Item, Pipeline, PipelineConfig};
+use crate::compress::{Compression, Compressor};
+use crate::encode::{Signal, direct};
+use crate::model::{InstrumentationScope, LogRecord, LogsData, Metric, MetricsData, Resource, Span, TracesData};
+use crate::pool::{BufferPool, BufferPoolConfig};
+
+pub(super) struct Batcher<S> {
+    config: PipelineConfig,
+    resource: Resource,
+    scope: InstrumentationScope,
+    sink: Arc<S>,
+    rx: mpsc::Receiver<Item>,
+    control: mpsc::Receiver<Control>,
+    stats: Arc<Stats>,
+    pool: BufferPool,
+    encoder: direct::Encoder,
+    compressor: Compressor,
+    spans: Vec<Span>,
+    metrics: Vec<Metric>,
+    metric_points: usize,
+    logs: Vec<LogRecord>,
+    /// When the oldest item of the current partial batches arrived.
+    oldest: Option<Instant>,
+    permits: Arc<Semaphore>,
+    inflight: JoinSet<()>,
+    /// Items of each export task: a task records its own result when the
+    /// sink returns; one that panics or is aborted is accounted for here.
+    inflight_items: HashMap<Id, u64>,
+    /// Items taken out of a batch but not yet handed to an export task
+    /// (waiting for a free export slot).
+    dispatching: u64,
+    /// A control message that arrived while the batcher was busy waiting (for
+    /// an export slot or for exports to finish); handled next.
+    stashed: Option<Control>,
+    /// The shutdown deadline, once a shutdown has been asked for: every wait
+    /// ends there, so a hung receiver cannot hold shutdown past it.
+    deadline: Option<Instant>,
+}
+
+impl<S: ExportSink> Batcher<S> {
+    pub(super) fn new(
+        config: PipelineConfig,
+        resource: Resource,
+        scope: InstrumentationScope,
+        sink: Arc<S>,
+        rx: mpsc::Receiver<Item>,
+        control: mpsc::Receiver<Control>,
+        stats: Arc<Stats>,
+    ) -> Self {
+        // One body per export slot plus the one being filled, so the pool
+        // never has to allocate in steady state.
+        let pool = BufferPool::with_config(BufferPoolConfig {
+            max_pooled: config.max_concurrent_exports + 1,
+            ..BufferPoolConfig::default()
+        });
+        Batcher {
+            permits: Arc::new(Semaphore::new(config.max_concurrent_exports)),
+            spans: Vec::with_capacity(config.max_batch_items),
+            metrics: Vec::new(),
+            metric_points: 0,
+            logs: Vec::new(),
+            config,
+            resource,
+            scope,
+            sink,
+            rx,
+            control,
+            stats,
+            pool,
+            encoder: direct::Encoder::new(),
+            compressor: Compressor::new(),
+            oldest: None,
+            inflight: JoinSet::new(),
+            inflight_items: HashMap::new(),
+            dispatching: 0,
+            stashed: None,
+            deadline: None,
+        }
+    }
+
+    /// Keeps a control message for later; a shutdown's deadline applies at once.
+    fn stash(&mut self, ctl: Option<Control>) {
+        let ctl = ctl.unwrap_or_else(|| {
+            // The Pipeline was dropped without shutdown: nobody awaits the ack.
+            Control::Shutdown(Instant::now() + Pipeline::DROP_DEADLINE, tokio::sync::oneshot::channel().0)
+        });
+        if let Control::Shutdown(deadline, _) = &ctl {
+            self.deadline = Some(*deadline);
+        }
+        self.stashed = Some(ctl);
+    }
+
+    pub(super) async fn run(mut self) {
+        // False once every sender is gone (only after the Pipeline is dropped,
+        // which the control branch then handles).
+        let mut queue_open = true;
+        loop {
+            match self.stashed.take() {
+                Some(Control::Flush(ack)) => {
+                    self.flush().await;
+                    let _caller_may_have_timed_out = ack.send(());
+                    continue;
+                }
+                Some(Control::Shutdown(deadline, ack)) => {
+                    self.shutdown(deadline).await;
+                    let _caller_may_be_gone = ack.send(());
+                    return;
+                }
+                None => {}
+            }
+            let due = self.oldest.map(|t| t + self.config.max_delay);
+            tokio::select! {
+                biased;
+                ctl = self.control.recv() => self.stash(ctl),
+                Some(joined) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => self.settle(joined),
+                _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    self.export_all().await;
+                }
+                item = self.rx.recv(), if queue_open => match item {
+                    Some(item) => self.push(item).await,
+                    None => queue_open = false,
+                },
+            }
+        }
+    }
+
+    async fn push(&mut self, item: Item) {
+        if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
+        let max = self.config.max_batch_items;
+        match item {
+            Item::Span(s) => {
+                self.spans.push(s);
+                if self.spans.len() >= max {
+                    self.export_traces().await;
+                }
+            }
+            Item::Metric(m) => {
+                self.metric_points += m.data.as_ref().map_or(0, |d| d.point_count());
+                self.metrics.push(m);
+                if self.metric_points >= max {
+                    self.export_metrics().await;
+                }
+            }
+            Item::Log(l) => {
+                self.logs.push(l);
+                if self.logs.len() >= max {
+                    self.export_logs().await;
+                }
+            }
+        }
+        if self.spans.is_empty() && self.metrics.is_empty() && self.logs.is_empty() {
+            self.oldest = None;
+        }
+    }
+
+    async fn export_all(&mut self) {
+        if !self.spans.is_empty() {
+            self.export_traces().await;
+        }
+        if !self.metrics.is_empty() {
+            self.export_metrics().await;
+        }
+        if !self.logs.is_empty() {
+            self.export_logs().await;
+        }
+        self.oldest = None;
+    }
+
+    async fn export_traces(&mut self) {
+        let spans = std::mem::replace(&mut self.spans, Vec::with_capacity(self.config.max_batch_items));
+        let data = TracesData::single(self.resource.clone(), self.scope.clone(), spans);
+        let items = data.span_count() as u64;
+        self.dispatching = items;
+        let raw = self.encoder.traces(&data);
+        let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
+        drop(data);
+        self.dispatch(Signal::Traces, body, items, raw_len).await;
+    }
+
+    async fn export_metrics(&mut self) {
+        let metrics = std::mem::take(&mut self.metrics);
+        let data = MetricsData::single(self.resource.clone(), self.scope.clone(), metrics);
+        let items = std::mem::take(&mut self.metric_points) as u64;
+        self.dispatching = items;
+        let raw = self.encoder.metrics(&data);
+        let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
+        drop(data);
+        self.dispatch(Signal::Metrics, body, items, raw_len).await;
+    }
+
+    async fn export_logs(&mut self) {
+        let logs = std::mem::take(&mut self.logs);
+        let data = LogsData::single(self.resource.clone(), self.scope.clone(), logs);
+        let items = data.record_count() as u64;
+        self.dispatching = items;
+        let raw = self.encoder.logs(&data);
+        let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
+        drop(data);
+        self.dispatch(Signal::Logs, body, items, raw_len).await;
+    }
+
+    /// Waits for a free export slot (the queue fills meanwhile: backpressure
+    /// becomes counted drops at the door), then spawns the export.
+    async fn dispatch(&mut self, signal: Signal, body: crate::pool::PooledBuf, items: u64, raw_len: usize) {
+        let permit = loop {
+            let deadline = self.deadline;
+            tokio::select! {
+                permit = self.permits.clone().acquire_owned() => break permit.expect("the semaphore is never closed"),
+                // Reap finished exports while waiting.
+                Some(joined) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => self.settle(joined),
+                ctl = self.control.recv(), if self.stashed.is_none() => self.stash(ctl),
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.stats.drop_items(DropReason::ShutdownDeadline, items);
+                    self.dispatching = 0;
+                    return;
+                }
+            }
+        };
+        self.stats.request(raw_len, body.len());
+        let request = ExportRequest { signal, body, compression: self.config.compression, items, raw_len };
+        let (sink, stats) = (self.sink.clone(), self.stats.clone());
+        let task = self.inflight.spawn(async move {
+            let result = sink.export(&request).await;
+            // No await after the sink returns: an abort cannot split the
+            // result from its recording.
+            record(&stats, items, result);
+            drop(permit);
+        });
+        self.inflight_items.insert(task.id(), items);
+        self.dispatching = 0;
+    }
+
+    /// Accounts for an export task that ended: normally (it recorded its own
+    /// result), by panicking in the sink, or aborted at the shutdown deadline.
+    fn settle(&mut self, joined: Result<(Id, ()), JoinError>) {
+        let (id, reason) = match joined {
+            Ok((id, ())) => (id, None),
+            Err(e) if e.is_panic() => (e.id(), Some(DropReason::ExportPanicked)),
+            Err(e) => (e.id(), Some(DropReason::ShutdownDeadline)),
+        };
+        let items = self.inflight_items.remove(&id).unwrap_or(0);
+        if let Some(reason) = reason {
+            self.stats.drop_items(reason, items);
+        }
+    }
+
+    /// Waits for every export in flight, or until the shutdown deadline.
+    async fn drain_inflight(&mut self) {
+        while !self.inflight.is_empty() {
+            let deadline = self.deadline;
+            tokio::select! {
+                Some(joined) = self.inflight.join_next_with_id() => self.settle(joined),
+                ctl = self.control.recv(), if self.stashed.is_none() => self.stash(ctl),
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => return,
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Ok(item) = self.rx.try_recv() {
+            self.push(item).await;
+        }
+        self.export_all().await;
+        self.drain_inflight().await;
+    }
+
+    async fn shutdown(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+        self.rx.close();
+        let drained = tokio::time::timeout_at(deadline, async {
+            while let Some(item) = self.rx.recv().await {
+                self.push(item).await;
+            }
+            self.export_all().await;
+            self.drain_inflight().await;
+        })
+        .await;
+        if drained.is_err() || !self.inflight.is_empty() {
+            // Aborted tasks are counted as ShutdownDeadline by `settle`.
+            self.inflight.abort_all();
+            while let Some(joined) = self.inflight.join_next_with_id().await {
+                self.settle(joined);
+            }
+            let mut left = self.dispatching;
+            left += (self.spans.len() + self.metric_points + self.logs.len()) as u64;
+            self.spans.clear();
+            self.metrics.clear();
+            self.metric_points = 0;
+            self.logs.clear();
+            while let Ok(item) = self.rx.try_recv() {
+                left += item.count();
+            }
+            self.stats.drop_items(DropReason::ShutdownDeadline, left);
+        }
+    }
+}
+
+fn record(stats: &Stats, items: u64, result: ExportResult) {
+    match result {
+        ExportResult::Delivered { rejected } => {
+            let rejected = rejected.min(items);
+            stats.export(items - rejected);
+            stats.drop_items(DropReason::Rejected, rejected);
+        }
+        ExportResult::Dropped(reason) => {
+            stats.failed_request();
+            stats.drop_items(reason, items);
+        }
+    }
+}
+
+/// Copies or compresses the encoded batch into a pooled body.
+fn compress(
+    pool: &BufferPool,
+    compressor: &mut Compressor,
+    codec: Compression,
+    raw: &[u8],
+) -> (crate::pool::PooledBuf, usize) {
+    let mut body = pool.get();
+    match codec {
+        Compression::None => body.extend_from_slice(raw),
+        _ => compressor.compress(codec, raw, &mut body).expect("the codec was validated at start"),
+    }
+    (body, raw.len())
+}
