@@ -22,6 +22,8 @@ pub mod lab;
 pub mod model;
 pub mod pipeline;
 pub mod pool;
+pub mod receiver;
 pub mod simd;
+pub mod transport;
 
 pub use error::{Error, Result};

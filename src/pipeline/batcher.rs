@@ -8,9 +8,9 @@ use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::Instant;
 
 use super::stats::Stats;
-use super::{Control, DropReason, ExportRequest, ExportResult, ExportSink, Item, Pipeline, PipelineConfig};
+use super::{BodyFormat, Control, DropReason, ExportRequest, ExportResult, ExportSink, Item, Pipeline, PipelineConfig};
 use crate::compress::{Compression, Compressor};
-use crate::encode::{Signal, direct};
+use crate::encode::{Signal, direct, json};
 use crate::model::{InstrumentationScope, LogRecord, LogsData, Metric, MetricsData, Resource, Span, TracesData};
 use crate::pool::{BufferPool, BufferPoolConfig};
 
@@ -24,6 +24,8 @@ pub(super) struct Batcher<S> {
     stats: Arc<Stats>,
     pool: BufferPool,
     encoder: direct::Encoder,
+    /// Scratch for OTLP/JSON bodies.
+    json_scratch: Vec<u8>,
     compressor: Compressor,
     spans: Vec<Span>,
     metrics: Vec<Metric>,
@@ -78,6 +80,7 @@ impl<S: ExportSink> Batcher<S> {
             stats,
             pool,
             encoder: direct::Encoder::new(),
+            json_scratch: Vec::new(),
             compressor: Compressor::new(),
             oldest: None,
             inflight: JoinSet::new(),
@@ -183,7 +186,14 @@ impl<S: ExportSink> Batcher<S> {
         let data = TracesData::single(self.resource.clone(), self.scope.clone(), spans);
         let items = data.span_count() as u64;
         self.dispatching = items;
-        let raw = self.encoder.traces(&data);
+        let raw = match self.config.format {
+            BodyFormat::Protobuf => self.encoder.traces(&data),
+            BodyFormat::Json => {
+                self.json_scratch.clear();
+                json::write_traces(&data, &mut self.json_scratch);
+                &self.json_scratch
+            }
+        };
         let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
         drop(data);
         self.dispatch(Signal::Traces, body, items, raw_len).await;
@@ -194,7 +204,14 @@ impl<S: ExportSink> Batcher<S> {
         let data = MetricsData::single(self.resource.clone(), self.scope.clone(), metrics);
         let items = std::mem::take(&mut self.metric_points) as u64;
         self.dispatching = items;
-        let raw = self.encoder.metrics(&data);
+        let raw = match self.config.format {
+            BodyFormat::Protobuf => self.encoder.metrics(&data),
+            BodyFormat::Json => {
+                self.json_scratch.clear();
+                json::write_metrics(&data, &mut self.json_scratch);
+                &self.json_scratch
+            }
+        };
         let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
         drop(data);
         self.dispatch(Signal::Metrics, body, items, raw_len).await;
@@ -205,7 +222,14 @@ impl<S: ExportSink> Batcher<S> {
         let data = LogsData::single(self.resource.clone(), self.scope.clone(), logs);
         let items = data.record_count() as u64;
         self.dispatching = items;
-        let raw = self.encoder.logs(&data);
+        let raw = match self.config.format {
+            BodyFormat::Protobuf => self.encoder.logs(&data),
+            BodyFormat::Json => {
+                self.json_scratch.clear();
+                json::write_logs(&data, &mut self.json_scratch);
+                &self.json_scratch
+            }
+        };
         let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
         drop(data);
         self.dispatch(Signal::Logs, body, items, raw_len).await;
@@ -229,7 +253,14 @@ impl<S: ExportSink> Batcher<S> {
             }
         };
         self.stats.request(raw_len, body.len());
-        let request = ExportRequest { signal, body, compression: self.config.compression, items, raw_len };
+        let request = ExportRequest {
+            signal,
+            body,
+            compression: self.config.compression,
+            format: self.config.format,
+            items,
+            raw_len,
+        };
         let (sink, stats) = (self.sink.clone(), self.stats.clone());
         let task = self.inflight.spawn(async move {
             let result = sink.export(&request).await;

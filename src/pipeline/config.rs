@@ -19,6 +19,18 @@ pub struct PipelineConfig {
     pub max_concurrent_exports: usize,
     /// Codec of the request bodies.
     pub compression: Compression,
+    /// Encoding of the request bodies.
+    pub format: BodyFormat,
+}
+
+/// The two OTLP body encodings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BodyFormat {
+    /// OTLP/protobuf, written by the direct encoder.
+    #[default]
+    Protobuf,
+    /// OTLP/JSON.
+    Json,
 }
 
 impl Default for PipelineConfig {
@@ -32,6 +44,7 @@ impl Default for PipelineConfig {
             queue_capacity: 2048,
             max_concurrent_exports: 2,
             compression: Compression::None,
+            format: BodyFormat::Protobuf,
         }
     }
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use config::{ConfigError, PipelineConfig};
+pub use config::{BodyFormat, ConfigError, PipelineConfig};
 pub use stats::{DropReason, StatsSnapshot};
 
 use crate::compress::Compression;
@@ -66,6 +66,8 @@ pub struct ExportRequest {
     pub body: PooledBuf,
     /// The codec of `body`.
     pub compression: Compression,
+    /// The encoding of `body` before compression.
+    pub format: BodyFormat,
     /// Items in the batch.
     pub items: u64,
     /// Size of the body before compression.

@@ -61,6 +61,7 @@ fn config(batch: usize, queue: usize, concurrency: usize, compression: Compressi
         queue_capacity: queue,
         max_concurrent_exports: concurrency,
         compression,
+        format: otlp_lab::pipeline::BodyFormat::Protobuf,
     }
 }
 

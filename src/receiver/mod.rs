@@ -1,0 +1,193 @@
+//! The loopback OTLP receiver: an in-process OTLP/HTTP server as strict as a
+//! production collector, for the lab's scenarios and the tests.
+//!
+//! Owns: listening (127.0.0.1 by default, port 0 for an ephemeral one),
+//! limits (compressed and decompressed body size, concurrent connections,
+//! header and body read time), the spec's answers (400 malformed, 404, 405,
+//! 413 too large, 415 unsupported content type or encoding, each with a
+//! `google.rpc.Status` body), decoding with the reference decoder, counts per
+//! signal, and optional in-memory capture of what it decoded. Not built yet:
+//! OTLP/gRPC, capture to files, fault injection (the pipeline issue).
+
+mod http;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::model::{LogsData, MetricsData, TracesData};
+
+/// Receiver settings.
+#[derive(Clone, Debug)]
+pub struct ReceiverConfig {
+    /// Where OTLP/HTTP listens; loopback and an ephemeral port by default.
+    pub http_addr: SocketAddr,
+    /// Largest request body accepted as sent (compressed): the
+    /// OpenTelemetry Collector's default limit is in this range.
+    pub max_body_bytes: usize,
+    /// Largest body accepted after decompression: bounds a decompression bomb.
+    pub max_decompressed_bytes: usize,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    pub header_read_timeout: Duration,
+    /// Time a client has to send its request body.
+    pub body_read_timeout: Duration,
+    /// Keep every decoded batch in memory (tests and small scenarios only).
+    pub capture: bool,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_body_bytes: 4 << 20,
+            max_decompressed_bytes: 16 << 20,
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            capture: false,
+        }
+    }
+}
+
+/// A decoded request the receiver kept (with [`ReceiverConfig::capture`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Received {
+    /// A trace export.
+    Traces(TracesData),
+    /// A metrics export.
+    Metrics(MetricsData),
+    /// A logs export.
+    Logs(LogsData),
+}
+
+/// What the receiver has seen so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceiverCounts {
+    /// Spans in accepted requests.
+    pub spans: u64,
+    /// Metric data points in accepted requests.
+    pub points: u64,
+    /// Log records in accepted requests.
+    pub logs: u64,
+    /// Requests answered 200.
+    pub accepted_requests: u64,
+    /// Requests refused (any 4xx).
+    pub refused_requests: u64,
+    /// Body bytes received (as sent, before decompression).
+    pub body_bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    spans: AtomicU64,
+    points: AtomicU64,
+    logs: AtomicU64,
+    accepted_requests: AtomicU64,
+    refused_requests: AtomicU64,
+    body_bytes: AtomicU64,
+}
+
+/// State shared by the connections.
+#[derive(Debug)]
+struct Shared {
+    config: ReceiverConfig,
+    counters: Counters,
+    captured: Mutex<Vec<Received>>,
+}
+
+/// A running receiver. Stop it with [`Receiver::shutdown`]; dropping it stops
+/// accepting connections too.
+#[derive(Debug)]
+pub struct Receiver {
+    http_addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Binds and starts serving on the current tokio runtime.
+    pub async fn start(config: ReceiverConfig) -> std::io::Result<Receiver> {
+        let listener = TcpListener::bind(config.http_addr).await?;
+        let http_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared { config, counters: Counters::default(), captured: Mutex::new(Vec::new()) });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
+        Ok(Receiver { http_addr, shared, stop, task })
+    }
+
+    /// Where OTLP/HTTP listens (with the real port when 0 was asked for).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The base URL of the OTLP/HTTP endpoint, e.g. `http://127.0.0.1:4318`.
+    pub fn http_endpoint(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// The counts now.
+    pub fn counts(&self) -> ReceiverCounts {
+        Receiver::counts_of(&self.shared)
+    }
+
+    fn counts_of(shared: &Shared) -> ReceiverCounts {
+        let c = &shared.counters;
+        ReceiverCounts {
+            spans: c.spans.load(Relaxed),
+            points: c.points.load(Relaxed),
+            logs: c.logs.load(Relaxed),
+            accepted_requests: c.accepted_requests.load(Relaxed),
+            refused_requests: c.refused_requests.load(Relaxed),
+            body_bytes: c.body_bytes.load(Relaxed),
+        }
+    }
+
+    /// Takes what was captured so far (empty unless `capture` is set).
+    pub fn take_captured(&self) -> Vec<Received> {
+        std::mem::take(&mut *self.shared.captured.lock().expect("capture lock poisoned"))
+    }
+
+    /// Stops accepting, lets requests in progress finish, and returns the
+    /// final counts.
+    pub async fn shutdown(self) -> ReceiverCounts {
+        let _receivers_may_be_gone = self.stop.send(true);
+        let counts_after = self.shared.clone();
+        let _joined = self.task.await;
+        Receiver::counts_of(&counts_after)
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = stopped.changed() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                // Out of file descriptors or a reset during accept: skip this one.
+                Err(_) => continue,
+            },
+            _ = stopped.changed() => break,
+        };
+        let (shared, stopped) = (shared.clone(), stopped.clone());
+        connections.spawn(async move {
+            http::serve_connection(stream, shared, stopped).await;
+            drop(permit);
+        });
+        // Reap finished connections so the set does not grow.
+        while connections.try_join_next().is_some() {}
+    }
+    while connections.join_next().await.is_some() {}
+}

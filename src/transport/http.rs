@@ -1,0 +1,240 @@
+//! OTLP/HTTP export attempts on a keep-alive hyper client (HTTP/1.1).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use prost::Message;
+
+use super::TransportError;
+use crate::encode::Signal;
+use crate::pipeline::{BodyFormat, ExportRequest};
+
+/// Largest response body read: a `Status` or partial-success message is tiny.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// `google.rpc.Status`, the body of an OTLP/HTTP error response.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// The `partial_success` of any `Export*ServiceResponse`: field 1 holds the
+/// rejected count (field 1) and a message (field 2) for every signal.
+#[derive(Clone, PartialEq, Message)]
+struct ExportResponse {
+    #[prost(message, optional, tag = "1")]
+    partial_success: Option<PartialSuccessProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct PartialSuccessProto {
+    #[prost(int64, tag = "1")]
+    rejected: i64,
+    #[prost(string, tag = "2")]
+    error_message: String,
+}
+
+/// What a 2xx answer said.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartialSuccess {
+    /// Items the receiver refused (0 when it took everything).
+    pub rejected: u64,
+    /// The receiver's explanation, when it gave one.
+    pub message: Option<Box<str>>,
+}
+
+/// An endpoint that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpConfigError {
+    /// Not a URL.
+    #[error("invalid endpoint `{endpoint}`: {source}")]
+    Uri {
+        /// What was given.
+        endpoint: String,
+        /// Why it does not parse.
+        #[source]
+        source: http::uri::InvalidUri,
+    },
+    /// A scheme other than http.
+    #[error("endpoint `{0}`: only http:// is supported so far (TLS is not built yet)")]
+    Scheme(String),
+    /// A header name or value that HTTP does not allow.
+    #[error("invalid header `{0}`")]
+    Header(String),
+}
+
+/// An OTLP/HTTP client for one endpoint (`/v1/traces`, `/v1/metrics`,
+/// `/v1/logs` below its base URL). Connections are kept alive and reused.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    uris: [Uri; 3],
+    labels: [Box<str>; 3],
+    headers: HeaderMap,
+}
+
+impl HttpClient {
+    /// A client for `base` (e.g. `http://127.0.0.1:4318`) with extra headers
+    /// (API keys) sent on every request.
+    pub fn new(base: &str, headers: &[(String, String)]) -> Result<Self, HttpConfigError> {
+        let base = base.trim_end_matches('/');
+        let parsed: Uri = base.parse().map_err(|source| HttpConfigError::Uri { endpoint: base.to_owned(), source })?;
+        if parsed.scheme_str() != Some("http") {
+            return Err(HttpConfigError::Scheme(base.to_owned()));
+        }
+        let path = |p: &str| -> Result<(Uri, Box<str>), HttpConfigError> {
+            let url = format!("{base}{p}");
+            let uri = url.parse().map_err(|source| HttpConfigError::Uri { endpoint: url.clone(), source })?;
+            Ok((uri, url.into_boxed_str()))
+        };
+        let (t, tl) = path("/v1/traces")?;
+        let (m, ml) = path("/v1/metrics")?;
+        let (l, ll) = path("/v1/logs")?;
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            let name = HeaderName::try_from(k.as_str()).map_err(|_| HttpConfigError::Header(k.clone()))?;
+            let value = HeaderValue::try_from(v.as_str()).map_err(|_| HttpConfigError::Header(k.clone()))?;
+            map.append(name, value);
+        }
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build_http();
+        Ok(HttpClient { client, uris: [t, m, l], labels: [tl, ml, ll], headers: map })
+    }
+
+    fn index(signal: Signal) -> usize {
+        match signal {
+            Signal::Traces => 0,
+            Signal::Metrics => 1,
+            Signal::Logs => 2,
+        }
+    }
+
+    /// One POST of the request's body. The body is copied once into the
+    /// request (the pooled buffer goes back to the pipeline's pool).
+    pub async fn send(&self, request: &ExportRequest) -> Result<PartialSuccess, TransportError> {
+        let i = Self::index(request.signal);
+        let endpoint = &self.labels[i];
+        let content_type = match request.format {
+            BodyFormat::Protobuf => "application/x-protobuf",
+            BodyFormat::Json => "application/json",
+        };
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(self.uris[i].clone())
+            .header(header::CONTENT_TYPE, content_type);
+        if let Some(encoding) = request.compression.content_encoding() {
+            builder = builder.header(header::CONTENT_ENCODING, encoding);
+        }
+        let mut req = builder
+            .body(Full::new(Bytes::copy_from_slice(&request.body)))
+            .expect("method, URI and static headers are valid");
+        req.headers_mut().extend(self.headers.clone());
+        let response = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| TransportError::Connect { endpoint: endpoint.clone(), source: std::io::Error::other(e) })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let is_json = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect().await.map(|c| c.to_bytes());
+        if status.is_success() {
+            let body = body.map_err(|_| TransportError::BadResponse {
+                endpoint: endpoint.clone(),
+                reason: "response body unreadable or over 64 KiB",
+            })?;
+            return partial_success(&body, is_json).ok_or_else(|| TransportError::BadResponse {
+                endpoint: endpoint.clone(),
+                reason: "2xx body is not an Export*ServiceResponse",
+            });
+        }
+        let message = body.ok().and_then(|b| status_message(&b, is_json));
+        Err(TransportError::Status { status: status.as_u16(), endpoint: endpoint.clone(), retry_after, message })
+    }
+}
+
+fn partial_success(body: &[u8], is_json: bool) -> Option<PartialSuccess> {
+    if body.is_empty() {
+        return Some(PartialSuccess::default());
+    }
+    if is_json {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let ps = &v["partialSuccess"];
+        // rejectedSpans / rejectedDataPoints / rejectedLogRecords, as a string or a number.
+        let rejected = ps
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.starts_with("rejected")).map(|(_, v)| v))
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(0);
+        let message = ps["errorMessage"].as_str().filter(|m| !m.is_empty()).map(Into::into);
+        return Some(PartialSuccess { rejected, message });
+    }
+    let r = ExportResponse::decode(body).ok()?;
+    let ps = r.partial_success.unwrap_or_default();
+    Some(PartialSuccess {
+        rejected: u64::try_from(ps.rejected).unwrap_or(0),
+        message: (!ps.error_message.is_empty()).then(|| ps.error_message.into_boxed_str()),
+    })
+}
+
+fn status_message(body: &[u8], is_json: bool) -> Option<Box<str>> {
+    let message = if is_json {
+        serde_json::from_slice::<serde_json::Value>(body).ok()?["message"].as_str()?.to_owned()
+    } else {
+        RpcStatus::decode(body).ok()?.message
+    };
+    (!message.is_empty()).then(|| message.into_boxed_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_checked() {
+        assert!(HttpClient::new("http://127.0.0.1:4318/", &[]).is_ok());
+        assert!(matches!(HttpClient::new("https://collector:4318", &[]), Err(HttpConfigError::Scheme(_))));
+        assert!(matches!(
+            HttpClient::new("not a url", &[]),
+            Err(HttpConfigError::Uri { .. } | HttpConfigError::Scheme(_))
+        ));
+        let bad = [("bad header".to_owned(), "x".to_owned())];
+        assert!(matches!(HttpClient::new("http://h:1", &bad), Err(HttpConfigError::Header(_))));
+    }
+
+    #[test]
+    fn partial_success_reads_both_formats() {
+        let proto = ExportResponse {
+            partial_success: Some(PartialSuccessProto { rejected: 3, error_message: "bad ids".into() }),
+        }
+        .encode_to_vec();
+        assert_eq!(
+            partial_success(&proto, false),
+            Some(PartialSuccess { rejected: 3, message: Some("bad ids".into()) })
+        );
+        let json = br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"x"}}"#;
+        assert_eq!(partial_success(json, true), Some(PartialSuccess { rejected: 2, message: Some("x".into()) }));
+        assert_eq!(partial_success(b"", false), Some(PartialSuccess::default()));
+        assert_eq!(partial_success(b"{}", true), Some(PartialSuccess::default()));
+        let status = RpcStatus { code: 3, message: "no".into() }.encode_to_vec();
+        assert_eq!(status_message(&status, false).as_deref(), Some("no"));
+        assert_eq!(status_message(br#"{"code":3,"message":"no"}"#, true).as_deref(), Some("no"));
+    }
+}

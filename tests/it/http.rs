@@ -1,0 +1,160 @@
+//! OTLP/HTTP end to end over loopback (pipeline → HTTP client → receiver),
+//! and the receiver's answers to bad input.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use otlp_lab::compress::{Compression, Compressor};
+use otlp_lab::encode::{direct, json};
+use otlp_lab::lab::fixtures;
+use otlp_lab::model::Span;
+use otlp_lab::pipeline::{BodyFormat, ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig};
+use otlp_lab::receiver::{Received, Receiver, ReceiverConfig};
+use otlp_lab::transport::http::HttpClient;
+
+/// One attempt per batch, no retries: enough over a healthy loopback.
+struct OneShot(HttpClient);
+
+impl ExportSink for OneShot {
+    async fn export(&self, request: &ExportRequest) -> ExportResult {
+        match self.0.send(request).await {
+            Ok(ok) => ExportResult::Delivered { rejected: ok.rejected },
+            Err(e) => panic!("export failed: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_span_crosses_loopback_and_decodes_equal_for_each_format_and_codec() {
+    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
+    let spans = fixtures::spans(600);
+    for format in [BodyFormat::Protobuf, BodyFormat::Json] {
+        for compression in [Compression::None, Compression::GZIP_DEFAULT, Compression::ZSTD_DEFAULT] {
+            let cfg = PipelineConfig { max_batch_items: 256, compression, format, ..PipelineConfig::default() };
+            let client = HttpClient::new(&receiver.http_endpoint(), &[]).expect("endpoint");
+            let p = Pipeline::start(cfg, fixtures::resource(), fixtures::scope(), OneShot(client)).expect("config");
+            for s in &spans {
+                p.handle().try_span(s.clone()).expect("room");
+            }
+            for r in fixtures::log_records(50) {
+                p.handle().try_log(r).expect("room");
+            }
+            let stats = p.shutdown(Duration::from_secs(10)).await;
+            assert_eq!(stats.exported, 650, "{format:?} {compression}: {stats}");
+            assert!(stats.is_balanced());
+            let mut got: Vec<Span> = Vec::new();
+            let mut logs = 0;
+            for r in receiver.take_captured() {
+                match r {
+                    Received::Traces(d) => {
+                        assert_eq!(d.resource_spans[0].resource, fixtures::resource());
+                        got.extend(d.resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans));
+                    }
+                    Received::Logs(d) => {
+                        assert_eq!(d.resource_logs[0].scope_logs[0].log_records, fixtures::log_records(50));
+                        logs += d.record_count();
+                    }
+                    Received::Metrics(_) => panic!("no metrics were sent"),
+                }
+            }
+            // Batches may arrive out of order (two exports in flight).
+            got.sort_by_key(|s| s.start_time_unix_nano);
+            assert!(got == spans, "{format:?} {compression}: received spans differ from those sent");
+            assert_eq!(logs, 50);
+        }
+    }
+    let counts = receiver.shutdown().await;
+    assert_eq!(counts.spans, 6 * 600);
+    assert_eq!(counts.logs, 6 * 50);
+    assert_eq!(counts.refused_requests, 0);
+}
+
+async fn post(base: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Bytes) {
+    post_method(base, "POST", path, headers, body).await
+}
+
+async fn post_method(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Bytes) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut b = http::Request::builder().method(method).uri(format!("{base}{path}"));
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = client.request(b.body(Full::new(Bytes::from(body))).expect("request")).await.expect("answer");
+    let status = resp.status().as_u16();
+    (status, resp.into_body().collect().await.expect("body").to_bytes())
+}
+
+const PB: (&str, &str) = ("content-type", "application/x-protobuf");
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[tokio::test]
+async fn bad_input_gets_the_specs_answer_and_the_receiver_keeps_serving() {
+    let receiver = Receiver::start(ReceiverConfig {
+        max_body_bytes: 1 << 20,
+        max_decompressed_bytes: 4 << 20,
+        ..ReceiverConfig::default()
+    })
+    .await
+    .expect("bind");
+    let base = receiver.http_endpoint();
+    let mut good = Vec::new();
+    direct::encode_traces(&fixtures::traces(8), &mut good);
+
+    assert_eq!(post(&base, "/v1/traces", &[PB], good.clone()).await.0, 200);
+    assert_eq!(post(&base, "/v1/spans", &[PB], good.clone()).await.0, 404);
+    assert_eq!(post_method(&base, "GET", "/v1/traces", &[PB], Vec::new()).await.0, 405);
+    assert_eq!(post(&base, "/v1/traces", &[("content-type", "text/plain")], good.clone()).await.0, 415);
+    assert_eq!(post(&base, "/v1/traces", &[PB, ("content-encoding", "br")], good.clone()).await.0, 415);
+
+    // Malformed and truncated protobuf: 400 with a Status message that says why.
+    let (status, body) = post(&base, "/v1/traces", &[PB], good[..good.len() / 2].to_vec()).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("cannot decode"), "{body:?}");
+    assert_eq!(post(&base, "/v1/traces", &[PB], vec![0xff; 64]).await.0, 400);
+
+    // Invalid JSON, and a malformed id: 400, the JSON Status names the field.
+    assert_eq!(post(&base, "/v1/traces", &[JSON], b"{\"resourceSpans\": [".to_vec()).await.0, 400);
+    let mut j = Vec::new();
+    json::write_traces(&fixtures::traces(1), &mut j);
+    let bad_id = String::from_utf8(j).expect("utf8").replacen("\"traceId\":\"", "\"traceId\":\"zz", 1);
+    let (status, body) = post(&base, "/v1/traces", &[JSON], bad_id.into_bytes()).await;
+    assert_eq!(status, 400);
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("a JSON Status");
+    assert!(v["message"].as_str().expect("message").contains("traceId"), "{v}");
+
+    // Too large as sent, and too large once decompressed (a bomb).
+    assert_eq!(post(&base, "/v1/traces", &[PB], vec![0; 2 << 20]).await.0, 413);
+    let mut bomb = Vec::new();
+    Compressor::new().compress(Compression::ZSTD_DEFAULT, &vec![0u8; 32 << 20], &mut bomb).expect("compress");
+    assert!(bomb.len() < 1 << 20);
+    assert_eq!(post(&base, "/v1/traces", &[PB, ("content-encoding", "zstd")], bomb).await.0, 413);
+    assert_eq!(post(&base, "/v1/traces", &[PB, ("content-encoding", "gzip")], vec![1, 2, 3]).await.0, 400);
+
+    // Still serving, and the counts add up.
+    assert_eq!(post(&base, "/v1/traces", &[PB], good).await.0, 200);
+    let counts = receiver.shutdown().await;
+    assert_eq!(counts.accepted_requests, 2);
+    assert_eq!(counts.spans, 16);
+    assert_eq!(counts.refused_requests, 11);
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_is_a_connect_error() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let client = HttpClient::new(&format!("http://127.0.0.1:{port}"), &[]).expect("endpoint");
+    let pool = otlp_lab::pool::BufferPool::default();
+    let req = ExportRequest {
+        signal: otlp_lab::encode::Signal::Traces,
+        body: pool.get(),
+        compression: Compression::None,
+        format: BodyFormat::Protobuf,
+        items: 0,
+        raw_len: 0,
+    };
+    let err = client.send(&req).await.expect_err("nothing listens");
+    assert_eq!(err.retry(), otlp_lab::transport::Retry::Backoff, "{err}");
+}
