@@ -6,6 +6,7 @@
 //! ids are fixed-size newtypes with hex `Display`/`FromStr`.
 
 mod common;
+mod context;
 pub(crate) mod ids;
 mod log;
 mod metric;
@@ -13,6 +14,7 @@ mod span;
 mod str;
 
 pub use common::{AnyValue, InstrumentationScope, KeyValue, Resource};
+pub use context::{SpanContext, TraceparentError};
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use log::{LogRecord, LogRecordBuilder, LogsData, ResourceLogs, ScopeLogs, Severity};
 pub use metric::{

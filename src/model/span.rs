@@ -178,6 +178,16 @@ pub fn unix_nanos(t: SystemTime) -> u64 {
 }
 
 impl Span {
+    /// The context to propagate to a callee (`traceparent`/`tracestate`).
+    pub fn context(&self) -> super::SpanContext {
+        super::SpanContext {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            trace_flags: (self.flags & 0xff) as u8,
+            trace_state: self.trace_state.clone(),
+        }
+    }
+
     /// Starts a span with fresh random trace and span ids, sampled, kind internal,
     /// starting now. Every setter can override these.
     pub fn builder(name: impl Into<Str>) -> SpanBuilder {
@@ -219,6 +229,16 @@ impl SpanBuilder {
     pub fn parent(mut self, trace_id: TraceId, parent: SpanId) -> Self {
         self.span.trace_id = trace_id;
         self.span.parent_span_id = Some(parent);
+        self
+    }
+    /// Makes this the server side of a call that arrived with `remote`
+    /// (extracted from `traceparent`): same trace, remote parent, its flags
+    /// and tracestate.
+    pub fn child_of_remote(mut self, remote: &super::SpanContext) -> Self {
+        self.span.trace_id = remote.trace_id;
+        self.span.parent_span_id = Some(remote.span_id);
+        self.span.flags = u32::from(remote.trace_flags) | FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE;
+        self.span.trace_state = remote.trace_state.clone();
         self
     }
     /// Sets the flags (see [`Span::flags`]).
