@@ -12,6 +12,18 @@ pub enum Error {
     /// Compression or decompression failed.
     #[error(transparent)]
     Compress(#[from] crate::compress::CompressError),
+    /// The exporter could not be built.
+    #[error(transparent)]
+    Exporter(#[from] crate::exporter::ExporterError),
+    /// An export attempt failed.
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
+    /// The pipeline's settings are invalid.
+    #[error(transparent)]
+    PipelineConfig(#[from] crate::pipeline::ConfigError),
+    /// The retry, breaker or timeout settings are invalid.
+    #[error(transparent)]
+    TransportConfig(#[from] crate::transport::ConfigError),
 }
 
 /// Result with the crate [`Error`].

@@ -18,6 +18,7 @@
 pub mod compress;
 pub mod encode;
 pub mod error;
+pub mod exporter;
 pub mod lab;
 pub mod model;
 pub mod pipeline;

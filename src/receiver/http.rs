@@ -1,6 +1,5 @@
 //! OTLP/HTTP: one connection, and the request handler.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -57,7 +56,13 @@ pub(super) async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, mut
     let header_read_timeout = shared.config.header_read_timeout;
     let service = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handle(req, &shared).await) }
+        async move {
+            match inject_fault(&shared).await {
+                Some(Fault::Reset) => Err(ResetConnection),
+                Some(Fault::Answer(r)) => Ok(r),
+                None => Ok(handle(req, &shared).await),
+            }
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -71,6 +76,60 @@ pub(super) async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, mut
             let _finished = conn.await;
         }
     }
+}
+
+/// Returned by the service to make hyper drop the connection unanswered.
+#[derive(Debug)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
+
+enum Fault {
+    Reset,
+    Answer(Response<Full<Bytes>>),
+}
+
+/// Applies the configured faults to the next request, in arrival order.
+async fn inject_fault(shared: &Shared) -> Option<Fault> {
+    let f = &shared.config.faults;
+    if let Some(delay) = f.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let n = shared.sequence.fetch_add(1, Relaxed);
+    let roll = |salt: u64| {
+        let x = crate::model::ids::splitmix64_mix(f.seed ^ salt ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let since_start = shared.started.elapsed();
+    let down = f.down.is_some_and(|(from, to)| since_start >= from && since_start < to);
+    let fault = if down {
+        Some(Fault::Answer(failure(StatusCode::SERVICE_UNAVAILABLE, None)))
+    } else if roll(1) < f.reset_fraction {
+        Some(Fault::Reset)
+    } else if roll(2) < f.fail_fraction {
+        let status = StatusCode::from_u16(f.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        Some(Fault::Answer(failure(status, f.retry_after)))
+    } else {
+        None
+    };
+    if fault.is_some() {
+        shared.counters.faulted_requests.fetch_add(1, Relaxed);
+    }
+    fault
+}
+
+fn failure(status: StatusCode, retry_after: Option<std::time::Duration>) -> Response<Full<Bytes>> {
+    let mut r = response(status, Format::Protobuf, status_body(Format::Protobuf, 14, "injected failure"));
+    if let Some(after) = retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(after.as_secs()));
+    }
+    r
 }
 
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {

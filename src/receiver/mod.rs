@@ -40,6 +40,30 @@ pub struct ReceiverConfig {
     pub body_read_timeout: Duration,
     /// Keep every decoded batch in memory (tests and small scenarios only).
     pub capture: bool,
+    /// Failures to inject, for fault tests and scenarios (none by default).
+    pub faults: Faults,
+}
+
+/// Failures the receiver injects before it reads a request body. Decisions
+/// come from a seeded sequence over the requests in arrival order, so a run
+/// is repeatable.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Seed of the decision sequence.
+    pub seed: u64,
+    /// Fraction of requests (0.0-1.0) answered with `fail_status`.
+    pub fail_fraction: f64,
+    /// The status of an injected failure: 503 or 429 are the retryable ones.
+    pub fail_status: u16,
+    /// `Retry-After` sent with an injected failure.
+    pub retry_after: Option<Duration>,
+    /// Fraction of requests whose connection is closed without an answer.
+    pub reset_fraction: f64,
+    /// Added before answering every request.
+    pub delay: Option<Duration>,
+    /// A window, measured from the receiver's start, in which every request
+    /// is answered 503 (a receiver that is down).
+    pub down: Option<(Duration, Duration)>,
 }
 
 impl Default for ReceiverConfig {
@@ -52,6 +76,7 @@ impl Default for ReceiverConfig {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             capture: false,
+            faults: Faults::default(),
         }
     }
 }
@@ -80,6 +105,8 @@ pub struct ReceiverCounts {
     pub accepted_requests: u64,
     /// Requests refused (any 4xx).
     pub refused_requests: u64,
+    /// Requests answered with an injected failure or reset.
+    pub faulted_requests: u64,
     /// Body bytes received (as sent, before decompression).
     pub body_bytes: u64,
 }
@@ -91,6 +118,7 @@ struct Counters {
     logs: AtomicU64,
     accepted_requests: AtomicU64,
     refused_requests: AtomicU64,
+    faulted_requests: AtomicU64,
     body_bytes: AtomicU64,
 }
 
@@ -100,6 +128,9 @@ struct Shared {
     config: ReceiverConfig,
     counters: Counters,
     captured: Mutex<Vec<Received>>,
+    started: tokio::time::Instant,
+    /// Requests seen, the index into the fault decision sequence.
+    sequence: AtomicU64,
 }
 
 /// A running receiver. Stop it with [`Receiver::shutdown`]; dropping it stops
@@ -117,7 +148,13 @@ impl Receiver {
     pub async fn start(config: ReceiverConfig) -> std::io::Result<Receiver> {
         let listener = TcpListener::bind(config.http_addr).await?;
         let http_addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { config, counters: Counters::default(), captured: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared {
+            config,
+            counters: Counters::default(),
+            captured: Mutex::new(Vec::new()),
+            started: tokio::time::Instant::now(),
+            sequence: AtomicU64::new(0),
+        });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
         Ok(Receiver { http_addr, shared, stop, task })
@@ -146,6 +183,7 @@ impl Receiver {
             logs: c.logs.load(Relaxed),
             accepted_requests: c.accepted_requests.load(Relaxed),
             refused_requests: c.refused_requests.load(Relaxed),
+            faulted_requests: c.faulted_requests.load(Relaxed),
             body_bytes: c.body_bytes.load(Relaxed),
         }
     }

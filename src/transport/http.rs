@@ -11,7 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use prost::Message;
 
-use super::TransportError;
+use super::{Accepted, Attempt, TransportError};
 use crate::encode::Signal;
 use crate::pipeline::{BodyFormat, ExportRequest};
 
@@ -43,15 +43,6 @@ struct PartialSuccessProto {
     error_message: String,
 }
 
-/// What a 2xx answer said.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PartialSuccess {
-    /// Items the receiver refused (0 when it took everything).
-    pub rejected: u64,
-    /// The receiver's explanation, when it gave one.
-    pub message: Option<Box<str>>,
-}
-
 /// An endpoint that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -65,8 +56,8 @@ pub enum HttpConfigError {
         #[source]
         source: http::uri::InvalidUri,
     },
-    /// A scheme other than http.
-    #[error("endpoint `{0}`: only http:// is supported so far (TLS is not built yet)")]
+    /// A scheme other than http, or no host.
+    #[error("endpoint `{0}`: expected http://host[:port][/path]; https (TLS) is not built yet")]
     Scheme(String),
     /// A header name or value that HTTP does not allow.
     #[error("invalid header `{0}`")]
@@ -88,18 +79,24 @@ impl HttpClient {
     /// (API keys) sent on every request.
     pub fn new(base: &str, headers: &[(String, String)]) -> Result<Self, HttpConfigError> {
         let base = base.trim_end_matches('/');
-        let parsed: Uri = base.parse().map_err(|source| HttpConfigError::Uri { endpoint: base.to_owned(), source })?;
-        if parsed.scheme_str() != Some("http") {
-            return Err(HttpConfigError::Scheme(base.to_owned()));
-        }
-        let path = |p: &str| -> Result<(Uri, Box<str>), HttpConfigError> {
-            let url = format!("{base}{p}");
-            let uri = url.parse().map_err(|source| HttpConfigError::Uri { endpoint: url.clone(), source })?;
-            Ok((uri, url.into_boxed_str()))
+        Self::with_urls(
+            [&format!("{base}/v1/traces"), &format!("{base}/v1/metrics"), &format!("{base}/v1/logs")],
+            headers,
+        )
+    }
+
+    /// A client with a full URL per signal (traces, metrics, logs).
+    pub fn with_urls(urls: [&str; 3], headers: &[(String, String)]) -> Result<Self, HttpConfigError> {
+        let parse = |url: &str| -> Result<(Uri, Box<str>), HttpConfigError> {
+            let uri: Uri = url.parse().map_err(|source| HttpConfigError::Uri { endpoint: url.to_owned(), source })?;
+            if uri.scheme_str() != Some("http") || uri.host().is_none() {
+                return Err(HttpConfigError::Scheme(url.to_owned()));
+            }
+            Ok((uri, url.into()))
         };
-        let (t, tl) = path("/v1/traces")?;
-        let (m, ml) = path("/v1/metrics")?;
-        let (l, ll) = path("/v1/logs")?;
+        let (t, tl) = parse(urls[0])?;
+        let (m, ml) = parse(urls[1])?;
+        let (l, ll) = parse(urls[2])?;
         let mut map = HeaderMap::new();
         for (k, v) in headers {
             let name = HeaderName::try_from(k.as_str()).map_err(|_| HttpConfigError::Header(k.clone()))?;
@@ -120,7 +117,7 @@ impl HttpClient {
 
     /// One POST of the request's body. The body is copied once into the
     /// request (the pooled buffer goes back to the pipeline's pool).
-    pub async fn send(&self, request: &ExportRequest) -> Result<PartialSuccess, TransportError> {
+    pub async fn send(&self, request: &ExportRequest) -> Result<Accepted, TransportError> {
         let i = Self::index(request.signal);
         let endpoint = &self.labels[i];
         let content_type = match request.format {
@@ -170,9 +167,18 @@ impl HttpClient {
     }
 }
 
-fn partial_success(body: &[u8], is_json: bool) -> Option<PartialSuccess> {
+impl Attempt for HttpClient {
+    fn attempt(
+        &self,
+        request: &ExportRequest,
+    ) -> impl std::future::Future<Output = Result<Accepted, TransportError>> + Send {
+        self.send(request)
+    }
+}
+
+fn partial_success(body: &[u8], is_json: bool) -> Option<Accepted> {
     if body.is_empty() {
-        return Some(PartialSuccess::default());
+        return Some(Accepted::default());
     }
     if is_json {
         let v: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -184,11 +190,11 @@ fn partial_success(body: &[u8], is_json: bool) -> Option<PartialSuccess> {
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
             .unwrap_or(0);
         let message = ps["errorMessage"].as_str().filter(|m| !m.is_empty()).map(Into::into);
-        return Some(PartialSuccess { rejected, message });
+        return Some(Accepted { rejected, message });
     }
     let r = ExportResponse::decode(body).ok()?;
     let ps = r.partial_success.unwrap_or_default();
-    Some(PartialSuccess {
+    Some(Accepted {
         rejected: u64::try_from(ps.rejected).unwrap_or(0),
         message: (!ps.error_message.is_empty()).then(|| ps.error_message.into_boxed_str()),
     })
@@ -225,14 +231,11 @@ mod tests {
             partial_success: Some(PartialSuccessProto { rejected: 3, error_message: "bad ids".into() }),
         }
         .encode_to_vec();
-        assert_eq!(
-            partial_success(&proto, false),
-            Some(PartialSuccess { rejected: 3, message: Some("bad ids".into()) })
-        );
+        assert_eq!(partial_success(&proto, false), Some(Accepted { rejected: 3, message: Some("bad ids".into()) }));
         let json = br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"x"}}"#;
-        assert_eq!(partial_success(json, true), Some(PartialSuccess { rejected: 2, message: Some("x".into()) }));
-        assert_eq!(partial_success(b"", false), Some(PartialSuccess::default()));
-        assert_eq!(partial_success(b"{}", true), Some(PartialSuccess::default()));
+        assert_eq!(partial_success(json, true), Some(Accepted { rejected: 2, message: Some("x".into()) }));
+        assert_eq!(partial_success(b"", false), Some(Accepted::default()));
+        assert_eq!(partial_success(b"{}", true), Some(Accepted::default()));
         let status = RpcStatus { code: 3, message: "no".into() }.encode_to_vec();
         assert_eq!(status_message(&status, false).as_deref(), Some("no"));
         assert_eq!(status_message(br#"{"code":3,"message":"no"}"#, true).as_deref(), Some("no"));

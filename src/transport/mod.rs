@@ -7,7 +7,13 @@
 //! [`crate::pipeline::ExportSink`]. Not built yet: OTLP/gRPC, TLS, the
 //! `OTEL_EXPORTER_OTLP_*` environment (the pipeline issue).
 
+mod breaker;
 mod error;
 pub mod http;
+mod resilient;
+mod retry;
 
+pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use error::{Retry, TransportError};
+pub use resilient::{Accepted, Attempt, PartialMessage, Resilient, ResilientStats};
+pub use retry::{Backoff, ConfigError, RetryConfig};

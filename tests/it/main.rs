@@ -1,5 +1,6 @@
 //! Integration tests, one binary with a module per concern.
 
+mod faults;
 mod http;
 mod json;
 mod pipeline;
