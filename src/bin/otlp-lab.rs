@@ -4,7 +4,7 @@ use std::error::Error;
 use std::fs;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use otlp_lab::lab::workloads::Workload;
@@ -35,6 +35,62 @@ enum Command {
         #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         items: u32,
     },
+    /// Run the OTLP/HTTP receiver; print its counts as JSON when it stops.
+    Receive {
+        /// Address to listen on (loopback by default; port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:4318")]
+        http: std::net::SocketAddr,
+        /// Stop with success once this many spans have arrived.
+        #[arg(long)]
+        expect_spans: Option<u64>,
+        /// Stop with success once this many metric points have arrived.
+        #[arg(long)]
+        expect_points: Option<u64>,
+        /// Stop with success once this many log records have arrived.
+        #[arg(long)]
+        expect_logs: Option<u64>,
+        /// Give up after this many seconds (exit 1 if expectations are unmet).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+    },
+    /// Export the standard fixtures to an OTLP endpoint (or to an in-process
+    /// receiver with `--loopback`); print the exporter's counts as JSON.
+    Send {
+        /// Base URL of the OTLP/HTTP endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:4318", conflicts_with = "loopback")]
+        endpoint: String,
+        /// Start a receiver in this process and send to it.
+        #[arg(long)]
+        loopback: bool,
+        /// http/protobuf, http/json (grpc is not built yet).
+        #[arg(long, default_value = "http/protobuf")]
+        protocol: otlp_lab::exporter::Protocol,
+        /// none, gzip, zstd (optionally with a level: zstd:3).
+        #[arg(long, default_value = "none")]
+        compression: otlp_lab::compress::Compression,
+        /// Spans to send.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+        spans: u64,
+        /// Metric points to send (rounded down to a multiple of 10).
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+        points: u64,
+        /// Log records to send.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+        logs: u64,
+        /// Seconds the final shutdown may take before what is left counts as dropped.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        deadline: u64,
+    },
+    /// Write the standard fixtures as OTLP request bodies (for other tools to
+    /// decode): traces.pb, metrics.pb, logs.pb and their .json twins.
+    Encode {
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Spans and log records (metrics: a tenth as many points, at least 10).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        items: u32,
+    },
     /// Print instructions per item from iai-callgrind `--output-format=json` files.
     Icount {
         /// Files with one JSON object per line, as the runner prints them.
@@ -51,6 +107,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn Error>> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
@@ -80,6 +140,29 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 median,
                 median.as_nanos() as f64 / first.items.max(1) as f64
             );
+        }
+        Command::Receive { http, expect_spans, expect_points, expect_logs, timeout } => {
+            let expect = [expect_spans, expect_points, expect_logs];
+            return runtime()?.block_on(otlp_lab::lab::net::receive(http, expect, Duration::from_secs(timeout)));
+        }
+        Command::Send { endpoint, loopback, protocol, compression, spans, points, logs, deadline } => {
+            let plan = otlp_lab::lab::net::SendPlan {
+                protocol,
+                compression,
+                spans,
+                points,
+                logs,
+                deadline: Duration::from_secs(deadline),
+            };
+            let endpoint = (!loopback).then_some(endpoint);
+            return runtime()?.block_on(otlp_lab::lab::net::send(endpoint, plan));
+        }
+        Command::Encode { out, items } => {
+            let written = otlp_lab::lab::report::write_fixture_bodies(&out, items as usize)
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            for (name, bytes) in written {
+                println!("{} {bytes}", out.join(name).display());
+            }
         }
         Command::Sizes { items } => otlp_lab::lab::report::print_sizes(items as usize),
         Command::Icount { files } => {

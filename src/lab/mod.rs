@@ -3,5 +3,6 @@
 
 pub mod budgets;
 pub mod fixtures;
+pub mod net;
 pub mod report;
 pub mod workloads;

@@ -88,6 +88,33 @@ pub fn icount_table(rows: &[IcountRow]) -> String {
     out
 }
 
+/// Writes the standard fixtures as request bodies into `dir`: protobuf from
+/// the direct encoder and OTLP/JSON. Returns each file name and its size.
+pub fn write_fixture_bodies(dir: &std::path::Path, items: usize) -> std::io::Result<Vec<(&'static str, usize)>> {
+    std::fs::create_dir_all(dir)?;
+    let traces = fixtures::traces(items);
+    let metrics = fixtures::metrics((items / 10 * 10).max(10));
+    let logs = fixtures::logs(items);
+    let mut files: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    let mut b = Vec::new();
+    direct::encode_traces(&traces, &mut b);
+    files.push(("traces.pb", std::mem::take(&mut b)));
+    direct::encode_metrics(&metrics, &mut b);
+    files.push(("metrics.pb", std::mem::take(&mut b)));
+    direct::encode_logs(&logs, &mut b);
+    files.push(("logs.pb", std::mem::take(&mut b)));
+    json::write_traces(&traces, &mut b);
+    files.push(("traces.json", std::mem::take(&mut b)));
+    json::write_metrics(&metrics, &mut b);
+    files.push(("metrics.json", std::mem::take(&mut b)));
+    json::write_logs(&logs, &mut b);
+    files.push(("logs.json", std::mem::take(&mut b)));
+    files
+        .into_iter()
+        .map(|(name, bytes)| std::fs::write(dir.join(name), &bytes).map(|()| (name, bytes.len())))
+        .collect()
+}
+
 /// Prints encoded sizes of the standard batches for every encoder and codec.
 pub fn print_sizes(items: usize) {
     let traces = fixtures::traces(items);

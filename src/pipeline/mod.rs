@@ -148,6 +148,18 @@ impl Handle {
         Err(Refused { reason, item })
     }
 
+    /// Hands an item over, waiting for room in the queue instead of
+    /// dropping: for producers that prefer backpressure to loss (batch jobs,
+    /// the lab's closed-loop generators). Fails only after shutdown.
+    pub async fn send(&self, item: Item) -> Result<(), Refused> {
+        let n = item.count();
+        self.stats.accept(n);
+        self.tx.send(item).await.map_err(|mpsc::error::SendError(item)| {
+            self.stats.drop_items(DropReason::AfterShutdown, n);
+            Refused { reason: DropReason::AfterShutdown, item }
+        })
+    }
+
     /// Offers a span (see [`Handle::try_item`]).
     pub fn try_span(&self, span: Span) -> Result<(), Refused> {
         self.try_item(Item::Span(span))
