@@ -20,9 +20,28 @@ use std::time::Duration;
 
 use crate::compress::{CompressError, Compression};
 use crate::model::{InstrumentationScope, Resource};
+use crate::pipeline::ExportRequest;
 use crate::pipeline::{BodyFormat, FlushError, Handle, Pipeline, PipelineConfig, StatsSnapshot};
+use crate::transport::grpc::GrpcClient;
 use crate::transport::http::{HttpClient, HttpConfigError};
-use crate::transport::{BreakerConfig, Resilient, ResilientStats, RetryConfig};
+use crate::transport::{Accepted, Attempt, BreakerConfig, Resilient, ResilientStats, RetryConfig, TransportError};
+
+/// The client behind an exporter.
+#[derive(Debug)]
+enum Client {
+    // One per exporter: the size difference does not matter.
+    Http(Box<HttpClient>),
+    Grpc(GrpcClient),
+}
+
+impl Attempt for Client {
+    async fn attempt(&self, request: &ExportRequest) -> Result<Accepted, TransportError> {
+        match self {
+            Client::Http(c) => c.send(request).await,
+            Client::Grpc(c) => c.send(request).await,
+        }
+    }
+}
 
 /// The OTLP protocol, named as `OTEL_EXPORTER_OTLP_PROTOCOL` names it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -32,7 +51,7 @@ pub enum Protocol {
     HttpProtobuf,
     /// `http/json`
     HttpJson,
-    /// `grpc` (not built yet: [`ExporterBuilder::build`] refuses it).
+    /// `grpc`
     Grpc,
 }
 
@@ -88,19 +107,23 @@ pub enum ExporterError {
     /// The retry, breaker or timeout settings are invalid.
     #[error(transparent)]
     Transport(#[from] crate::transport::ConfigError),
-    /// A protocol this build does not have yet.
-    #[error("the {0} transport is not built yet; use http/protobuf or http/json")]
-    Unsupported(Protocol),
+    /// A setting that does not apply to the protocol.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// Default OTLP/HTTP endpoint (the spec's).
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// Default OTLP/gRPC endpoint (the spec's).
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 
 /// Builds an [`Exporter`].
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ExporterBuilder {
     endpoint: String,
+    /// False until an endpoint is given: the default then follows the protocol.
+    endpoint_set: bool,
     signal_endpoints: [Option<String>; 3],
     protocol: Protocol,
     headers: Vec<(String, String)>,
@@ -120,6 +143,7 @@ impl Default for ExporterBuilder {
             protocol: Protocol::HttpProtobuf,
             headers: Vec::new(),
             timeout: Resilient::<HttpClient>::DEFAULT_TIMEOUT,
+            endpoint_set: false,
             batch: PipelineConfig::default(),
             retry: RetryConfig::default(),
             breaker: BreakerConfig::default(),
@@ -133,6 +157,7 @@ impl ExporterBuilder {
     /// The base URL; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = url.into();
+        self.endpoint_set = true;
         self
     }
     /// A full URL for one signal's requests (used as is).
@@ -202,7 +227,7 @@ impl ExporterBuilder {
     /// are not read (one pipeline carries all signals).
     pub fn from_env_with(mut self, get: impl Fn(&str) -> Option<String>) -> Result<Self, ExporterError> {
         if let Some(v) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            self.endpoint = v;
+            self = self.endpoint(v);
         }
         for (i, signal) in ["TRACES", "METRICS", "LOGS"].iter().enumerate() {
             if let Some(v) = get(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")) {
@@ -231,15 +256,29 @@ impl ExporterBuilder {
 
     /// Starts the exporter's pipeline on the current tokio runtime.
     pub fn build(mut self) -> Result<Exporter, ExporterError> {
-        self.batch.format = match self.protocol {
-            Protocol::HttpProtobuf => BodyFormat::Protobuf,
-            Protocol::HttpJson => BodyFormat::Json,
-            Protocol::Grpc => return Err(ExporterError::Unsupported(Protocol::Grpc)),
+        let client = match self.protocol {
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                self.batch.format =
+                    if self.protocol == Protocol::HttpJson { BodyFormat::Json } else { BodyFormat::Protobuf };
+                let base = self.endpoint.trim_end_matches('/');
+                let url =
+                    |i: usize, path: &str| self.signal_endpoints[i].clone().unwrap_or_else(|| format!("{base}{path}"));
+                Client::Http(Box::new(HttpClient::with_urls(
+                    [&url(0, "/v1/traces"), &url(1, "/v1/metrics"), &url(2, "/v1/logs")],
+                    &self.headers,
+                )?))
+            }
+            Protocol::Grpc => {
+                if self.signal_endpoints.iter().any(Option::is_some) {
+                    return Err(ExporterError::Unsupported("per-signal endpoints are an OTLP/HTTP setting"));
+                }
+                let endpoint = if self.endpoint_set { self.endpoint.as_str() } else { DEFAULT_GRPC_ENDPOINT };
+                self.batch.format = BodyFormat::Protobuf;
+                // tonic applies grpc-encoding itself: the pipeline hands it raw bodies.
+                let codec = std::mem::replace(&mut self.batch.compression, Compression::None);
+                Client::Grpc(GrpcClient::new(endpoint, codec, &self.headers)?)
+            }
         };
-        let base = self.endpoint.trim_end_matches('/');
-        let url = |i: usize, path: &str| self.signal_endpoints[i].clone().unwrap_or_else(|| format!("{base}{path}"));
-        let client =
-            HttpClient::with_urls([&url(0, "/v1/traces"), &url(1, "/v1/metrics"), &url(2, "/v1/logs")], &self.headers)?;
         let sink = Arc::new(Resilient::new(client, self.retry, self.breaker, self.timeout)?);
         let pipeline = Pipeline::start(self.batch, self.resource, self.scope, sink.clone())?;
         Ok(Exporter { pipeline, sink })
@@ -304,11 +343,12 @@ pub struct ExporterStats {
 #[derive(Debug)]
 pub struct Exporter {
     pipeline: Pipeline,
-    sink: Arc<Resilient<HttpClient>>,
+    sink: Arc<Resilient<Client>>,
 }
 
 impl Exporter {
-    /// Starts building an exporter (defaults: `http://localhost:4318`, http/protobuf, no compression).
+    /// Starts building an exporter (defaults: http/protobuf to `http://localhost:4318`
+    /// or grpc to `http://localhost:4317`, no compression).
     pub fn builder() -> ExporterBuilder {
         ExporterBuilder::default()
     }

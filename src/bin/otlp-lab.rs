@@ -35,11 +35,14 @@ enum Command {
         #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         items: u32,
     },
-    /// Run the OTLP/HTTP receiver; print its counts as JSON when it stops.
+    /// Run the OTLP receiver (HTTP, and gRPC with --grpc); print its counts as JSON when it stops.
     Receive {
-        /// Address to listen on (loopback by default; port 0 picks a free one).
+        /// OTLP/HTTP address (loopback by default; port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:4318")]
         http: std::net::SocketAddr,
+        /// OTLP/gRPC address, e.g. 127.0.0.1:4317 (off unless given).
+        #[arg(long)]
+        grpc: Option<std::net::SocketAddr>,
         /// Stop with success once this many spans have arrived.
         #[arg(long)]
         expect_spans: Option<u64>,
@@ -56,13 +59,13 @@ enum Command {
     /// Export the standard fixtures to an OTLP endpoint (or to an in-process
     /// receiver with `--loopback`); print the exporter's counts as JSON.
     Send {
-        /// Base URL of the OTLP/HTTP endpoint.
-        #[arg(long, default_value = "http://127.0.0.1:4318", conflicts_with = "loopback")]
-        endpoint: String,
+        /// Base URL of the endpoint (default: 127.0.0.1 on the protocol's OTLP port).
+        #[arg(long, conflicts_with = "loopback")]
+        endpoint: Option<String>,
         /// Start a receiver in this process and send to it.
         #[arg(long)]
         loopback: bool,
-        /// http/protobuf, http/json (grpc is not built yet).
+        /// http/protobuf, http/json or grpc.
         #[arg(long, default_value = "http/protobuf")]
         protocol: otlp_lab::exporter::Protocol,
         /// none, gzip, zstd (optionally with a level: zstd:3).
@@ -141,9 +144,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 median.as_nanos() as f64 / first.items.max(1) as f64
             );
         }
-        Command::Receive { http, expect_spans, expect_points, expect_logs, timeout } => {
+        Command::Receive { http, grpc, expect_spans, expect_points, expect_logs, timeout } => {
             let expect = [expect_spans, expect_points, expect_logs];
-            return runtime()?.block_on(otlp_lab::lab::net::receive(http, expect, Duration::from_secs(timeout)));
+            return runtime()?.block_on(otlp_lab::lab::net::receive(http, grpc, expect, Duration::from_secs(timeout)));
         }
         Command::Send { endpoint, loopback, protocol, compression, spans, points, logs, deadline } => {
             let plan = otlp_lab::lab::net::SendPlan {
@@ -154,7 +157,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 logs,
                 deadline: Duration::from_secs(deadline),
             };
-            let endpoint = (!loopback).then_some(endpoint);
+            let endpoint = (!loopback).then(|| {
+                endpoint.unwrap_or_else(|| {
+                    let port = if protocol == otlp_lab::exporter::Protocol::Grpc { 4317 } else { 4318 };
+                    format!("http://127.0.0.1:{port}")
+                })
+            });
             return runtime()?.block_on(otlp_lab::lab::net::send(endpoint, plan));
         }
         Command::Encode { out, items } => {

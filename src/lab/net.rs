@@ -25,14 +25,22 @@ fn counts_json(c: &ReceiverCounts) -> String {
     .to_string()
 }
 
-/// Serves OTLP/HTTP on `addr` until every expectation (spans, points, logs)
+/// Serves OTLP/HTTP on `addr` (and OTLP/gRPC on `grpc`) until every expectation (spans, points, logs)
 /// is met, `timeout` passes, or Ctrl-C. Prints the counts as one JSON line.
 /// Fails when an expectation is unmet.
-pub async fn receive(addr: SocketAddr, expect: [Option<u64>; 3], timeout: Duration) -> Result<(), Box<dyn Error>> {
-    let receiver = Receiver::start(ReceiverConfig { http_addr: addr, ..ReceiverConfig::default() })
+pub async fn receive(
+    addr: SocketAddr,
+    grpc: Option<SocketAddr>,
+    expect: [Option<u64>; 3],
+    timeout: Duration,
+) -> Result<(), Box<dyn Error>> {
+    let receiver = Receiver::start(ReceiverConfig { http_addr: addr, grpc_addr: grpc, ..ReceiverConfig::default() })
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| format!("cannot listen on {addr} (gRPC: {grpc:?}): {e}"))?;
     eprintln!("otlp-lab: receiving OTLP/HTTP on {}", receiver.http_endpoint());
+    if let Some(g) = receiver.grpc_endpoint() {
+        eprintln!("otlp-lab: receiving OTLP/gRPC on {g}");
+    }
     let met = |c: &ReceiverCounts| {
         let got = [c.spans, c.points, c.logs];
         expect.iter().zip(got).all(|(e, g)| e.is_none_or(|e| g >= e))
@@ -84,9 +92,19 @@ pub struct SendPlan {
 pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dyn Error>> {
     let local = match endpoint {
         Some(_) => None,
-        None => Some(Receiver::start(ReceiverConfig::default()).await?),
+        None => Some(
+            Receiver::start(ReceiverConfig {
+                grpc_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                ..ReceiverConfig::default()
+            })
+            .await?,
+        ),
     };
-    let endpoint = endpoint.unwrap_or_else(|| local.as_ref().map(Receiver::http_endpoint).unwrap_or_default());
+    let endpoint = endpoint.unwrap_or_else(|| match (&local, plan.protocol) {
+        (Some(r), Protocol::Grpc) => r.grpc_endpoint().unwrap_or_default(),
+        (Some(r), _) => r.http_endpoint(),
+        (None, _) => String::new(),
+    });
     let exporter = Exporter::builder()
         .endpoint(endpoint.as_str())
         .protocol(plan.protocol)

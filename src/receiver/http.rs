@@ -95,8 +95,16 @@ enum Fault {
     Answer(Response<Full<Bytes>>),
 }
 
+/// An injected fault, independent of the protocol.
+pub(super) enum FaultKind {
+    /// Drop the connection (HTTP) or answer UNAVAILABLE (gRPC).
+    Reset,
+    /// Fail with this HTTP status (503, 429) and `Retry-After`.
+    Fail { status: u16, retry_after: Option<std::time::Duration> },
+}
+
 /// Applies the configured faults to the next request, in arrival order.
-async fn inject_fault(shared: &Shared) -> Option<Fault> {
+pub(super) async fn fault_decision(shared: &Shared) -> Option<FaultKind> {
     let f = &shared.config.faults;
     if let Some(delay) = f.delay {
         tokio::time::sleep(delay).await;
@@ -109,12 +117,11 @@ async fn inject_fault(shared: &Shared) -> Option<Fault> {
     let since_start = shared.started.elapsed();
     let down = f.down.is_some_and(|(from, to)| since_start >= from && since_start < to);
     let fault = if down {
-        Some(Fault::Answer(failure(StatusCode::SERVICE_UNAVAILABLE, None)))
+        Some(FaultKind::Fail { status: 503, retry_after: None })
     } else if roll(1) < f.reset_fraction {
-        Some(Fault::Reset)
+        Some(FaultKind::Reset)
     } else if roll(2) < f.fail_fraction {
-        let status = StatusCode::from_u16(f.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        Some(Fault::Answer(failure(status, f.retry_after)))
+        Some(FaultKind::Fail { status: f.fail_status, retry_after: f.retry_after })
     } else {
         None
     };
@@ -122,6 +129,16 @@ async fn inject_fault(shared: &Shared) -> Option<Fault> {
         shared.counters.faulted_requests.fetch_add(1, Relaxed);
     }
     fault
+}
+
+async fn inject_fault(shared: &Shared) -> Option<Fault> {
+    Some(match fault_decision(shared).await? {
+        FaultKind::Reset => Fault::Reset,
+        FaultKind::Fail { status, retry_after } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            Fault::Answer(failure(status, retry_after))
+        }
+    })
 }
 
 fn failure(status: StatusCode, retry_after: Option<std::time::Duration>) -> Response<Full<Bytes>> {

@@ -6,9 +6,11 @@
 //! header and body read time), the spec's answers (400 malformed, 404, 405,
 //! 413 too large, 415 unsupported content type or encoding, each with a
 //! `google.rpc.Status` body), decoding with the reference decoder, counts per
-//! signal, and optional in-memory capture of what it decoded. Not built yet:
-//! OTLP/gRPC, capture to files, fault injection (the pipeline issue).
+//! signal, optional in-memory capture of what it decoded, and seeded fault
+//! injection. OTLP/gRPC serves the three official services on tonic with the
+//! same decoding and counts. Not built yet: capture to files.
 
+mod grpc;
 mod http;
 
 use std::net::SocketAddr;
@@ -27,6 +29,8 @@ use crate::model::{LogsData, MetricsData, TracesData};
 pub struct ReceiverConfig {
     /// Where OTLP/HTTP listens; loopback and an ephemeral port by default.
     pub http_addr: SocketAddr,
+    /// Where OTLP/gRPC listens, if at all (off by default).
+    pub grpc_addr: Option<SocketAddr>,
     /// Largest request body accepted as sent (compressed): the
     /// OpenTelemetry Collector's default limit is in this range.
     pub max_body_bytes: usize,
@@ -70,6 +74,7 @@ impl Default for ReceiverConfig {
     fn default() -> Self {
         ReceiverConfig {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_addr: None,
             max_body_bytes: 4 << 20,
             max_decompressed_bytes: 16 << 20,
             max_connections: 256,
@@ -138,6 +143,8 @@ struct Shared {
 #[derive(Debug)]
 pub struct Receiver {
     http_addr: SocketAddr,
+    grpc_addr: Option<SocketAddr>,
+    grpc_task: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -148,6 +155,11 @@ impl Receiver {
     pub async fn start(config: ReceiverConfig) -> std::io::Result<Receiver> {
         let listener = TcpListener::bind(config.http_addr).await?;
         let http_addr = listener.local_addr()?;
+        let grpc_listener = match config.grpc_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let grpc_addr = grpc_listener.as_ref().map(TcpListener::local_addr).transpose()?;
         let shared = Arc::new(Shared {
             config,
             counters: Counters::default(),
@@ -156,8 +168,9 @@ impl Receiver {
             sequence: AtomicU64::new(0),
         });
         let (stop, stopped) = watch::channel(false);
+        let grpc_task = grpc_listener.map(|l| tokio::spawn(grpc::serve(l, shared.clone(), stopped.clone())));
         let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
-        Ok(Receiver { http_addr, shared, stop, task })
+        Ok(Receiver { http_addr, grpc_addr, grpc_task, shared, stop, task })
     }
 
     /// Where OTLP/HTTP listens (with the real port when 0 was asked for).
@@ -168,6 +181,16 @@ impl Receiver {
     /// The base URL of the OTLP/HTTP endpoint, e.g. `http://127.0.0.1:4318`.
     pub fn http_endpoint(&self) -> String {
         format!("http://{}", self.http_addr)
+    }
+
+    /// Where OTLP/gRPC listens, when it does.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
+    }
+
+    /// The OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`, when it listens.
+    pub fn grpc_endpoint(&self) -> Option<String> {
+        self.grpc_addr.map(|a| format!("http://{a}"))
     }
 
     /// The counts now.
@@ -198,6 +221,9 @@ impl Receiver {
     pub async fn shutdown(self) -> ReceiverCounts {
         let _receivers_may_be_gone = self.stop.send(true);
         let counts_after = self.shared.clone();
+        if let Some(grpc) = self.grpc_task {
+            let _joined = grpc.await;
+        }
         let _joined = self.task.await;
         Receiver::counts_of(&counts_after)
     }

@@ -30,17 +30,17 @@ struct RpcStatus {
 /// The `partial_success` of any `Export*ServiceResponse`: field 1 holds the
 /// rejected count (field 1) and a message (field 2) for every signal.
 #[derive(Clone, PartialEq, Message)]
-struct ExportResponse {
+pub(super) struct ExportResponse {
     #[prost(message, optional, tag = "1")]
-    partial_success: Option<PartialSuccessProto>,
+    pub(super) partial_success: Option<PartialSuccessProto>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct PartialSuccessProto {
+pub(super) struct PartialSuccessProto {
     #[prost(int64, tag = "1")]
-    rejected: i64,
+    pub(super) rejected: i64,
     #[prost(string, tag = "2")]
-    error_message: String,
+    pub(super) error_message: String,
 }
 
 /// An endpoint that cannot be used.

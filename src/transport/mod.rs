@@ -2,13 +2,13 @@
 //! around each attempt (retry with backoff, circuit breaker, timeout).
 //!
 //! Owns: the retry decision ([`TransportError::retry`], a pure function),
-//! backoff, the breaker, and the OTLP/HTTP client ([`http::HttpClient`]).
-//! Builds on [`crate::pipeline`]: a transport is an
-//! [`crate::pipeline::ExportSink`]. Not built yet: OTLP/gRPC, TLS, the
-//! `OTEL_EXPORTER_OTLP_*` environment (the pipeline issue).
+//! backoff, the breaker, the OTLP/HTTP client ([`http::HttpClient`]) and the
+//! OTLP/gRPC client ([`grpc::GrpcClient`]). Builds on [`crate::pipeline`]: a
+//! transport is an [`crate::pipeline::ExportSink`]. Not built yet: TLS.
 
 mod breaker;
 mod error;
+pub mod grpc;
 pub mod http;
 mod resilient;
 mod retry;

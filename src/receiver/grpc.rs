@@ -1,0 +1,123 @@
+//! OTLP/gRPC: the three official services on tonic, with the same decoding,
+//! counting, capture and fault injection as OTLP/HTTP.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+use super::{Received, Shared};
+use crate::encode::reference;
+
+/// The three services share the receiver's state.
+#[derive(Clone, Debug)]
+struct Services(Arc<Shared>);
+
+impl Services {
+    /// Fault injection and accounting common to the three services.
+    async fn admit(&self) -> Result<(), Status> {
+        match super::http::fault_decision(&self.0).await {
+            None => Ok(()),
+            Some(super::http::FaultKind::Reset) => Err(Status::unavailable("injected connection reset")),
+            Some(super::http::FaultKind::Fail { status: 429, .. }) => {
+                Err(Status::resource_exhausted("injected failure"))
+            }
+            Some(super::http::FaultKind::Fail { .. }) => Err(Status::unavailable("injected failure")),
+        }
+    }
+
+    fn accept(&self, received: Result<Received, crate::encode::EncodeError>) -> Result<(), Status> {
+        let c = &self.0.counters;
+        let received = received.map_err(|e| {
+            c.refused_requests.fetch_add(1, Relaxed);
+            Status::invalid_argument(format!("cannot decode the request: {e}"))
+        })?;
+        match &received {
+            Received::Traces(d) => c.spans.fetch_add(d.span_count() as u64, Relaxed),
+            Received::Metrics(d) => c.points.fetch_add(d.point_count() as u64, Relaxed),
+            Received::Logs(d) => c.logs.fetch_add(d.record_count() as u64, Relaxed),
+        };
+        c.accepted_requests.fetch_add(1, Relaxed);
+        if self.0.config.capture {
+            self.0.captured.lock().expect("capture lock poisoned").push(received);
+        }
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for Services {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.admit().await?;
+        self.accept(reference::traces_from_proto(request.into_inner()).map(Received::Traces))?;
+        Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Services {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.admit().await?;
+        self.accept(reference::metrics_from_proto(request.into_inner()).map(Received::Metrics))?;
+        Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Services {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        self.admit().await?;
+        self.accept(reference::logs_from_proto(request.into_inner()).map(Received::Logs))?;
+        Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
+    }
+}
+
+/// Serves the three services on `listener` until `stopped` turns true.
+pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let limit = shared.config.max_decompressed_bytes;
+    let svc = Services(shared.clone());
+    // Decoded size is bounded by max_decoding_message_size: a bomb stops there.
+    macro_rules! server {
+        ($server:ident) => {
+            $server::new(svc.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .max_decoding_message_size(limit)
+        };
+    }
+    let result = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(shared.config.max_connections)
+        .add_service(server!(TraceServiceServer))
+        .add_service(server!(MetricsServiceServer))
+        .add_service(server!(LogsServiceServer))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
+            let _changed_or_gone = stopped.changed().await;
+        })
+        .await;
+    if let Err(e) = result {
+        // The server task has no caller to return to; the receiver's counts
+        // stop growing, which its user sees.
+        drop(e);
+    }
+}
