@@ -127,6 +127,7 @@ pub struct ExporterBuilder {
     signal_endpoints: [Option<String>; 3],
     protocol: Protocol,
     headers: Vec<(String, String)>,
+    ca_file: Option<std::path::PathBuf>,
     timeout: Duration,
     batch: PipelineConfig,
     retry: RetryConfig,
@@ -142,6 +143,7 @@ impl Default for ExporterBuilder {
             signal_endpoints: [None, None, None],
             protocol: Protocol::HttpProtobuf,
             headers: Vec::new(),
+            ca_file: None,
             timeout: Resilient::<HttpClient>::DEFAULT_TIMEOUT,
             endpoint_set: false,
             batch: PipelineConfig::default(),
@@ -178,6 +180,12 @@ impl ExporterBuilder {
     /// Headers sent with every request (API keys).
     pub fn headers(mut self, headers: impl IntoIterator<Item = (String, String)>) -> Self {
         self.headers.extend(headers);
+        self
+    }
+    /// A PEM file of CA certificates trusted for https endpoints, besides
+    /// the system's roots.
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
         self
     }
     /// Timeout of one export attempt.
@@ -222,7 +230,8 @@ impl ExporterBuilder {
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT`,
     /// `OTEL_EXPORTER_OTLP_HEADERS` (`k=v,k2=v2`, values percent-decoded),
     /// `OTEL_EXPORTER_OTLP_COMPRESSION` (`none`, `gzip`, `zstd`),
-    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds) and `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), `OTEL_EXPORTER_OTLP_PROTOCOL`
+    /// and `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM CA file).
     /// The per-signal variants of headers, compression, timeout and protocol
     /// are not read (one pipeline carries all signals).
     pub fn from_env_with(mut self, get: impl Fn(&str) -> Option<String>) -> Result<Self, ExporterError> {
@@ -233,6 +242,9 @@ impl ExporterBuilder {
             if let Some(v) = get(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")) {
                 self.signal_endpoints[i] = Some(v);
             }
+        }
+        if let Some(v) = get("OTEL_EXPORTER_OTLP_CERTIFICATE") {
+            self.ca_file = Some(v.into());
         }
         if let Some(v) = get("OTEL_EXPORTER_OTLP_HEADERS") {
             self.headers.extend(parse_headers(&v)?);
@@ -266,6 +278,7 @@ impl ExporterBuilder {
                 Client::Http(Box::new(HttpClient::with_urls(
                     [&url(0, "/v1/traces"), &url(1, "/v1/metrics"), &url(2, "/v1/logs")],
                     &self.headers,
+                    self.ca_file.as_deref(),
                 )?))
             }
             Protocol::Grpc => {
@@ -276,7 +289,7 @@ impl ExporterBuilder {
                 self.batch.format = BodyFormat::Protobuf;
                 // tonic applies grpc-encoding itself: the pipeline hands it raw bodies.
                 let codec = std::mem::replace(&mut self.batch.compression, Compression::None);
-                Client::Grpc(GrpcClient::new(endpoint, codec, &self.headers)?)
+                Client::Grpc(GrpcClient::new(endpoint, codec, &self.headers, self.ca_file.as_deref())?)
             }
         };
         let sink = Arc::new(Resilient::new(client, self.retry, self.breaker, self.timeout)?);

@@ -93,9 +93,24 @@ impl LogsService for Services {
     }
 }
 
-/// Serves the three services on `listener` until `stopped` turns true.
-pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+/// Prepares the server for `listener` (with TLS when configured); the
+/// returned future serves until `stopped` turns true.
+pub(super) fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
     let limit = shared.config.max_decompressed_bytes;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = &shared.config.tls {
+        let cert = std::fs::read(&identity.cert_chain)?;
+        let key = std::fs::read(&identity.key)?;
+        builder = builder
+            .tls_config(
+                tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(cert, key)),
+            )
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    }
     let svc = Services(shared.clone());
     // Decoded size is bounded by max_decoding_message_size: a bomb stops there.
     macro_rules! server {
@@ -106,18 +121,19 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stoppe
                 .max_decoding_message_size(limit)
         };
     }
-    let result = tonic::transport::Server::builder()
+    let router = builder
         .concurrency_limit_per_connection(shared.config.max_connections)
         .add_service(server!(TraceServiceServer))
         .add_service(server!(MetricsServiceServer))
-        .add_service(server!(LogsServiceServer))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
-            let _changed_or_gone = stopped.changed().await;
-        })
-        .await;
-    if let Err(e) = result {
-        // The server task has no caller to return to; the receiver's counts
-        // stop growing, which its user sees.
-        drop(e);
-    }
+        .add_service(server!(LogsServiceServer));
+    Ok(async move {
+        let served = router
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
+                let _changed_or_gone = stopped.changed().await;
+            })
+            .await;
+        // The server task has no caller to return to; when it fails the
+        // receiver's counts stop growing, which its user sees.
+        drop(served);
+    })
 }

@@ -8,7 +8,6 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::{Received, Shared};
@@ -52,7 +51,30 @@ impl Refusal {
     }
 }
 
-pub(super) async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+/// A TLS acceptor for the receiver's certificate and key.
+pub(super) fn tls_acceptor(identity: &super::TlsIdentity) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{}: {e}", what.display()))
+    };
+    let certs = CertificateDer::pem_file_iter(&identity.cert_chain)
+        .map_err(|e| invalid(&identity.cert_chain, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(&identity.cert_chain, &e))?;
+    let key = PrivateKeyDer::from_pem_file(&identity.key).map_err(|e| invalid(&identity.key, &e))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| invalid(&identity.cert_chain, &e))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+pub(super) async fn serve_connection<S>(stream: S, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let header_read_timeout = shared.config.header_read_timeout;
     let service = hyper::service::service_fn(move |req| {
         let shared = shared.clone();

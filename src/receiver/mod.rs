@@ -46,6 +46,17 @@ pub struct ReceiverConfig {
     pub capture: bool,
     /// Failures to inject, for fault tests and scenarios (none by default).
     pub faults: Faults,
+    /// Serve TLS (https and gRPC over TLS) with this certificate and key.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// PEM files of the receiver's certificate chain and private key.
+#[derive(Clone, Debug)]
+pub struct TlsIdentity {
+    /// The certificate chain, leaf first.
+    pub cert_chain: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: std::path::PathBuf,
 }
 
 /// Failures the receiver injects before it reads a request body. Decisions
@@ -82,6 +93,7 @@ impl Default for ReceiverConfig {
             body_read_timeout: Duration::from_secs(30),
             capture: false,
             faults: Faults::default(),
+            tls: None,
         }
     }
 }
@@ -153,6 +165,7 @@ pub struct Receiver {
 impl Receiver {
     /// Binds and starts serving on the current tokio runtime.
     pub async fn start(config: ReceiverConfig) -> std::io::Result<Receiver> {
+        let acceptor = config.tls.as_ref().map(http::tls_acceptor).transpose()?;
         let listener = TcpListener::bind(config.http_addr).await?;
         let http_addr = listener.local_addr()?;
         let grpc_listener = match config.grpc_addr {
@@ -168,8 +181,11 @@ impl Receiver {
             sequence: AtomicU64::new(0),
         });
         let (stop, stopped) = watch::channel(false);
-        let grpc_task = grpc_listener.map(|l| tokio::spawn(grpc::serve(l, shared.clone(), stopped.clone())));
-        let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
+        let grpc_task = match grpc_listener {
+            Some(l) => Some(tokio::spawn(grpc::serve(l, shared.clone(), stopped.clone())?)),
+            None => None,
+        };
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped, acceptor));
         Ok(Receiver { http_addr, grpc_addr, grpc_task, shared, stop, task })
     }
 
@@ -178,9 +194,14 @@ impl Receiver {
         self.http_addr
     }
 
-    /// The base URL of the OTLP/HTTP endpoint, e.g. `http://127.0.0.1:4318`.
+    /// The base URL of the OTLP/HTTP endpoint, e.g. `http://127.0.0.1:4318`
+    /// (`https://` when serving TLS).
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http_addr)
+        format!("{}://{}", self.scheme(), self.http_addr)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.shared.config.tls.is_some() { "https" } else { "http" }
     }
 
     /// Where OTLP/gRPC listens, when it does.
@@ -190,7 +211,7 @@ impl Receiver {
 
     /// The OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`, when it listens.
     pub fn grpc_endpoint(&self) -> Option<String> {
-        self.grpc_addr.map(|a| format!("http://{a}"))
+        self.grpc_addr.map(|a| format!("{}://{a}", self.scheme()))
     }
 
     /// The counts now.
@@ -229,7 +250,12 @@ impl Receiver {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -245,9 +271,18 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: wa
             },
             _ = stopped.changed() => break,
         };
-        let (shared, stopped) = (shared.clone(), stopped.clone());
+        let (shared, stopped, acceptor) = (shared.clone(), stopped.clone(), acceptor.clone());
         connections.spawn(async move {
-            http::serve_connection(stream, shared, stopped).await;
+            match acceptor {
+                None => http::serve_connection(stream, shared, stopped).await,
+                Some(acceptor) => {
+                    // A client that never finishes its handshake is cut off like a slow header.
+                    let timeout = shared.config.header_read_timeout;
+                    if let Ok(Ok(tls)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        http::serve_connection(tls, shared, stopped).await;
+                    }
+                }
+            }
             drop(permit);
         });
         // Reap finished connections so the set does not grow.

@@ -9,7 +9,7 @@ use http::uri::PathAndQuery;
 use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{MetadataKey, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
 use super::http::{ExportResponse, HttpConfigError};
@@ -123,13 +123,35 @@ impl GrpcClient {
         endpoint: &str,
         compression: Compression,
         headers: &[(String, String)],
+        ca_file: Option<&std::path::Path>,
     ) -> Result<Self, HttpConfigError> {
         let uri: http::Uri =
             endpoint.parse().map_err(|source| HttpConfigError::Uri { endpoint: endpoint.to_owned(), source })?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(HttpConfigError::Scheme(endpoint.to_owned())),
+        };
+        if uri.host().is_none() {
             return Err(HttpConfigError::Scheme(endpoint.to_owned()));
         }
-        let channel = Endpoint::from(uri).connect_timeout(Duration::from_secs(5)).connect_lazy();
+        let mut ep = Endpoint::from(uri).connect_timeout(Duration::from_secs(5));
+        if https {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if let Some(path) = ca_file {
+                // Parsed once here for a clear error; tonic takes the PEM as is.
+                super::tls::read_pem_certs(path)?;
+                let pem = std::fs::read(path).map_err(|e| super::TlsError::CaFile {
+                    path: path.display().to_string().into(),
+                    reason: e.to_string(),
+                })?;
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            ep = ep.tls_config(tls).map_err(|e| {
+                HttpConfigError::Tls(super::TlsError::CaFile { path: "(tonic)".into(), reason: e.to_string() })
+            })?;
+        }
+        let channel = ep.connect_lazy();
         let compression = match compression {
             Compression::None => None,
             Compression::Gzip { .. } => Some(CompressionEncoding::Gzip),
@@ -226,9 +248,10 @@ mod tests {
 
     #[tokio::test]
     async fn endpoints_are_checked() {
-        assert!(GrpcClient::new("https://collector:4317", Compression::None, &[]).is_err());
-        assert!(GrpcClient::new("http://127.0.0.1:4317", Compression::ZSTD_DEFAULT, &[]).is_ok());
+        assert!(GrpcClient::new("ftp://collector:4317", Compression::None, &[], None).is_err());
+        assert!(GrpcClient::new("https://collector:4317", Compression::None, &[], None).is_ok());
+        assert!(GrpcClient::new("http://127.0.0.1:4317", Compression::ZSTD_DEFAULT, &[], None).is_ok());
         let bad = [("bad key".to_owned(), "v".to_owned())];
-        assert!(GrpcClient::new("http://127.0.0.1:4317", Compression::None, &bad).is_err());
+        assert!(GrpcClient::new("http://127.0.0.1:4317", Compression::None, &bad, None).is_err());
     }
 }

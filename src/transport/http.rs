@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -56,9 +57,12 @@ pub enum HttpConfigError {
         #[source]
         source: http::uri::InvalidUri,
     },
-    /// A scheme other than http, or no host.
-    #[error("endpoint `{0}`: expected http://host[:port][/path]; https (TLS) is not built yet")]
+    /// A scheme other than http or https, or no host.
+    #[error("endpoint `{0}`: expected http:// or https://host[:port][/path]")]
     Scheme(String),
+    /// The TLS settings cannot be used.
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
     /// A header name or value that HTTP does not allow.
     #[error("invalid header `{0}`")]
     Header(String),
@@ -68,7 +72,7 @@ pub enum HttpConfigError {
 /// `/v1/logs` below its base URL). Connections are kept alive and reused.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uris: [Uri; 3],
     labels: [Box<str>; 3],
     headers: HeaderMap,
@@ -82,14 +86,20 @@ impl HttpClient {
         Self::with_urls(
             [&format!("{base}/v1/traces"), &format!("{base}/v1/metrics"), &format!("{base}/v1/logs")],
             headers,
+            None,
         )
     }
 
-    /// A client with a full URL per signal (traces, metrics, logs).
-    pub fn with_urls(urls: [&str; 3], headers: &[(String, String)]) -> Result<Self, HttpConfigError> {
+    /// A client with a full URL per signal (traces, metrics, logs). https
+    /// URLs trust the system's roots and the PEM certificates of `ca_file`.
+    pub fn with_urls(
+        urls: [&str; 3],
+        headers: &[(String, String)],
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, HttpConfigError> {
         let parse = |url: &str| -> Result<(Uri, Box<str>), HttpConfigError> {
             let uri: Uri = url.parse().map_err(|source| HttpConfigError::Uri { endpoint: url.to_owned(), source })?;
-            if uri.scheme_str() != Some("http") || uri.host().is_none() {
+            if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
                 return Err(HttpConfigError::Scheme(url.to_owned()));
             }
             Ok((uri, url.into()))
@@ -103,7 +113,9 @@ impl HttpClient {
             let value = HeaderValue::try_from(v.as_str()).map_err(|_| HttpConfigError::Header(k.clone()))?;
             map.append(name, value);
         }
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build_http();
+        let tls = super::tls::client_config(ca_file)?;
+        let connector = HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(connector);
         Ok(HttpClient { client, uris: [t, m, l], labels: [tl, ml, ll], headers: map })
     }
 
@@ -216,7 +228,11 @@ mod tests {
     #[test]
     fn endpoints_are_checked() {
         assert!(HttpClient::new("http://127.0.0.1:4318/", &[]).is_ok());
-        assert!(matches!(HttpClient::new("https://collector:4318", &[]), Err(HttpConfigError::Scheme(_))));
+        assert!(HttpClient::new("https://collector:4318", &[]).is_ok());
+        assert!(matches!(HttpClient::new("ftp://collector:4318", &[]), Err(HttpConfigError::Scheme(_))));
+        let missing = Some(std::path::Path::new("/nonexistent/ca.pem"));
+        let urls = ["https://h:1/a", "https://h:1/b", "https://h:1/c"];
+        assert!(matches!(HttpClient::with_urls(urls, &[], missing), Err(HttpConfigError::Tls(_))));
         assert!(matches!(
             HttpClient::new("not a url", &[]),
             Err(HttpConfigError::Uri { .. } | HttpConfigError::Scheme(_))

@@ -68,8 +68,8 @@ async fn every_item_crosses_grpc_and_decodes_equal_for_each_codec() {
 #[tokio::test]
 async fn malformed_protobuf_is_refused_as_permanent() {
     let receiver = Receiver::start(config(Faults::default())).await.expect("bind");
-    let client =
-        GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[]).expect("endpoint");
+    let client = GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[], None)
+        .expect("endpoint");
     let pool = otlp_lab::pool::BufferPool::default();
     let mut body = pool.get();
     body.extend_from_slice(&[0x0a, 0xff, 0xff, 0x01]);

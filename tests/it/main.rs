@@ -6,5 +6,6 @@ mod http;
 mod json;
 mod pipeline;
 mod proto;
+mod tls;
 mod util;
 mod workloads;
