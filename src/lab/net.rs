@@ -113,7 +113,12 @@ pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dy
         .scope(fixtures::scope())
         .build()?;
     let spans = fixtures::spans(usize::try_from(plan.spans)?);
-    let metrics = fixtures::metrics(usize::try_from(plan.points / 10 * 10)?);
+    // The fixture makes 10 metrics; with no points asked for, send none.
+    let metrics = if plan.points >= 10 {
+        fixtures::metrics(usize::try_from(plan.points / 10 * 10)?).resource_metrics
+    } else {
+        Vec::new()
+    };
     let logs = fixtures::log_records(usize::try_from(plan.logs)?);
     let started = Instant::now();
     let h = exporter.handle();
@@ -122,14 +127,7 @@ pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dy
     let items = spans
         .into_iter()
         .map(Item::Span)
-        .chain(
-            metrics
-                .resource_metrics
-                .into_iter()
-                .flat_map(|r| r.scope_metrics)
-                .flat_map(|s| s.metrics)
-                .map(Item::Metric),
-        )
+        .chain(metrics.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics).map(Item::Metric))
         .chain(logs.into_iter().map(Item::Log));
     for item in items {
         h.send(item).await?;

@@ -19,7 +19,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use super::{Received, Shared};
-use crate::encode::reference;
+use crate::encode::{Signal, reference};
 
 /// The three services share the receiver's state.
 #[derive(Clone, Debug)]
@@ -35,6 +35,19 @@ impl Services {
                 Err(Status::resource_exhausted("injected failure"))
             }
             Some(super::http::FaultKind::Fail { .. }) => Err(Status::unavailable("injected failure")),
+        }
+    }
+
+    /// The request as protobuf for the capture folder, when there is one
+    /// (re-encoded: tonic has already decoded it).
+    fn captured_body(&self, request: &impl prost::Message) -> Option<Vec<u8>> {
+        self.0.config.capture_dir.is_some().then(|| request.encode_to_vec())
+    }
+
+    /// Writes an accepted request's body to the capture folder.
+    fn capture(&self, signal: Signal, body: Option<Vec<u8>>) {
+        if let Some(body) = body {
+            super::capture_to_file(&self.0, signal, "pb", &body);
         }
     }
 
@@ -64,7 +77,10 @@ impl TraceService for Services {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         self.admit().await?;
-        self.accept(reference::traces_from_proto(request.into_inner()).map(Received::Traces))?;
+        let request = request.into_inner();
+        let body = self.captured_body(&request);
+        self.accept(reference::traces_from_proto(request).map(Received::Traces))?;
+        self.capture(Signal::Traces, body);
         Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
     }
 }
@@ -76,7 +92,10 @@ impl MetricsService for Services {
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         self.admit().await?;
-        self.accept(reference::metrics_from_proto(request.into_inner()).map(Received::Metrics))?;
+        let request = request.into_inner();
+        let body = self.captured_body(&request);
+        self.accept(reference::metrics_from_proto(request).map(Received::Metrics))?;
+        self.capture(Signal::Metrics, body);
         Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
     }
 }
@@ -88,7 +107,10 @@ impl LogsService for Services {
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         self.admit().await?;
-        self.accept(reference::logs_from_proto(request.into_inner()).map(Received::Logs))?;
+        let request = request.into_inner();
+        let body = self.captured_body(&request);
+        self.accept(reference::logs_from_proto(request).map(Received::Logs))?;
+        self.capture(Signal::Logs, body);
         Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
     }
 }

@@ -277,6 +277,8 @@ async fn accept(req: Request<Incoming>, shared: &Shared) -> Result<(), Refusal> 
             out
         }
     };
+    // simd-json parses in place: keep the body as sent for the capture.
+    let pristine = (format == Format::Json && shared.config.capture_dir.is_some()).then(|| raw.clone());
     let bad =
         |e: &dyn std::fmt::Display| Refusal::new(StatusCode::BAD_REQUEST, format!("cannot decode the request: {e}"));
     let received = match (signal, format) {
@@ -287,6 +289,9 @@ async fn accept(req: Request<Incoming>, shared: &Shared) -> Result<(), Refusal> 
         (Signal::Logs, Format::Protobuf) => Received::Logs(reference::decode_logs(&raw).map_err(|e| bad(&e))?),
         (Signal::Logs, Format::Json) => Received::Logs(json::parse_logs(&mut raw).map_err(|e| bad(&e))?),
     };
+    if let Some(body) = pristine.as_deref().or(Some(&raw)).filter(|_| shared.config.capture_dir.is_some()) {
+        super::capture_to_file(shared, signal, if format == Format::Json { "json" } else { "pb" }, body);
+    }
     let c = &shared.counters;
     match &received {
         Received::Traces(d) => c.spans.fetch_add(d.span_count() as u64, Relaxed),

@@ -7,8 +7,8 @@
 //! 413 too large, 415 unsupported content type or encoding, each with a
 //! `google.rpc.Status` body), decoding with the reference decoder, counts per
 //! signal, optional in-memory capture of what it decoded, and seeded fault
-//! injection. OTLP/gRPC serves the three official services on tonic with the
-//! same decoding and counts. Not built yet: capture to files.
+//! injection, and capture of request bodies to files. OTLP/gRPC serves the
+//! three official services on tonic with the same decoding and counts.
 
 mod grpc;
 mod http;
@@ -44,6 +44,9 @@ pub struct ReceiverConfig {
     pub body_read_timeout: Duration,
     /// Keep every decoded batch in memory (tests and small scenarios only).
     pub capture: bool,
+    /// Write every accepted request body (decompressed) to this folder as
+    /// `<n>-<signal>.pb` or `.json`, for inspection with other tools.
+    pub capture_dir: Option<std::path::PathBuf>,
     /// Failures to inject, for fault tests and scenarios (none by default).
     pub faults: Faults,
     /// Serve TLS (https and gRPC over TLS) with this certificate and key.
@@ -92,6 +95,7 @@ impl Default for ReceiverConfig {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             capture: false,
+            capture_dir: None,
             faults: Faults::default(),
             tls: None,
         }
@@ -126,6 +130,10 @@ pub struct ReceiverCounts {
     pub faulted_requests: u64,
     /// Body bytes received (as sent, before decompression).
     pub body_bytes: u64,
+    /// Request bodies written to the capture folder.
+    pub captured_files: u64,
+    /// Bodies that could not be written there.
+    pub capture_errors: u64,
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +145,8 @@ struct Counters {
     refused_requests: AtomicU64,
     faulted_requests: AtomicU64,
     body_bytes: AtomicU64,
+    captured_files: AtomicU64,
+    capture_errors: AtomicU64,
 }
 
 /// State shared by the connections.
@@ -165,6 +175,9 @@ pub struct Receiver {
 impl Receiver {
     /// Binds and starts serving on the current tokio runtime.
     pub async fn start(config: ReceiverConfig) -> std::io::Result<Receiver> {
+        if let Some(dir) = &config.capture_dir {
+            std::fs::create_dir_all(dir)?;
+        }
         let acceptor = config.tls.as_ref().map(http::tls_acceptor).transpose()?;
         let listener = TcpListener::bind(config.http_addr).await?;
         let http_addr = listener.local_addr()?;
@@ -229,6 +242,8 @@ impl Receiver {
             refused_requests: c.refused_requests.load(Relaxed),
             faulted_requests: c.faulted_requests.load(Relaxed),
             body_bytes: c.body_bytes.load(Relaxed),
+            captured_files: c.captured_files.load(Relaxed),
+            capture_errors: c.capture_errors.load(Relaxed),
         }
     }
 
@@ -247,6 +262,17 @@ impl Receiver {
         }
         let _joined = self.task.await;
         Receiver::counts_of(&counts_after)
+    }
+}
+
+/// Writes one accepted body to the capture folder, if there is one. A full
+/// disk must not fail the request: the error is counted instead.
+fn capture_to_file(shared: &Shared, signal: crate::encode::Signal, extension: &str, body: &[u8]) {
+    let Some(dir) = &shared.config.capture_dir else { return };
+    let n = shared.counters.captured_files.fetch_add(1, Relaxed);
+    let name = format!("{n:06}-{}.{extension}", format!("{signal:?}").to_lowercase());
+    if std::fs::write(dir.join(name), body).is_err() {
+        shared.counters.capture_errors.fetch_add(1, Relaxed);
     }
 }
 

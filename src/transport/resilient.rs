@@ -188,7 +188,13 @@ impl<A: Attempt> Resilient<A> {
                 Err(TransportError::Timeout { endpoint: Box::default(), after: self.timeout })
             }
         };
-        permit.settle(outcome.is_ok());
+        // A permanent refusal (400, 413, ...) is a healthy receiver saying no to
+        // this batch: it must not open the circuit for the batches after it.
+        let healthy = match &outcome {
+            Ok(_) => true,
+            Err(e) => e.retry() == Retry::Never,
+        };
+        permit.settle(healthy);
         outcome
     }
 
@@ -252,8 +258,6 @@ impl Permit<'_> {
         if success {
             breaker.on_success();
         } else {
-            // Every failure counts, permanent ones too: a receiver answering
-            // only errors is unhealthy whatever the status.
             breaker.on_failure(Instant::now().into_std());
         }
     }

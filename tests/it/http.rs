@@ -158,3 +158,59 @@ async fn an_unreachable_receiver_is_a_connect_error() {
     let err = client.send(&req).await.expect_err("nothing listens");
     assert_eq!(err.retry(), otlp_lab::transport::Retry::Backoff, "{err}");
 }
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_the_receiver_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let receiver = Receiver::start(ReceiverConfig {
+        header_read_timeout: Duration::from_millis(200),
+        body_read_timeout: Duration::from_millis(200),
+        ..ReceiverConfig::default()
+    })
+    .await
+    .expect("bind");
+    let addr = receiver.http_addr();
+    // Headers never finished: the connection is closed by the server.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    let mut buf = Vec::new();
+    // A guard against a hang, not a timing assertion.
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server must close a connection whose headers never finish");
+    // A body that never arrives: 408.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 100\r\n\r\nabc",
+    )
+    .await
+    .expect("write");
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buf)).await.expect("answered").expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+    // Still serving.
+    let mut good = Vec::new();
+    direct::encode_traces(&fixtures::traces(3), &mut good);
+    assert_eq!(post(&receiver.http_endpoint(), "/v1/traces", &[PB], good).await.0, 200);
+    assert_eq!(receiver.shutdown().await.spans, 3);
+}
+
+#[tokio::test]
+async fn capture_dir_keeps_every_accepted_body() {
+    let dir = std::env::temp_dir().join(format!("otlp-lab-capture-{}", std::process::id()));
+    let _fresh = std::fs::remove_dir_all(&dir);
+    let receiver = Receiver::start(ReceiverConfig { capture_dir: Some(dir.clone()), ..ReceiverConfig::default() })
+        .await
+        .expect("bind");
+    let mut pb = Vec::new();
+    direct::encode_traces(&fixtures::traces(4), &mut pb);
+    let mut j = Vec::new();
+    json::write_logs(&fixtures::logs(2), &mut j);
+    assert_eq!(post(&receiver.http_endpoint(), "/v1/traces", &[PB], pb.clone()).await.0, 200);
+    assert_eq!(post(&receiver.http_endpoint(), "/v1/logs", &[JSON], j.clone()).await.0, 200);
+    assert_eq!(post(&receiver.http_endpoint(), "/v1/logs", &[JSON], b"{".to_vec()).await.0, 400);
+    let counts = receiver.shutdown().await;
+    assert_eq!(counts.captured_files, 2);
+    assert_eq!(std::fs::read(dir.join("000000-traces.pb")).expect("captured"), pb);
+    assert_eq!(std::fs::read(dir.join("000001-logs.json")).expect("captured"), j);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
