@@ -149,6 +149,7 @@ pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dy
         "bytes_sent": p.bytes_sent,
         "seconds": secs,
         "items_per_second": (p.exported as f64 / secs).round(),
+        "last_error": stats.transport.last_error.as_deref(),
     });
     println!("{line}");
     if let Some(r) = local {

@@ -110,7 +110,9 @@ pub struct StatsSnapshot {
     pub dropped: [u64; DropReason::ALL.len()],
     /// Encoded bytes before compression.
     pub bytes_raw: u64,
-    /// Bytes handed to the exporter (after compression).
+    /// Bytes handed to the transport, after the pipeline's compression. Over
+    /// gRPC the transport compresses (`grpc-encoding`), so there this equals
+    /// `bytes_raw` and the wire carries less.
     pub bytes_sent: u64,
     /// Export requests made (one per batch, whatever the retries).
     pub requests: u64,

@@ -115,6 +115,60 @@ impl LogsService for Services {
     }
 }
 
+/// Rewrites tonic's answer to an undecodable request: its prost codec says
+/// INTERNAL, the OTLP spec says INVALID_ARGUMENT (the client must not retry,
+/// and the fault is the client's). Such answers are trailers-only, so the
+/// status is in the response headers.
+#[derive(Clone, Copy, Debug)]
+struct DecodeErrorIsInvalidArgument;
+
+impl<S> tower::Layer<S> for DecodeErrorIsInvalidArgument {
+    type Service = FixDecodeStatus<S>;
+    fn layer(&self, inner: S) -> FixDecodeStatus<S> {
+        FixDecodeStatus { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct FixDecodeStatus<S> {
+    inner: S,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for FixDecodeStatus<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        // The clone that was made ready serves this call (tower's usual swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut response = inner.call(req).await?;
+            let headers = response.headers_mut();
+            let internal = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13");
+            let decode = headers.get("grpc-message").is_some_and(|v| {
+                v.as_bytes().starts_with(b"failed%20to%20decode") || v.as_bytes().starts_with(b"failed to decode")
+            });
+            if internal && decode {
+                headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+            }
+            Ok(response)
+        })
+    }
+}
+
 /// Prepares the server for `listener` (with TLS when configured); the
 /// returned future serves until `stopped` turns true.
 pub(super) fn serve(
@@ -145,6 +199,7 @@ pub(super) fn serve(
     }
     let router = builder
         .concurrency_limit_per_connection(shared.config.max_connections)
+        .layer(DecodeErrorIsInvalidArgument)
         .add_service(server!(TraceServiceServer))
         .add_service(server!(MetricsServiceServer))
         .add_service(server!(LogsServiceServer));

@@ -65,6 +65,9 @@ pub struct ResilientStats {
     pub partial_successes: u64,
     /// The latest partial-success message, if any came.
     pub last_partial: Option<PartialMessage>,
+    /// The latest failed attempt, as text (status and the server's message),
+    /// so that a caller can say why items were dropped.
+    pub last_error: Option<Box<str>>,
 }
 
 /// An [`ExportSink`] that wraps an [`Attempt`] in a retry loop with
@@ -101,6 +104,7 @@ pub struct Resilient<A: Attempt> {
     circuit_open: AtomicU64,
     partial_successes: AtomicU64,
     last_partial: Mutex<Option<PartialMessage>>,
+    last_error: Mutex<Option<Box<str>>>,
 }
 
 impl<A: Attempt> Resilient<A> {
@@ -133,6 +137,7 @@ impl<A: Attempt> Resilient<A> {
             circuit_open: AtomicU64::new(0),
             partial_successes: AtomicU64::new(0),
             last_partial: Mutex::new(None),
+            last_error: Mutex::new(None),
         })
     }
 
@@ -161,6 +166,7 @@ impl<A: Attempt> Resilient<A> {
             circuit_open: self.circuit_open.load(Relaxed),
             partial_successes: self.partial_successes.load(Relaxed),
             last_partial: lock(&self.last_partial).clone(),
+            last_error: lock(&self.last_error).clone(),
         }
     }
 
@@ -228,6 +234,8 @@ impl<A: Attempt> ExportSink for Resilient<A> {
                 Err(error) => error,
             };
             let decision = error.retry();
+            // Failures are the slow path: formatting the error costs nothing that matters.
+            *lock(&self.last_error) = Some(error_chain(&error).into_boxed_str());
             if decision == Retry::Never {
                 return ExportResult::Dropped(DropReason::Rejected);
             }
@@ -240,6 +248,18 @@ impl<A: Attempt> ExportSink for Resilient<A> {
             }
         }
     }
+}
+
+/// An error and its sources on one line ("connection failed: refused").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 /// One admitted try, owed to the breaker: settled with the result, or

@@ -66,7 +66,7 @@ async fn every_item_crosses_grpc_and_decodes_equal_for_each_codec() {
 }
 
 #[tokio::test]
-async fn malformed_protobuf_is_refused_as_permanent() {
+async fn malformed_protobuf_is_invalid_argument_and_permanent() {
     let receiver = Receiver::start(config(Faults::default())).await.expect("bind");
     let client = GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[], None)
         .expect("endpoint");
@@ -83,9 +83,7 @@ async fn malformed_protobuf_is_refused_as_permanent() {
     };
     let err = client.send(&req).await.expect_err("malformed");
     assert_eq!(err.retry(), Retry::Never, "{err}");
-    // Known gap: tonic's prost codec answers INTERNAL (13) where the OTLP spec
-    // asks for INVALID_ARGUMENT (3); a pass-through server codec would fix it.
-    assert!(err.to_string().contains("gRPC status 13") && err.to_string().contains("decode"), "{err}");
+    assert!(err.to_string().contains("gRPC status 3") && err.to_string().contains("decode"), "{err}");
     receiver.shutdown().await;
 }
 
