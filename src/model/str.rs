@@ -41,6 +41,23 @@ impl Str {
         }
     }
 
+    /// Appends `s` to `chunk` and splits it off as a string: a copy into a
+    /// shared buffer, with no allocation while `chunk` has room and no UTF-8
+    /// check, since the bytes are those of a `&str`. Whatever `chunk` held
+    /// before is dropped from it first.
+    #[inline]
+    pub(crate) fn copy_into(chunk: &mut bytes::BytesMut, s: &str) -> Self {
+        chunk.clear();
+        chunk.extend_from_slice(s.as_bytes());
+        let bytes = chunk.split().freeze();
+        // SAFETY: `chunk` was emptied, then given exactly the bytes of `s`,
+        // and all of it was split off: `bytes` is a copy of a `&str`, hence
+        // valid UTF-8.
+        #[allow(unsafe_code)]
+        let s = unsafe { ByteString::from_bytes_unchecked(bytes) };
+        Str(s)
+    }
+
     /// The string slice.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -47,8 +47,20 @@ pub(super) trait Reader<'s> {
     where
         F: FnMut(&mut Self) -> Result<T, JsonError>;
 
+    /// Consumes the next value if it is a string and returns it; `None`,
+    /// with nothing consumed, for any other value.
+    fn next_str(&mut self) -> Option<&'s str>;
+
     /// The model string for a string the reader returned.
     fn to_str(&mut self, s: &'s str) -> Str;
+
+    /// [`Reader::to_str`] for the value of `field`, which readers may look up
+    /// where they found the field's previous value.
+    #[inline]
+    fn field_str(&mut self, s: &'s str, field: Field) -> Str {
+        let _ = field;
+        self.to_str(s)
+    }
 
     /// Reads a `KeyValue` straight away if it has the canonical shape
     /// (`{"key":…,"value":{"<type>Value":<scalar>}}`, which is what exporters
@@ -57,7 +69,34 @@ pub(super) trait Reader<'s> {
     fn key_value_fast(&mut self) -> Option<KeyValue> {
         None
     }
+
+    /// Reads a list of attributes (`KeyValue`s); readers may override it with
+    /// a tighter loop than [`Reader::array`] over [`key_value`].
+    #[inline]
+    fn attributes(&mut self) -> Result<Vec<KeyValue>, JsonError>
+    where
+        Self: Sized,
+    {
+        self.array(key_value)
+    }
 }
+
+/// String fields whose values tend to repeat from one message to the next
+/// (see [`Reader::field_str`]).
+#[derive(Clone, Copy)]
+pub(super) enum Field {
+    SpanName,
+    EventName,
+    StatusMessage,
+    MetricName,
+    MetricDescription,
+    MetricUnit,
+    SeverityText,
+    LogEventName,
+}
+
+/// How many [`Field`]s there are.
+pub(super) const FIELDS: usize = 8;
 
 /// Bounds of [`StrCache`]'s slot count, which grows with the input (one slot
 /// per 512 bytes): small requests set up a small table, and a 512-span batch
@@ -82,11 +121,17 @@ const CHUNK: usize = 8 << 10;
 /// bodies) do not evict the recurring ones; those are copied into shared
 /// chunks (reference-counted slices), not allocated one by one.
 pub(super) struct StrCache {
-    strs: Vec<Str>,
-    seen: Vec<u64>,
+    slots: Box<[Slot]>,
     /// `64 - log2(slots)`: the shift that turns a hash into a slot.
     shift: u32,
     chunk: bytes::BytesMut,
+}
+
+/// One entry of [`StrCache`]: the cached string, and the hash of the last
+/// string that missed here (cached if it comes again).
+struct Slot {
+    str: Str,
+    seen: u64,
 }
 
 impl StrCache {
@@ -94,13 +139,14 @@ impl StrCache {
     pub(super) fn new(input_len: usize) -> Self {
         let slots = (input_len / 512).clamp(MIN_SLOTS, MAX_SLOTS).next_power_of_two();
         StrCache {
-            strs: vec![Str::EMPTY; slots],
-            seen: vec![0; slots],
+            // Built rather than cloned from one slot: no `Bytes` clone calls.
+            slots: (0..slots).map(|_| Slot { str: Str::EMPTY, seen: 0 }).collect(),
             shift: 64 - slots.trailing_zeros(),
             chunk: bytes::BytesMut::new(),
         }
     }
 
+    /// The model string for `s`.
     #[inline]
     pub(super) fn get(&mut self, s: &str) -> Str {
         let b = s.as_bytes();
@@ -110,32 +156,76 @@ impl StrCache {
         let h = str_hash(b);
         // The top bits of the multiplicative hash are the well-mixed ones.
         let i = (h >> self.shift) as usize;
-        let (Some(slot), Some(seen)) = (self.strs.get_mut(i), self.seen.get_mut(i)) else {
-            return Str::copy_from(s);
-        };
-        if same_bytes(slot.as_bytes(), b) {
-            return slot.clone();
+        if let Some(slot) = self.slots.get(i)
+            && same_bytes(slot.str.as_bytes(), b)
+        {
+            return slot.str.clone();
         }
-        if *seen == h {
-            *slot = Str::copy_from(s);
-            return slot.clone();
-        }
-        *seen = h;
-        self.one_off(s)
+        self.miss(s, h, i)
     }
 
-    /// A string seen once so far: a slice of the current chunk.
-    fn one_off(&mut self, s: &str) -> Str {
+    /// [`StrCache::get`] that first tries slot `*hint`, where the caller
+    /// found the string at the same place of the previous message, which
+    /// saves the hashing: batches repeat their attribute lists key for key.
+    /// A miss takes the usual way and leaves the string's slot in `*hint`.
+    #[inline]
+    pub(super) fn get_hinted(&mut self, s: &str, hint: &mut u16) -> Str {
+        if let Some(slot) = self.slots.get(usize::from(*hint))
+            && same_bytes(slot.str.as_bytes(), s.as_bytes())
+        {
+            return slot.str.clone();
+        }
+        self.get_and_hint(s, hint)
+    }
+
+    #[inline(never)]
+    fn get_and_hint(&mut self, s: &str, hint: &mut u16) -> Str {
+        let b = s.as_bytes();
+        if b.is_empty() {
+            return Str::EMPTY;
+        }
+        let h = str_hash(b);
+        let i = (h >> self.shift) as usize;
+        // Slots number at most `MAX_SLOTS`, which fits.
+        *hint = i as u16;
+        if let Some(slot) = self.slots.get(i)
+            && same_bytes(slot.str.as_bytes(), b)
+        {
+            return slot.str.clone();
+        }
+        self.miss(s, h, i)
+    }
+
+    /// A string not in its slot: cached if its slot saw it last time, else
+    /// handed out as a one-off.
+    #[inline(never)]
+    fn miss(&mut self, s: &str, h: u64, i: usize) -> Str {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return Str::copy_from(s);
+        };
+        if slot.seen == h {
+            let copy = self.copy(s);
+            if let Some(slot) = self.slots.get_mut(i) {
+                slot.str = copy.clone();
+            }
+            return copy;
+        }
+        slot.seen = h;
+        self.copy(s)
+    }
+
+    /// A copy of `s`: a slice of the current chunk, unless it is long. Cached
+    /// strings are slices too, which also makes their clones a little
+    /// cheaper (`Bytes`' shared representation).
+    #[inline]
+    fn copy(&mut self, s: &str) -> Str {
         if s.len() > ARENA_MAX_STR {
             return Str::copy_from(s);
         }
         if self.chunk.capacity() - self.chunk.len() < s.len() {
             self.chunk = bytes::BytesMut::with_capacity(CHUNK);
         }
-        self.chunk.extend_from_slice(s.as_bytes());
-        // `from_utf8` re-validates what `s` already guarantees: `Str` has no
-        // unchecked constructor, and this is still cheaper than an allocation.
-        Str::from_utf8(self.chunk.split().freeze()).unwrap_or_else(|_| Str::copy_from(s))
+        Str::copy_into(&mut self.chunk, s)
     }
 }
 
@@ -154,18 +244,33 @@ fn str_hash(b: &[u8]) -> u64 {
     (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1
 }
 
-/// `a == b`, without a `memcmp` call for the common 8-to-16-byte strings
-/// (two overlapping words cover them).
+/// `a == b`, without a `memcmp` call: 8-byte words, the last one
+/// overlapping, or for shorter strings two 4-byte words or single bytes.
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if (8..=16).contains(&n) {
-        return le64(&a[..8]) == le64(&b[..8]) && le64(&a[n - 8..]) == le64(&b[n - 8..]);
+    if n >= 8 {
+        // The ends first: they settle strings of up to 16 bytes.
+        if le64(&a[..8]) != le64(&b[..8]) || le64(&a[n - 8..]) != le64(&b[n - 8..]) {
+            return false;
+        }
+        let mut i = 8;
+        while i + 8 < n {
+            if le64(&a[i..i + 8]) != le64(&b[i..i + 8]) {
+                return false;
+            }
+            i += 8;
+        }
+        return true;
     }
-    a == b
+    if n >= 4 {
+        return le32(&a[..4]) == le32(&b[..4]) && le32(&a[n - 4..]) == le32(&b[n - 4..]);
+    }
+    // 1 to 3 bytes: the first, middle and last cover them all.
+    n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1])
 }
 
 #[inline]
@@ -219,6 +324,20 @@ impl RetryKey {
     }
 }
 
+/// Writes the lowerCamelCase form of a snake_case `key` into `out` (see
+/// [`RetryKey`]); false, with `out` untouched, when `key` has no `_`.
+#[cold]
+#[inline(never)]
+pub(super) fn camel_case(key: &str, out: &mut String) -> bool {
+    let mut retry = RetryKey::new();
+    if !retry.next(key) {
+        return false;
+    }
+    out.clear();
+    out.push_str(retry.name(key));
+    true
+}
+
 /// A short description of a value for error messages.
 #[cold]
 pub(super) fn describe(v: Scalar<'_>) -> String {
@@ -252,6 +371,15 @@ fn string<'s, R: Reader<'s>>(r: &mut R) -> Result<Str, JsonError> {
     }
 }
 
+/// [`string`] for the value of a [`Field`].
+#[inline]
+fn field_string<'s, R: Reader<'s>>(r: &mut R, field: Field) -> Result<Str, JsonError> {
+    match r.scalar() {
+        Scalar::Str(s) => Ok(r.field_str(s, field)),
+        v => Err(expected("a string", v)),
+    }
+}
+
 #[inline]
 fn boolean<'s, R: Reader<'s>>(r: &mut R) -> Result<bool, JsonError> {
     match r.scalar() {
@@ -265,7 +393,12 @@ fn boolean<'s, R: Reader<'s>>(r: &mut R) -> Result<bool, JsonError> {
 /// that one range check serves every integer type.
 #[inline]
 fn integer<'s, R: Reader<'s>>(r: &mut R, what: &'static str) -> Result<i128, JsonError> {
-    let v = r.scalar();
+    integer_of(r.scalar(), what)
+}
+
+/// [`integer`] for a value already read.
+#[inline]
+fn integer_of(v: Scalar<'_>, what: &'static str) -> Result<i128, JsonError> {
     let n = match v {
         Scalar::I64(n) => Some(i128::from(n)),
         Scalar::U64(n) => Some(i128::from(n)),
@@ -279,38 +412,82 @@ fn integer<'s, R: Reader<'s>>(r: &mut R, what: &'static str) -> Result<i128, Jso
 /// A decimal string as an `i64`, for the readers' fast paths.
 #[inline]
 pub(super) fn parse_i64(s: &str) -> Option<i64> {
-    parse_integer(s).and_then(|n| i64::try_from(n).ok())
+    match signed_digits(s) {
+        Some(n) => Some(n),
+        None => parse_integer_slow(s).and_then(|n| i64::try_from(n).ok()),
+    }
 }
 
-/// Decimal digits with an optional `-`: eight at a time where possible (19
-/// digits cannot overflow a u64); longer or other forms (exponents, fractions
-/// of zero) take the slow path.
+/// Up to 19 decimal digits (which cannot overflow a u64) and nothing else,
+/// the form every exporter writes; `None` for anything else, which the
+/// callers then send down the general path. Eight digits at a time from the
+/// eighth on.
+#[inline(always)]
+fn digits(b: &[u8]) -> Option<u64> {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let n = b.len();
+    if n < 8 {
+        if n == 0 {
+            return None;
+        }
+        let mut v = 0u64;
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
+        }
+        return Some(v);
+    }
+    // The leading `k` digits, moved to the top of a word whose low bytes are
+    // then `'0'`s, make the first group of eight (`k` is 1 to 8, whatever
+    // the whole groups of eight that follow leave). No loop: 8 to 19 digits
+    // are one, two or three groups.
+    let head = |k: usize| {
+        let shift = 8 * (8 - k) as u32;
+        eight_digits(le64(&b[..8]) << shift | ZEROS & ((1 << shift) - 1))
+    };
+    match n {
+        8 => eight_digits(le64(b)),
+        9..=16 => {
+            let hi = head(n - 8)?;
+            Some(hi * 100_000_000 + eight_digits(le64(&b[n - 8..]))?)
+        }
+        17..=19 => {
+            let hi = head(n - 16)?;
+            let mid = eight_digits(le64(&b[n - 16..n - 8]))?;
+            let lo = eight_digits(le64(&b[n - 8..]))?;
+            Some((hi * 100_000_000 + mid) * 100_000_000 + lo)
+        }
+        _ => None,
+    }
+}
+
+/// [`digits`] with an optional `-`, within the range of an `i64`.
+#[inline]
+fn signed_digits(s: &str) -> Option<i64> {
+    match s.as_bytes() {
+        [b'-', rest @ ..] => digits(rest).and_then(|n| i64::try_from(n).ok()).map(|n| -n),
+        b => digits(b).and_then(|n| i64::try_from(n).ok()),
+    }
+}
+
+/// Decimal digits with an optional `-` the fast way; longer or other forms
+/// (exponents, fractions of zero, 20 digits and more) take the slow path.
 #[inline]
 fn parse_integer(s: &str) -> Option<i128> {
-    let (neg, digits) = match s.as_bytes() {
+    let (neg, rest) = match s.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
         rest => (false, rest),
     };
-    if digits.is_empty() || digits.len() > 19 {
-        return parse_integer_slow(s);
-    }
-    let (head, eights) = digits.split_at(digits.len() % 8);
-    let mut n: u64 = 0;
-    for &b in head {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return parse_integer_slow(s);
+    match digits(rest) {
+        Some(n) => {
+            let n = i128::from(n);
+            Some(if neg { -n } else { n })
         }
-        n = n * 10 + u64::from(d);
+        None => parse_integer_slow(s),
     }
-    for chunk in eights.chunks_exact(8) {
-        let Some(v) = eight_digits(u64::from_le_bytes(chunk.try_into().expect("8 bytes"))) else {
-            return parse_integer_slow(s);
-        };
-        n = n * 100_000_000 + v;
-    }
-    let n = i128::from(n);
-    Some(if neg { -n } else { n })
 }
 
 /// The value of eight ASCII digits loaded little-endian, or `None` if one is
@@ -350,24 +527,78 @@ fn integral(f: f64) -> Option<i128> {
     (f.fract() == 0.0 && f.abs() < LIMIT).then_some(f as i128)
 }
 
+/// 64-bit integers are decimal strings in OTLP/JSON: those, and small
+/// numbers, skip the general (i128) path.
 #[inline]
 fn fixed64<'s, R: Reader<'s>>(r: &mut R) -> Result<u64, JsonError> {
+    if let Some(s) = r.next_str() {
+        return match digits(s.as_bytes()) {
+            Some(n) => Ok(n),
+            None => fixed64_of(Scalar::Str(s)),
+        };
+    }
+    let v = r.scalar();
+    match v {
+        Scalar::U64(n) => return Ok(n),
+        Scalar::I64(n) if n >= 0 => return Ok(n as u64),
+        _ => {}
+    }
+    fixed64_of(v)
+}
+
+#[cold]
+#[inline(never)]
+fn fixed64_of(v: Scalar<'_>) -> Result<u64, JsonError> {
     const WHAT: &str = "an unsigned 64-bit integer (a decimal string or a number)";
-    let n = integer(r, WHAT)?;
+    let n = integer_of(v, WHAT)?;
     u64::try_from(n).map_err(|_| JsonError::new(WHAT, format!("{n}, out of range")))
 }
 
 #[inline]
 fn int64<'s, R: Reader<'s>>(r: &mut R) -> Result<i64, JsonError> {
+    let v = r.scalar();
+    match v {
+        Scalar::Str(s) => {
+            if let Some(n) = signed_digits(s) {
+                return Ok(n);
+            }
+        }
+        Scalar::I64(n) => return Ok(n),
+        Scalar::U64(n) => {
+            if let Ok(n) = i64::try_from(n) {
+                return Ok(n);
+            }
+        }
+        _ => {}
+    }
+    int64_of(v)
+}
+
+#[cold]
+#[inline(never)]
+fn int64_of(v: Scalar<'_>) -> Result<i64, JsonError> {
     const WHAT: &str = "a signed 64-bit integer (a decimal string or a number)";
-    let n = integer(r, WHAT)?;
+    let n = integer_of(v, WHAT)?;
     i64::try_from(n).map_err(|_| JsonError::new(WHAT, format!("{n}, out of range")))
 }
 
 #[inline]
 fn uint32<'s, R: Reader<'s>>(r: &mut R) -> Result<u32, JsonError> {
+    let v = r.scalar();
+    // simd-json reads non-negative integers as `U64`.
+    if let Scalar::U64(n) = v
+        && let Ok(n) = u32::try_from(n)
+    {
+        return Ok(n);
+    }
+    uint32_of(v)
+}
+
+#[cold]
+#[inline(never)]
+fn uint32_of(v: Scalar<'_>) -> Result<u32, JsonError> {
     const WHAT: &str = "an unsigned 32-bit integer";
-    let n = integer(r, WHAT)?;
+    let n = integer_of(v, WHAT)?;
     u32::try_from(n).map_err(|_| JsonError::new(WHAT, format!("{n}, out of range")))
 }
 
@@ -401,6 +632,17 @@ fn enumeration<'s, R: Reader<'s>>(
     by_name: fn(&str) -> Option<i32>,
 ) -> Result<i32, JsonError> {
     let v = r.scalar();
+    if let Scalar::U64(n) = v
+        && let Ok(n) = i32::try_from(n)
+    {
+        return Ok(n);
+    }
+    enumeration_of(v, what, by_name)
+}
+
+#[cold]
+#[inline(never)]
+fn enumeration_of(v: Scalar<'_>, what: &'static str, by_name: fn(&str) -> Option<i32>) -> Result<i32, JsonError> {
     let n = match v {
         Scalar::Str(s) => by_name(s).map(i128::from),
         Scalar::I64(n) => Some(i128::from(n)),
@@ -413,40 +655,40 @@ fn enumeration<'s, R: Reader<'s>>(
 
 fn trace_id<'s, R: Reader<'s>>(r: &mut R) -> Result<TraceId, JsonError> {
     const WHAT: &str = "a trace id of 32 hex digits";
-    match r.scalar() {
-        Scalar::Str(s) => crate::simd::hex_decode::<16>(s.as_bytes()).map(TraceId).ok_or_else(|| invalid_id(WHAT, s)),
-        v => Err(expected(WHAT, v)),
+    match r.next_str() {
+        Some(s) => crate::simd::hex_decode::<16>(s.as_bytes()).map(TraceId).ok_or_else(|| invalid_id(WHAT, s)),
+        None => Err(expected(WHAT, r.scalar())),
     }
 }
 
 fn span_id<'s, R: Reader<'s>>(r: &mut R) -> Result<SpanId, JsonError> {
     const WHAT: &str = "a span id of 16 hex digits";
-    match r.scalar() {
-        Scalar::Str(s) => crate::simd::hex_decode::<8>(s.as_bytes()).map(SpanId).ok_or_else(|| invalid_id(WHAT, s)),
-        v => Err(expected(WHAT, v)),
+    match r.next_str() {
+        Some(s) => crate::simd::hex_decode::<8>(s.as_bytes()).map(SpanId).ok_or_else(|| invalid_id(WHAT, s)),
+        None => Err(expected(WHAT, r.scalar())),
     }
 }
 
 /// An optional id: `""` (empty bytes) is absent, as in protobuf.
 fn opt_trace_id<'s, R: Reader<'s>>(r: &mut R) -> Result<Option<TraceId>, JsonError> {
     const WHAT: &str = "a trace id of 32 hex digits or \"\"";
-    match r.scalar() {
-        Scalar::Str("") => Ok(None),
-        Scalar::Str(s) => {
+    match r.next_str() {
+        Some("") => Ok(None),
+        Some(s) => {
             crate::simd::hex_decode::<16>(s.as_bytes()).map(|b| Some(TraceId(b))).ok_or_else(|| invalid_id(WHAT, s))
         }
-        v => Err(expected(WHAT, v)),
+        None => Err(expected(WHAT, r.scalar())),
     }
 }
 
 fn opt_span_id<'s, R: Reader<'s>>(r: &mut R) -> Result<Option<SpanId>, JsonError> {
     const WHAT: &str = "a span id of 16 hex digits or \"\"";
-    match r.scalar() {
-        Scalar::Str("") => Ok(None),
-        Scalar::Str(s) => {
+    match r.next_str() {
+        Some("") => Ok(None),
+        Some(s) => {
             crate::simd::hex_decode::<8>(s.as_bytes()).map(|b| Some(SpanId(b))).ok_or_else(|| invalid_id(WHAT, s))
         }
-        v => Err(expected(WHAT, v)),
+        None => Err(expected(WHAT, r.scalar())),
     }
 }
 
@@ -573,6 +815,11 @@ fn key_value<'s, R: Reader<'s>>(r: &mut R) -> Result<KeyValue, JsonError> {
     if let Some(kv) = r.key_value_fast() {
         return Ok(kv);
     }
+    key_value_general(r)
+}
+
+/// A `KeyValue` of any shape: members in any order, values of any type.
+pub(super) fn key_value_general<'s, R: Reader<'s>>(r: &mut R) -> Result<KeyValue, JsonError> {
     let (mut k, mut v) = (None, None);
     r.object(|r, key| {
         match key {
@@ -594,7 +841,7 @@ fn key_value<'s, R: Reader<'s>>(r: &mut R) -> Result<KeyValue, JsonError> {
 }
 
 fn attributes<'s, R: Reader<'s>>(r: &mut R) -> Result<Vec<KeyValue>, JsonError> {
-    r.array(key_value)
+    r.attributes()
 }
 
 fn resource<'s, R: Reader<'s>>(r: &mut R) -> Result<Resource, JsonError> {
@@ -670,39 +917,61 @@ fn scope_spans<'s, R: Reader<'s>>(r: &mut R) -> Result<ScopeSpans, JsonError> {
 const HAVE_TRACE_ID: u8 = 1;
 const HAVE_SPAN_ID: u8 = 2;
 
+/// Members with drop glue are collected in `Option`s and moved into the
+/// span at the end: assigning over a default span's members would drop each
+/// of the defaults first.
 fn span<'s, R: Reader<'s>>(r: &mut R) -> Result<Span, JsonError> {
-    let mut sp = Span::default();
-    let mut have = 0u8;
+    let (mut trace, mut span, mut parent_span_id) = (None, None, None);
+    let (mut flags, mut kind, mut start_time_unix_nano, mut end_time_unix_nano) = (0, SpanKind::default(), 0, 0);
+    let (mut name, mut trace_state, mut attrs, mut events, mut links, mut st) = (None, None, None, None, None, None);
+    let (mut dropped_attributes_count, mut dropped_events_count, mut dropped_links_count) = (0, 0, 0);
     r.object(|r, key| {
         match key {
-            "traceId" => {
-                sp.trace_id = trace_id(r)?;
-                have |= HAVE_TRACE_ID;
-            }
-            "spanId" => {
-                sp.span_id = span_id(r)?;
-                have |= HAVE_SPAN_ID;
-            }
-            "parentSpanId" => sp.parent_span_id = opt_span_id(r)?,
-            "flags" => sp.flags = uint32(r)?,
-            "name" => sp.name = string(r)?,
-            "kind" => sp.kind = SpanKind::from_i32(enumeration(r, "a span kind", span_kind_name)?),
-            "startTimeUnixNano" => sp.start_time_unix_nano = fixed64(r)?,
-            "endTimeUnixNano" => sp.end_time_unix_nano = fixed64(r)?,
-            "attributes" => sp.attributes = attributes(r)?,
-            "events" => sp.events = r.array(event)?,
-            "status" => sp.status = status(r)?,
-            "traceState" => sp.trace_state = string(r)?,
-            "droppedAttributesCount" => sp.dropped_attributes_count = uint32(r)?,
-            "droppedEventsCount" => sp.dropped_events_count = uint32(r)?,
-            "links" => sp.links = r.array(link)?,
-            "droppedLinksCount" => sp.dropped_links_count = uint32(r)?,
+            "traceId" => trace = Some(trace_id(r)?),
+            "spanId" => span = Some(span_id(r)?),
+            "parentSpanId" => parent_span_id = opt_span_id(r)?,
+            "flags" => flags = uint32(r)?,
+            "name" => name = Some(field_string(r, Field::SpanName)?),
+            "kind" => kind = SpanKind::from_i32(enumeration(r, "a span kind", span_kind_name)?),
+            "startTimeUnixNano" => start_time_unix_nano = fixed64(r)?,
+            "endTimeUnixNano" => end_time_unix_nano = fixed64(r)?,
+            "attributes" => attrs = Some(attributes(r)?),
+            "events" => events = Some(r.array(event)?),
+            "status" => st = Some(status(r)?),
+            "traceState" => trace_state = Some(string(r)?),
+            "droppedAttributesCount" => dropped_attributes_count = uint32(r)?,
+            "droppedEventsCount" => dropped_events_count = uint32(r)?,
+            "links" => links = Some(r.array(link)?),
+            "droppedLinksCount" => dropped_links_count = uint32(r)?,
             _ => return Ok(false),
         }
         Ok(true)
     })?;
-    required_ids(have)?;
-    Ok(sp)
+    // Required, as in `required_ids`.
+    let Some(trace_id) = trace else {
+        return Err(missing("traceId", "a trace id of 32 hex digits"));
+    };
+    let Some(span_id) = span else {
+        return Err(missing("spanId", "a span id of 16 hex digits"));
+    };
+    Ok(Span {
+        trace_id,
+        span_id,
+        trace_state: trace_state.unwrap_or_default(),
+        parent_span_id,
+        flags,
+        name: name.unwrap_or_default(),
+        kind,
+        start_time_unix_nano,
+        end_time_unix_nano,
+        attributes: attrs.unwrap_or_default(),
+        dropped_attributes_count,
+        events: events.unwrap_or_default(),
+        dropped_events_count,
+        links: links.unwrap_or_default(),
+        dropped_links_count,
+        status: st.unwrap_or_default(),
+    })
 }
 
 /// Trace and span ids are required (empty bytes are invalid), as in the
@@ -717,19 +986,25 @@ fn required_ids(have: u8) -> Result<(), JsonError> {
     Ok(())
 }
 
+/// Built like [`span`].
 fn event<'s, R: Reader<'s>>(r: &mut R) -> Result<Event, JsonError> {
-    let mut e = Event::default();
+    let (mut time_unix_nano, mut name, mut attrs, mut dropped_attributes_count) = (0, None, None, 0);
     r.object(|r, key| {
         match key {
-            "timeUnixNano" => e.time_unix_nano = fixed64(r)?,
-            "name" => e.name = string(r)?,
-            "attributes" => e.attributes = attributes(r)?,
-            "droppedAttributesCount" => e.dropped_attributes_count = uint32(r)?,
+            "timeUnixNano" => time_unix_nano = fixed64(r)?,
+            "name" => name = Some(field_string(r, Field::EventName)?),
+            "attributes" => attrs = Some(attributes(r)?),
+            "droppedAttributesCount" => dropped_attributes_count = uint32(r)?,
             _ => return Ok(false),
         }
         Ok(true)
     })?;
-    Ok(e)
+    Ok(Event {
+        time_unix_nano,
+        name: name.unwrap_or_default(),
+        attributes: attrs.unwrap_or_default(),
+        dropped_attributes_count,
+    })
 }
 
 fn link<'s, R: Reader<'s>>(r: &mut R) -> Result<Link, JsonError> {
@@ -762,7 +1037,7 @@ fn status<'s, R: Reader<'s>>(r: &mut R) -> Result<Status, JsonError> {
     r.object(|r, key| {
         match key {
             "code" => st.code = StatusCode::from_i32(enumeration(r, "a status code", status_code_name)?),
-            "message" => st.message = string(r)?,
+            "message" => st.message = field_string(r, Field::StatusMessage)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -818,15 +1093,15 @@ fn metric<'s, R: Reader<'s>>(r: &mut R) -> Result<Metric, JsonError> {
     r.object(|r, key| {
         let data = match key {
             "name" => {
-                m.name = string(r)?;
+                m.name = field_string(r, Field::MetricName)?;
                 return Ok(true);
             }
             "description" => {
-                m.description = string(r)?;
+                m.description = field_string(r, Field::MetricDescription)?;
                 return Ok(true);
             }
             "unit" => {
-                m.unit = string(r)?;
+                m.unit = field_string(r, Field::MetricUnit)?;
                 return Ok(true);
             }
             "metadata" => {
@@ -1051,14 +1326,14 @@ fn log_record<'s, R: Reader<'s>>(r: &mut R) -> Result<LogRecord, JsonError> {
             "timeUnixNano" => lr.time_unix_nano = fixed64(r)?,
             "observedTimeUnixNano" => lr.observed_time_unix_nano = fixed64(r)?,
             "severityNumber" => lr.severity_number = Severity(enumeration(r, "a severity number", severity_name)?),
-            "severityText" => lr.severity_text = string(r)?,
+            "severityText" => lr.severity_text = field_string(r, Field::SeverityText)?,
             "body" => lr.body = Some(any_value(r)?),
             "attributes" => lr.attributes = attributes(r)?,
             "droppedAttributesCount" => lr.dropped_attributes_count = uint32(r)?,
             "flags" => lr.flags = uint32(r)?,
             "traceId" => lr.trace_id = opt_trace_id(r)?,
             "spanId" => lr.span_id = opt_span_id(r)?,
-            "eventName" => lr.event_name = string(r)?,
+            "eventName" => lr.event_name = field_string(r, Field::LogEventName)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -1100,6 +1375,50 @@ mod tests {
         assert_eq!(k.name("observed_time_unix_nano"), "observedTimeUnixNano");
         assert!(!k.next("observed_time_unix_nano"), "one retry only");
         assert!(!RetryKey::new().next("traceId"));
+    }
+
+    #[test]
+    fn digits_of_every_length() {
+        for len in 1..=21 {
+            let all: String = (0..len).map(|i| char::from(b'1' + (i % 9) as u8)).collect();
+            let want = all.parse::<u64>().ok().filter(|_| len <= 19);
+            assert_eq!(digits(all.as_bytes()), want, "{all}");
+            assert_eq!(parse_integer(&all), all.parse::<i128>().ok(), "{all}");
+            assert_eq!(parse_i64(&format!("-{all}")), format!("-{all}").parse::<i64>().ok(), "-{all}");
+            assert_eq!(parse_i64(&all), all.parse::<i64>().ok(), "{all}");
+            for bad in 0..len {
+                for c in [b'/', b':', b' ', b'a', b'.', 0x80] {
+                    let mut b = all.clone().into_bytes();
+                    b[bad] = c;
+                    assert_eq!(digits(&b), None, "{b:?}");
+                }
+            }
+        }
+        assert_eq!(digits(b""), None);
+        assert_eq!(digits(b"0000000000000000000"), Some(0));
+        assert_eq!(digits(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(parse_i64("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64("9223372036854775808"), None);
+        assert_eq!(parse_i64("+7"), Some(7));
+    }
+
+    #[test]
+    fn hinted_lookups_never_return_another_string() {
+        let mut c = StrCache::new(0);
+        let words = ["http.method", "GET", "POST", "a", "", "https://x/1", "https://x/2", "user:1", "user:12"];
+        let mut hints = [0u16; 3];
+        for round in 0..4 {
+            for (i, w) in words.iter().cycle().skip(round).take(20).enumerate() {
+                let s = c.get_hinted(w, &mut hints[i % hints.len()]);
+                assert_eq!(s, *w);
+            }
+        }
+        // A hint that is out of range, or names a slot holding another
+        // string, only costs the usual lookup.
+        let mut hint = u16::MAX;
+        assert_eq!(c.get_hinted("GET", &mut hint), "GET");
+        assert_eq!(c.get_hinted("GE", &mut hint), "GE");
+        assert_eq!(c.get_hinted("", &mut hint), "");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::cell::Cell;
 use simd_json::{Buffers, Node, StaticNode, Tape};
 
 use super::JsonError;
-use super::parse::{self, Reader, RetryKey, Scalar, StrCache, expected, parse_i64};
+use super::parse::{self, FIELDS, Field, Reader, Scalar, StrCache, camel_case, expected, parse_i64};
 use crate::model::{AnyValue, KeyValue, LogsData, MetricsData, Str, TracesData};
 
 /// Parses an OTLP/JSON trace batch (`ExportTraceServiceRequest` or
@@ -76,13 +76,35 @@ struct TapeReader<'t, 'i> {
     nodes: &'t [Node<'i>],
     pos: usize,
     strs: StrCache,
+    /// [`StrCache::get_hinted`]'s hints for the keys and the string values of
+    /// canonical attributes, by the length of their list and their index in it.
+    key_hints: [u16; HINTS],
+    value_hints: [u16; HINTS],
+    /// The same for the string fields of messages.
+    field_hints: [u16; FIELDS],
+}
+
+/// Hints per kind of string; lists of the same length share a row.
+const HINTS: usize = 256;
+
+/// The hint for the `i`th attribute of a list of `len`.
+#[inline]
+fn hint_index(len: usize, i: usize) -> usize {
+    (len.wrapping_mul(16).wrapping_add(i)) % HINTS
 }
 
 const NULL: Node<'static> = Node::Static(StaticNode::Null);
 
 impl<'t, 'i> TapeReader<'t, 'i> {
     fn new(nodes: &'t [Node<'i>], input_len: usize) -> Self {
-        TapeReader { nodes, pos: 0, strs: StrCache::new(input_len) }
+        TapeReader {
+            nodes,
+            pos: 0,
+            strs: StrCache::new(input_len),
+            key_hints: [0; HINTS],
+            value_hints: [0; HINTS],
+            field_hints: [0; FIELDS],
+        }
     }
 
     #[inline]
@@ -132,6 +154,8 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             return Err(expected("an object", self.scalar()));
         };
         self.pos += 1;
+        // Holds the camelCase form of an unknown snake_case key.
+        let mut camel = String::new();
         for _ in 0..len {
             let Node::String(key) = self.peek() else {
                 return Err(expected("an object key", self.scalar()));
@@ -143,15 +167,18 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             }
             // One call site for `f`, so that it inlines: an unknown key comes
             // round once more as its camelCase form, if it has one.
-            let mut retry = RetryKey::new();
+            let mut name = key;
+            let mut retried = false;
             loop {
-                if f(self, retry.name(key)).map_err(|e| e.at_key(key))? {
+                if f(self, name).map_err(|e| e.at_key(key))? {
                     break;
                 }
-                if !retry.next(key) {
+                if retried || !camel_case(key, &mut camel) {
                     self.skip();
                     break;
                 }
+                retried = true;
+                name = &camel;
             }
         }
         Ok(())
@@ -174,12 +201,69 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
     }
 
     #[inline]
+    fn next_str(&mut self) -> Option<&'i str> {
+        let Some(&Node::String(s)) = self.nodes.get(self.pos) else {
+            return None;
+        };
+        self.pos += 1;
+        Some(s)
+    }
+
+    #[inline]
     fn to_str(&mut self, s: &'i str) -> Str {
         self.strs.get(s)
     }
 
     #[inline]
+    fn field_str(&mut self, s: &'i str, field: Field) -> Str {
+        self.strs.get_hinted(s, &mut self.field_hints[field as usize % FIELDS])
+    }
+
+    #[inline]
     fn key_value_fast(&mut self) -> Option<KeyValue> {
+        self.canonical_key_value()
+    }
+
+    /// [`Reader::array`] of [`parse::key_value`], with canonical `KeyValue`s
+    /// built straight into the vector.
+    fn attributes(&mut self) -> Result<Vec<KeyValue>, JsonError> {
+        let Node::Array { len, .. } = self.peek() else {
+            return Err(expected("an array", self.scalar()));
+        };
+        self.pos += 1;
+        let mut out = Vec::with_capacity(len.min(MAX_PREALLOC));
+        for i in 0..len {
+            if !self.push_canonical(&mut out, hint_index(len, i)) {
+                general_into(self, &mut out, i)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The general path of [`TapeReader::attributes`], out of line.
+#[inline(never)]
+fn general_into(r: &mut TapeReader<'_, '_>, out: &mut Vec<KeyValue>, i: usize) -> Result<(), JsonError> {
+    out.push(parse::key_value_general(r).map_err(|e| e.at_index(i))?);
+    Ok(())
+}
+
+/// The value of a canonical `KeyValue`, not yet a model value.
+#[derive(Clone, Copy)]
+enum Canonical<'i> {
+    Str(&'i str),
+    Int(i64),
+    Bool(bool),
+    Double(f64),
+}
+
+impl<'i> TapeReader<'_, 'i> {
+    /// The key and value of the canonical `KeyValue` at the cursor
+    /// (`{"key":…,"value":{"<type>Value":<scalar>}}`, which is what exporters
+    /// write), which it then skips; `None`, with nothing consumed, for any
+    /// other shape.
+    #[inline(always)]
+    fn canonical(&mut self) -> Option<(&'i str, Canonical<'i>)> {
         let nodes = self.nodes.get(self.pos..self.pos + 7)?;
         let [
             Node::Object { len: 2, .. },
@@ -194,14 +278,47 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             return None;
         };
         let value = match (kind, v) {
-            ("stringValue", Node::String(s)) => AnyValue::String(self.strs.get(s)),
-            ("intValue", Node::String(s)) => AnyValue::Int(parse_i64(s)?),
-            ("intValue", Node::Static(StaticNode::I64(n))) => AnyValue::Int(n),
-            ("boolValue", Node::Static(StaticNode::Bool(b))) => AnyValue::Bool(b),
-            ("doubleValue", Node::Static(StaticNode::F64(f))) => AnyValue::Double(f),
+            ("stringValue", Node::String(s)) => Canonical::Str(s),
+            ("intValue", Node::String(s)) => Canonical::Int(parse_i64(s)?),
+            ("intValue", Node::Static(StaticNode::I64(n))) => Canonical::Int(n),
+            // simd-json reads non-negative integers as `U64`.
+            ("intValue", Node::Static(StaticNode::U64(n))) => Canonical::Int(i64::try_from(n).ok()?),
+            ("boolValue", Node::Static(StaticNode::Bool(b))) => Canonical::Bool(b),
+            ("doubleValue", Node::Static(StaticNode::F64(f))) => Canonical::Double(f),
             _ => return None,
         };
         self.pos += nodes.len();
+        Some((key, value))
+    }
+
+    /// A canonical `KeyValue` pushed straight onto `out`, its strings looked
+    /// up with the hints of the `hint`th attribute; false, with nothing
+    /// consumed or pushed, for any other shape.
+    #[inline(always)]
+    fn push_canonical(&mut self, out: &mut Vec<KeyValue>, hint: usize) -> bool {
+        let Some((key, value)) = self.canonical() else {
+            return false;
+        };
+        let value = match value {
+            Canonical::Str(s) => AnyValue::String(self.strs.get_hinted(s, &mut self.value_hints[hint % HINTS])),
+            Canonical::Int(n) => AnyValue::Int(n),
+            Canonical::Bool(b) => AnyValue::Bool(b),
+            Canonical::Double(f) => AnyValue::Double(f),
+        };
+        out.push(KeyValue { key: self.strs.get_hinted(key, &mut self.key_hints[hint % HINTS]), value });
+        true
+    }
+
+    /// See [`Reader::key_value_fast`].
+    #[inline(always)]
+    fn canonical_key_value(&mut self) -> Option<KeyValue> {
+        let (key, value) = self.canonical()?;
+        let value = match value {
+            Canonical::Str(s) => AnyValue::String(self.strs.get(s)),
+            Canonical::Int(n) => AnyValue::Int(n),
+            Canonical::Bool(b) => AnyValue::Bool(b),
+            Canonical::Double(f) => AnyValue::Double(f),
+        };
         Some(KeyValue { key: self.strs.get(key), value })
     }
 }

@@ -90,6 +90,13 @@ impl<'v> Reader<'v> for ValueReader<'v> {
         Ok(out)
     }
 
+    fn next_str(&mut self) -> Option<&'v str> {
+        match self.cur {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
     fn to_str(&mut self, s: &'v str) -> Str {
         self.strs.get(s)
     }
