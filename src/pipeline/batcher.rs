@@ -14,6 +14,13 @@ use crate::encode::{Signal, direct, json};
 use crate::model::{InstrumentationScope, LogRecord, LogsData, Metric, MetricsData, Resource, Span, TracesData};
 use crate::pool::{BufferPool, BufferPoolConfig};
 
+/// One batch of any signal, on its way to encoding.
+enum Batch {
+    Traces(TracesData),
+    Metrics(MetricsData),
+    Logs(LogsData),
+}
+
 pub(super) struct Batcher<S> {
     config: PipelineConfig,
     resource: Resource,
@@ -183,56 +190,52 @@ impl<S: ExportSink> Batcher<S> {
 
     async fn export_traces(&mut self) {
         let spans = std::mem::replace(&mut self.spans, Vec::with_capacity(self.config.max_batch_items));
-        let data = TracesData::single(self.resource.clone(), self.scope.clone(), spans);
-        let items = data.span_count() as u64;
-        self.dispatching = items;
-        let raw = match self.config.format {
-            BodyFormat::Protobuf => self.encoder.traces(&data),
-            BodyFormat::Json => {
-                self.json_scratch.clear();
-                json::write_traces(&data, &mut self.json_scratch);
-                &self.json_scratch
-            }
-        };
-        let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
-        drop(data);
-        self.dispatch(Signal::Traces, body, items, raw_len).await;
+        let batch = Batch::Traces(TracesData::single(self.resource.clone(), self.scope.clone(), spans));
+        self.export(batch).await;
     }
 
     async fn export_metrics(&mut self) {
         let metrics = std::mem::take(&mut self.metrics);
-        let data = MetricsData::single(self.resource.clone(), self.scope.clone(), metrics);
-        let items = std::mem::take(&mut self.metric_points) as u64;
-        self.dispatching = items;
-        let raw = match self.config.format {
-            BodyFormat::Protobuf => self.encoder.metrics(&data),
-            BodyFormat::Json => {
-                self.json_scratch.clear();
-                json::write_metrics(&data, &mut self.json_scratch);
-                &self.json_scratch
-            }
-        };
-        let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
-        drop(data);
-        self.dispatch(Signal::Metrics, body, items, raw_len).await;
+        self.metric_points = 0;
+        let batch = Batch::Metrics(MetricsData::single(self.resource.clone(), self.scope.clone(), metrics));
+        self.export(batch).await;
     }
 
     async fn export_logs(&mut self) {
         let logs = std::mem::take(&mut self.logs);
-        let data = LogsData::single(self.resource.clone(), self.scope.clone(), logs);
-        let items = data.record_count() as u64;
+        let batch = Batch::Logs(LogsData::single(self.resource.clone(), self.scope.clone(), logs));
+        self.export(batch).await;
+    }
+
+    /// Encodes and compresses a batch into a pooled body, frees the batch,
+    /// and hands the body to an export task.
+    async fn export(&mut self, batch: Batch) {
+        let (signal, items) = match &batch {
+            Batch::Traces(d) => (Signal::Traces, d.span_count()),
+            Batch::Metrics(d) => (Signal::Metrics, d.point_count()),
+            Batch::Logs(d) => (Signal::Logs, d.record_count()),
+        };
+        let items = items as u64;
         self.dispatching = items;
         let raw = match self.config.format {
-            BodyFormat::Protobuf => self.encoder.logs(&data),
+            BodyFormat::Protobuf => match &batch {
+                Batch::Traces(d) => self.encoder.traces(d),
+                Batch::Metrics(d) => self.encoder.metrics(d),
+                Batch::Logs(d) => self.encoder.logs(d),
+            },
             BodyFormat::Json => {
                 self.json_scratch.clear();
-                json::write_logs(&data, &mut self.json_scratch);
+                match &batch {
+                    Batch::Traces(d) => json::write_traces(d, &mut self.json_scratch),
+                    Batch::Metrics(d) => json::write_metrics(d, &mut self.json_scratch),
+                    Batch::Logs(d) => json::write_logs(d, &mut self.json_scratch),
+                }
                 &self.json_scratch
             }
         };
         let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
-        drop(data);
-        self.dispatch(Signal::Logs, body, items, raw_len).await;
+        drop(batch);
+        self.dispatch(signal, body, items, raw_len).await;
     }
 
     /// Waits for a free export slot (the queue fills meanwhile: backpressure
