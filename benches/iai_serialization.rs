@@ -10,7 +10,6 @@ use otlp_lab::lab::workloads::{Prepared, Workload};
 
 #[library_benchmark]
 #[bench::encode_direct_traces_512(Workload::EncodeDirectTraces.prepare())]
-#[bench::encode_direct_traces_pooled_512(Workload::EncodeDirectTracesPooled.prepare())]
 #[bench::encode_reference_traces_512(Workload::EncodeReferenceTraces.prepare())]
 #[bench::encode_direct_metrics_100(Workload::EncodeDirectMetrics.prepare())]
 #[bench::encode_reference_metrics_100(Workload::EncodeReferenceMetrics.prepare())]

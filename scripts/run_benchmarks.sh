@@ -1,79 +1,176 @@
 #!/usr/bin/env bash
-# The lab's main job: deterministic instruction counts of every hot path under
-# callgrind (iai-callgrind), printed per item, with results kept under profiles/.
+# The lab's main job: deterministic instruction counts (callgrind) and heap
+# block counts (DHAT) of every hot path, per item, with Bencher Metric Format
+# results under profiles/, saved baselines and a regression gate.
 set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/run_benchmarks.sh [MODE]
+Usage: scripts/run_benchmarks.sh [MODE] [NAME]
 
 Modes:
-  quick           serialization + SIMD + compression benches (default)
-  all             every bench suite
+  quick           every instruction-count suite below (default)
+  all             quick, then the scenarios natively and the fixture sizes
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
+  pool            pooled vs fresh buffers, arena vs heap scratch (with DHAT)
+  pipeline        one batch through batcher, encode and compress (with DHAT)
   sizes           encoded sizes and compression ratios of the standard fixtures
+  save NAME       keep the last run's results as baseline NAME
+  compare NAME    compare the last run's results with baseline NAME (prints, exits 0)
+  ci [NAME]       quick twice: fail if any count differs between the two runs,
+                  then fail on a flagged regression against baseline NAME
+                  (default: main) when that baseline exists
+  report          print the last run's table per item (profiles/report.md)
+  clean           delete generated results (keeps baselines and READMEs)
   -h, --help      this text
 
-Results: profiles/icount/<suite>.jsonl (raw iai-callgrind JSON, one line per
-bench) and the callgrind profiles under target/iai/. Installs valgrind and the
-pinned iai-callgrind-runner when they are missing.
+Results: profiles/icount/<suite>.jsonl (raw runner JSON, one line per bench),
+profiles/results.json (BMF: instructions and allocations per bench),
+profiles/baselines/<NAME>.json (saved runs). The callgrind profiles stay under
+target/iai/ (callgrind_annotate, KCachegrind). Installs valgrind (apt-get) and
+the pinned iai-callgrind-runner (cargo install --locked) when they are missing.
+Environment: GATE_FLOOR_PCT (default 0.5) overrides the gate's floor.
 USAGE
 }
 
 RUNNER_VERSION=0.16.1   # must equal the iai-callgrind dev-dependency in Cargo.toml
+SUITES_QUICK="serialization simd compression pool pipeline"
 cd "$(dirname "$0")/.."
 
-if [ -t 1 ]; then bold=$'\e[1m'; red=$'\e[31m'; off=$'\e[0m'; else bold=; red=; off=; fi
+if [ -t 1 ]; then bold=$'\e[1m'; red=$'\e[31m'; off=$'\e[0m'; color=always; else bold=; red=; off=; color=never; fi
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-$color} IAI_CALLGRIND_COLOR=${IAI_CALLGRIND_COLOR:-$color}
 say() { printf '%s==> %s%s\n' "$bold" "$*" "$off" >&2; }
 die() { printf '%serror: %s%s\n' "$red" "$*" "$off" >&2; exit 1; }
 
 mode=${1:-quick}
+name=${2:-}
 case "$mode" in
   -h|--help|help) usage; exit 0 ;;
-  quick|all|serialization|simd|compression|sizes) ;;
+  quick|all|serialization|simd|compression|pool|pipeline|sizes|report|clean) ;;
+  save|compare) [ -n "$name" ] || die "'$mode' needs a baseline NAME (see --help)" ;;
+  ci) name=${name:-main} ;;
   *) usage >&2; die "unknown mode '$mode'" ;;
 esac
+case "$name" in *[!A-Za-z0-9._-]*) die "baseline names take letters, digits, '.', '_' and '-' only: '$name'" ;; esac
+
+results=profiles/results.json
+baselines=profiles/baselines
+target=${CARGO_TARGET_DIR:-target}
+lab=$target/release/otlp-lab
 
 ensure_tools() {
   if ! command -v valgrind >/dev/null 2>&1; then
     say "installing valgrind (apt-get)"
     command -v apt-get >/dev/null 2>&1 || die "valgrind is missing and apt-get is not available: install valgrind"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null \
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } \
       || die "apt-get install valgrind failed"
   fi
   local have
   # The runner has no plain --version; cargo knows what it installed.
   have=$(cargo install --list 2>/dev/null | awk '/^iai-callgrind-runner v/ {v=$2; sub(/^v/, "", v); sub(/:$/, "", v); print v}')
   if [ "$have" != "$RUNNER_VERSION" ]; then
-    say "installing iai-callgrind-runner $RUNNER_VERSION (found: ${have:-none})"
+    say "installing iai-callgrind-runner $RUNNER_VERSION (found: ${have:-none}; about 2 minutes)"
     cargo install --locked --quiet iai-callgrind-runner --version "$RUNNER_VERSION" \
       || die "cargo install iai-callgrind-runner $RUNNER_VERSION failed"
   fi
+  command -v iai-callgrind-runner >/dev/null 2>&1 \
+    || die "iai-callgrind-runner is installed but not on PATH: add ~/.cargo/bin to PATH"
 }
 
-mkdir -p profiles/icount
-say "building (release profile with debug info)"
-cargo build --release --quiet --bin otlp-lab
-lab=${CARGO_TARGET_DIR:-target}/release/otlp-lab
+build_lab() {
+  say "building otlp-lab (release profile with debug info)"
+  cargo build --release --quiet --bin otlp-lab || die "cargo build failed (see above)"
+}
+
+# Address-space randomization off, so that no count depends on where the
+# loader put things (valgrind's own layout is fixed already; this is cheap insurance).
+norandom() {
+  if command -v setarch >/dev/null 2>&1 && setarch "$(uname -m)" -R true 2>/dev/null; then
+    setarch "$(uname -m)" -R "$@"
+  else
+    "$@"
+  fi
+}
 
 bench_suite() {   # $1 = suite name = bench file suffix
   local suite=$1 out=profiles/icount/$1.jsonl
   say "bench $suite (callgrind)"
   # The runner prints one JSON object per bench on stdout; its progress goes to stderr.
-  cargo bench --quiet --bench "iai_$suite" -- --output-format=json >"$out.tmp" \
+  norandom cargo bench --quiet --bench "iai_$suite" -- --output-format=json >"$out.tmp" \
     || die "cargo bench --bench iai_$suite failed (see above)"
   mv "$out.tmp" "$out"
   "$lab" icount "$out"
 }
 
+# Runs the given suites and writes their BMF results to $1.
+run_suites() {
+  local dest=$1; shift
+  mkdir -p profiles/icount
+  ensure_tools
+  local files=() s
+  for s in "$@"; do
+    bench_suite "$s"
+    files+=("profiles/icount/$s.jsonl")
+  done
+  "$lab" bmf "${files[@]}" --out "$dest"
+}
+
+gate_floor=${GATE_FLOOR_PCT:-0.5}
+
 case "$mode" in
-  sizes) "$lab" sizes; exit 0 ;;
-  quick|all) suites="serialization simd compression" ;;
-  *) suites=$mode ;;
+  clean)
+    say "deleting generated results (baselines and READMEs stay)"
+    find profiles -mindepth 1 -maxdepth 1 ! -name README.md ! -name baselines -exec rm -rf {} +
+    find flamegraphs -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+    rm -rf "$target/iai"
+    exit 0 ;;
+  save)
+    [ -f "$results" ] || die "no results to save: run a suite first (e.g. scripts/run_benchmarks.sh quick)"
+    mkdir -p "$baselines"
+    cp "$results" "$baselines/$name.json"
+    say "saved $results as baseline '$name': $baselines/$name.json"
+    exit 0 ;;
+  compare)
+    [ -f "$results" ] || die "no results to compare: run a suite first"
+    [ -f "$baselines/$name.json" ] || die "no baseline '$name' ($baselines/$name.json); save one with: scripts/run_benchmarks.sh save $name"
+    build_lab
+    "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" || true
+    exit 0 ;;
 esac
 
-ensure_tools
-for s in $suites; do bench_suite "$s"; done
-say "results: profiles/icount/*.jsonl; callgrind profiles: target/iai/ (open with callgrind_annotate or kcachegrind)"
+build_lab
+
+case "$mode" in
+  sizes) "$lab" sizes; exit 0 ;;
+  report)
+    [ -n "$(ls profiles/icount/*.jsonl 2>/dev/null)" ] || die "no results: run a suite first"
+    { echo '# otlp-lab: instruction counts per item'; echo; echo '```';
+      "$lab" icount profiles/icount/*.jsonl; echo '```'; } >profiles/report.md
+    cat profiles/report.md
+    say "report: profiles/report.md"
+    exit 0 ;;
+  ci)
+    run_suites profiles/results-first.json $SUITES_QUICK
+    say "determinism: the same suites again"
+    run_suites "$results" $SUITES_QUICK
+    "$lab" compare profiles/results-first.json "$results" --exact \
+      || die "instruction or allocation counts differ between two runs of the same binary"
+    if [ -f "$baselines/$name.json" ]; then
+      say "gate: against baseline '$name' (floor $gate_floor%)"
+      "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" \
+        || die "regression against baseline '$name' (see the flagged rows above)"
+    else
+      say "gate: no baseline '$name' ($baselines/$name.json) to compare with; save one with: scripts/run_benchmarks.sh save $name"
+    fi
+    ;;
+  quick) run_suites "$results" $SUITES_QUICK ;;
+  all)
+    run_suites "$results" $SUITES_QUICK
+    say "fixture sizes"
+    "$lab" sizes
+    ;;
+  *) run_suites "$results" "$mode" ;;
+esac
+say "results: $results (BMF), profiles/icount/*.jsonl (raw); callgrind profiles: $target/iai/ (callgrind_annotate or kcachegrind)"

@@ -100,6 +100,30 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Convert iai-callgrind `--output-format=json` files into one Bencher
+    /// Metric Format file (instructions, and allocations where DHAT ran).
+    Bmf {
+        /// Files with one JSON object per line, as the runner prints them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the BMF JSON (standard output if not given).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare a run's BMF results with a baseline's: print every bench with
+    /// old, new and delta; exit 1 when the gate flags a regression.
+    Compare {
+        /// The baseline (BMF JSON).
+        baseline: PathBuf,
+        /// The run to judge (BMF JSON).
+        results: PathBuf,
+        /// Percent an instruction count may rise before it is flagged.
+        #[arg(long, default_value_t = otlp_lab::lab::baseline::DEFAULT_FLOOR_PCT)]
+        floor: f64,
+        /// Determinism check: any difference at all fails (both files from the same binary).
+        #[arg(long)]
+        exact: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -174,15 +198,59 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         }
         Command::Sizes { items } => otlp_lab::lab::report::print_sizes(items as usize),
         Command::Icount { files } => {
-            let mut rows = Vec::new();
-            for f in &files {
-                let text = fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-                rows.extend(
-                    otlp_lab::lab::report::parse_icount_lines(&text).map_err(|e| format!("{}: {e}", f.display()))?,
-                );
+            print!("{}", otlp_lab::lab::report::icount_table(&read_icount(&files)?));
+        }
+        Command::Bmf { files, out } => {
+            let results = otlp_lab::lab::baseline::from_rows(&read_icount(&files)?);
+            if results.is_empty() {
+                return Err("no bench results in the given files".into());
             }
-            print!("{}", otlp_lab::lab::report::icount_table(&rows));
+            let text = otlp_lab::lab::baseline::to_bmf(&results);
+            match out {
+                Some(path) => fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        Command::Compare { baseline, results, floor, exact } => {
+            use otlp_lab::lab::baseline;
+            if !(floor.is_finite() && floor >= 0.0) {
+                return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
+            }
+            let read = |p: &PathBuf| -> Result<baseline::Results, Box<dyn Error>> {
+                let text = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Ok(baseline::from_bmf(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+            };
+            let (old, new) = (read(&baseline)?, read(&results)?);
+            if exact {
+                let diffs = baseline::differences(&old, &new);
+                for (id, a, b) in &diffs {
+                    println!("{id}: {a:?} vs {b:?}");
+                }
+                if !diffs.is_empty() {
+                    return Err(
+                        format!("{} benches differ between the two runs (determinism check)", diffs.len()).into()
+                    );
+                }
+                println!("determinism: {} benches, identical instruction and allocation counts", new.len());
+                return Ok(());
+            }
+            let gate = baseline::Gate { floor_pct: floor, ..baseline::Gate::default() };
+            let comparison = baseline::compare(&old, &new, &gate);
+            print!("{}", comparison.table());
+            if !comparison.passed() {
+                return Err(format!("regression gate failed against {}", baseline.display()).into());
+            }
         }
     }
     Ok(())
+}
+
+/// Reads bench rows from iai-callgrind JSON-lines files.
+fn read_icount(files: &[PathBuf]) -> Result<Vec<otlp_lab::lab::report::IcountRow>, Box<dyn Error>> {
+    let mut rows = Vec::new();
+    for f in files {
+        let text = fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        rows.extend(otlp_lab::lab::report::parse_icount_lines(&text).map_err(|e| format!("{}: {e}", f.display()))?);
+    }
+    Ok(rows)
 }

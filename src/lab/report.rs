@@ -62,7 +62,9 @@ pub fn parse_icount_lines(text: &str) -> Result<Vec<IcountRow>, ReportError> {
         };
         let instructions = total("Callgrind", "Ir")
             .ok_or(ReportError::Missing { line: line_no, field: "profiles[].summaries.total.summary.Callgrind.Ir" })?;
-        rows.push(IcountRow { id, instructions, allocations: total("DHAT", "TotalBlocks") });
+        // iai-callgrind 0.16 names the DHAT summary "Dhat".
+        let allocations = total("Dhat", "TotalBlocks").or_else(|| total("DHAT", "TotalBlocks"));
+        rows.push(IcountRow { id, instructions, allocations });
     }
     Ok(rows)
 }
@@ -191,6 +193,12 @@ mod tests {
         let both = line.replace(r#"{"Left":{"Int":123456}}"#, r#"{"Both":[{"Int":7},{"Int":9}]}"#);
         assert_eq!(parse_icount_lines(&both).expect("parses")[0].instructions, 7);
         assert!(matches!(parse_icount_lines("{\"id\":1}"), Err(ReportError::Missing { field: "id", .. })));
+        // DHAT beside callgrind: the runner's second profile.
+        let dhat = line.replace(
+            "]}",
+            r#",{"summaries":{"total":{"summary":{"Dhat":{"TotalBlocks":{"metrics":{"Left":{"Int":3592}}}}}}}}]}"#,
+        );
+        assert_eq!(parse_icount_lines(&dhat).expect("parses")[0].allocations, Some(3592), "{dhat}");
         assert!(matches!(parse_icount_lines("{nope"), Err(ReportError::Json { line: 1, .. })));
     }
 }

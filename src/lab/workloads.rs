@@ -6,11 +6,16 @@
 use std::fmt;
 use std::hint::black_box;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use crate::compress::{Compression, Compressor, Decompressor};
 use crate::encode::{direct, json, reference};
 use crate::lab::fixtures;
-use crate::model::{LogsData, MetricsData, TracesData};
-use crate::pool::BufferPool;
+use crate::model::{LogsData, MetricsData, Span, TracesData};
+use crate::pipeline::{ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig};
+use crate::pool::{BatchArena, BufferPool};
 use crate::simd;
 
 /// What a measured run produced. `checksum` depends on every run's output so
@@ -34,6 +39,28 @@ pub enum Category {
     Simd,
     /// gzip and zstd, compress and decompress.
     Compression,
+    /// The buffer pool and batch arenas beside fresh heap memory.
+    Pool,
+    /// One batch through the pipeline (batcher, encode, compress) into a sink
+    /// that discards it.
+    Pipeline,
+}
+
+impl Category {
+    /// Every suite, in the order the scripts run them.
+    pub const ALL: &'static [Category] =
+        &[Category::Serialization, Category::Simd, Category::Compression, Category::Pool, Category::Pipeline];
+
+    /// The suite's name: the bench file is `benches/iai_<name>.rs`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Category::Serialization => "serialization",
+            Category::Simd => "simd",
+            Category::Compression => "compression",
+            Category::Pool => "pool",
+            Category::Pipeline => "pipeline",
+        }
+    }
 }
 
 macro_rules! workloads {
@@ -68,7 +95,12 @@ macro_rules! workloads {
 
 workloads! {
     EncodeDirectTraces => "encode_direct_traces_512", Serialization, "Direct protobuf encode of the 512-span trace batch into a warm buffer.";
-    EncodeDirectTracesPooled => "encode_direct_traces_pooled_512", Serialization, "Direct encode of 512 spans appended to a buffer taken from the BufferPool and returned.";
+    EncodeDirectTracesPooled => "encode_direct_traces_pooled_512", Pool, "Direct encode of 512 spans appended to a buffer taken from the BufferPool and returned.";
+    EncodeDirectTracesFresh => "encode_direct_traces_fresh_512", Pool, "Direct encode of 512 spans appended to a fresh Vec (grown by doubling, then freed): the no-pool twin.";
+    ScratchArenaTraces => "scratch_arena_traces_512", Pool, "Per-batch scratch (span index sorted by trace id) in the BatchArena, reset after the batch.";
+    ScratchHeapTraces => "scratch_heap_traces_512", Pool, "The same per-batch scratch in a fresh heap Vec: the no-arena twin.";
+    PipelineBatch => "pipeline_batch_discard_512", Pipeline, "512 spans (cloned from the fixture) through the queue, batcher and direct encoder into a discarding sink, then a flush.";
+    PipelineBatchZstd => "pipeline_batch_zstd1_discard_512", Pipeline, "As pipeline_batch_discard_512 with zstd level 1 bodies from the pool.";
     EncodeReferenceTraces => "encode_reference_traces_512", Serialization, "Reference encode of 512 spans: build the prost structs, encode, drop.";
     EncodeDirectMetrics => "encode_direct_metrics_100", Serialization, "Direct protobuf encode of the 100-point metrics batch.";
     EncodeReferenceMetrics => "encode_reference_metrics_100", Serialization, "Reference (prost) encode of the 100-point metrics batch.";
@@ -184,7 +216,48 @@ enum State {
     HexDecode {
         hex: Vec<u8>,
     },
+    TracesFresh {
+        data: TracesData,
+    },
+    /// `arena` is `None` for the heap twin.
+    Scratch {
+        data: TracesData,
+        arena: Option<BatchArena>,
+    },
+    /// A running pipeline on its own current-thread runtime (built outside
+    /// the measured region), fed clones of `spans`.
+    Pipeline {
+        runtime: tokio::runtime::Runtime,
+        pipeline: Pipeline,
+        spans: Vec<Span>,
+        sink: Arc<DigestSink>,
+    },
 }
+
+/// A sink that keeps a digest of every body and discards it: the pipeline
+/// workloads measure the pipeline, not a transport, yet their checksum
+/// covers the bytes the sink was handed.
+#[derive(Debug, Default)]
+struct DigestSink {
+    digest: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl ExportSink for DigestSink {
+    async fn export(&self, request: &ExportRequest) -> ExportResult {
+        self.digest.fetch_xor(fingerprint(&request.body), Ordering::Relaxed);
+        self.bytes.fetch_add(request.body.len() as u64, Ordering::Relaxed);
+        ExportResult::Delivered { rejected: 0 }
+    }
+}
+
+/// The pipeline workloads never wait on their timer: a batch fills at 512
+/// items and the flush sends it. A delay far above any run (also under
+/// valgrind, ~100x slower) keeps a timer tick out of the instruction count.
+const PIPELINE_MAX_DELAY: Duration = Duration::from_secs(3600);
+
+/// Longest a pipeline workload's flush may take before the run fails.
+const PIPELINE_FLUSH_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// One batch of any signal.
 #[derive(Debug)]
@@ -295,6 +368,44 @@ impl Workload {
                 let pool = BufferPool::default();
                 direct::encode_traces(&data, &mut pool.get());
                 State::TracesPooled { data, pool }
+            }
+            EncodeDirectTracesFresh => State::TracesFresh { data: fixtures::traces(fixtures::DEFAULT_SPANS) },
+            ScratchArenaTraces | ScratchHeapTraces => {
+                let data = fixtures::traces(fixtures::DEFAULT_SPANS);
+                let arena = (self == ScratchArenaTraces).then(|| {
+                    let mut arena = BatchArena::new(SCRATCH_ARENA_RETAINED);
+                    // Warm-up: the arena grows its chunk to the batch once.
+                    scratch_index_arena(&data, &mut arena);
+                    arena
+                });
+                State::Scratch { data, arena }
+            }
+            PipelineBatch | PipelineBatchZstd => {
+                // A paused clock: the batcher's timestamps and timers read tokio's
+                // frozen clock, never the OS's, so every run counts the same
+                // instructions. Nothing here waits on a timer (see PIPELINE_MAX_DELAY).
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .start_paused(true)
+                    .build()
+                    .expect("a current-thread runtime builds");
+                let config = PipelineConfig {
+                    max_batch_items: fixtures::DEFAULT_SPANS,
+                    max_delay: PIPELINE_MAX_DELAY,
+                    compression: if self == PipelineBatchZstd { Compression::ZSTD_DEFAULT } else { Compression::None },
+                    ..PipelineConfig::default()
+                };
+                let sink = Arc::new(DigestSink::default());
+                let pipeline = {
+                    let _entered = runtime.enter();
+                    Pipeline::start(config, fixtures::resource(), fixtures::scope(), sink.clone())
+                        .expect("the lab's pipeline settings are valid")
+                };
+                let mut state =
+                    State::Pipeline { runtime, pipeline, spans: fixtures::spans(fixtures::DEFAULT_SPANS), sink };
+                // Warm-up: the pool, the encoder's scratch and the codec context grow once.
+                run_pipeline_batch(&mut state);
+                state
             }
             EncodeDirectMetrics | EncodeReferenceMetrics => {
                 let data = fixtures::metrics(fixtures::DEFAULT_POINTS);
@@ -488,6 +599,20 @@ impl Prepared {
                 }
                 encoded(ids.len(), out)
             }
+            (State::TracesFresh { data }, _) => {
+                let mut out = Vec::new();
+                direct::encode_traces(data, &mut out);
+                encoded(data.span_count(), &out)
+            }
+            (State::Scratch { data, arena }, _) => {
+                let checksum = match arena {
+                    Some(arena) => scratch_index_arena(data, arena),
+                    None => scratch_index_heap(data),
+                };
+                let items = data.span_count() as u64;
+                Outcome { items, bytes: items * std::mem::size_of::<(u128, u32)>() as u64, checksum }
+            }
+            (state @ State::Pipeline { .. }, _) => run_pipeline_batch(state),
             (State::HexDecode { hex }, w) => {
                 let mut checksum = 0u64;
                 for chunk in hex.chunks_exact(32) {
@@ -502,6 +627,60 @@ impl Prepared {
                 Outcome { items: (hex.len() / 32) as u64, bytes: hex.len() as u64, checksum }
             }
         }
+    }
+}
+
+/// Chunk bytes the scratch arena keeps across batches: far above the 512-span
+/// index (16 bytes a span), so the warm arena never regrows.
+const SCRATCH_ARENA_RETAINED: usize = 1 << 20;
+
+/// A batch's scratch: (trace id, span index) sorted by trace id, as an
+/// exporter grouping spans per trace would build it. Returns a digest of the order.
+fn scratch_digest(index: &mut [(u128, u32)]) -> u64 {
+    index.sort_unstable();
+    index.iter().fold(index.len() as u64, |h, &(t, i)| h.rotate_left(7) ^ (t as u64) ^ u64::from(i))
+}
+
+fn scratch_index_arena(data: &TracesData, arena: &mut BatchArena) -> u64 {
+    arena.with(|bump| {
+        let mut index = bumpalo::collections::Vec::with_capacity_in(data.span_count(), bump);
+        index.extend(spans_of(data).enumerate().map(|(i, s)| (u128::from_le_bytes(s.trace_id.0), i as u32)));
+        scratch_digest(&mut index)
+    })
+}
+
+fn scratch_index_heap(data: &TracesData) -> u64 {
+    let mut index: Vec<(u128, u32)> = Vec::with_capacity(data.span_count());
+    index.extend(spans_of(data).enumerate().map(|(i, s)| (u128::from_le_bytes(s.trace_id.0), i as u32)));
+    scratch_digest(&mut index)
+}
+
+fn spans_of(data: &TracesData) -> impl Iterator<Item = &Span> {
+    data.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
+}
+
+/// One batch through the pipeline: offer clones of the fixture spans, flush,
+/// and read what the sink saw.
+fn run_pipeline_batch(state: &mut State) -> Outcome {
+    let State::Pipeline { runtime, pipeline, spans, sink } = state else {
+        unreachable!("run_pipeline_batch takes a pipeline state")
+    };
+    let before = pipeline.stats();
+    let handle = pipeline.handle();
+    runtime.block_on(async {
+        for span in spans.iter() {
+            // The queue holds 2048 items, four times the batch: never full here.
+            handle.try_span(span.clone()).expect("the queue has room for one batch");
+        }
+        pipeline.flush(PIPELINE_FLUSH_TIMEOUT).await.expect("the discarding sink never stalls");
+    });
+    let after = pipeline.stats();
+    let exported = after.exported - before.exported;
+    assert_eq!(after.dropped_total(), before.dropped_total(), "the pipeline workload dropped items");
+    Outcome {
+        items: exported,
+        bytes: sink.bytes.swap(0, Ordering::Relaxed),
+        checksum: sink.digest.swap(0, Ordering::Relaxed) ^ exported,
     }
 }
 

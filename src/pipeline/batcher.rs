@@ -21,6 +21,12 @@ enum Batch {
     Logs(LogsData),
 }
 
+/// Task ids are the runtime's own counters, not outside input, so a keyed
+/// hasher buys nothing; a fixed one keeps the batcher's instruction count the
+/// same on every run (the lab's determinism check) where a random seed would
+/// move the probe sequence.
+type FixedState = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
+
 pub(super) struct Batcher<S> {
     config: PipelineConfig,
     resource: Resource,
@@ -44,7 +50,7 @@ pub(super) struct Batcher<S> {
     inflight: JoinSet<()>,
     /// Items of each export task: a task records its own result when the
     /// sink returns; one that panics or is aborted is accounted for here.
-    inflight_items: HashMap<Id, u64>,
+    inflight_items: HashMap<Id, u64, FixedState>,
     /// Items taken out of a batch but not yet handed to an export task
     /// (waiting for a free export slot).
     dispatching: u64,
@@ -91,7 +97,7 @@ impl<S: ExportSink> Batcher<S> {
             compressor: Compressor::new(),
             oldest: None,
             inflight: JoinSet::new(),
-            inflight_items: HashMap::new(),
+            inflight_items: HashMap::default(),
             dispatching: 0,
             stashed: None,
             deadline: None,
@@ -243,7 +249,11 @@ impl<S: ExportSink> Batcher<S> {
     async fn dispatch(&mut self, signal: Signal, body: crate::pool::PooledBuf, items: u64, raw_len: usize) {
         let permit = loop {
             let deadline = self.deadline;
+            // Biased: a fixed polling order (tokio otherwise randomizes it per
+            // call), which keeps instruction counts repeatable; every branch
+            // still gets its turn, as the loop ends on the first ready one.
             tokio::select! {
+                biased;
                 permit = self.permits.clone().acquire_owned() => break permit.expect("the semaphore is never closed"),
                 // Reap finished exports while waiting.
                 Some(joined) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => self.settle(joined),
@@ -294,7 +304,9 @@ impl<S: ExportSink> Batcher<S> {
     async fn drain_inflight(&mut self) {
         while !self.inflight.is_empty() {
             let deadline = self.deadline;
+            // Biased for repeatable counts, as in `dispatch`.
             tokio::select! {
+                biased;
                 Some(joined) = self.inflight.join_next_with_id() => self.settle(joined),
                 ctl = self.control.recv(), if self.stashed.is_none() => self.stash(ctl),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => return,

@@ -6,6 +6,7 @@ mod http;
 mod json;
 mod pipeline;
 mod proto;
+mod scenarios;
 mod tls;
 mod util;
 mod workloads;
