@@ -5,15 +5,17 @@
 
 use std::hint::black_box;
 
-use iai_callgrind::{library_benchmark, library_benchmark_group, main};
+use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
 use otlp_lab::lab::workloads::{Prepared, Workload};
 
+// DHAT runs beside callgrind on the paths budgeted at zero allocations
+// (src/lab/budgets.rs), so that the gate sees an allocation added there.
 #[library_benchmark]
-#[bench::encode_direct_traces_512(Workload::EncodeDirectTraces.prepare())]
+#[bench::encode_direct_traces_512(args = (Workload::EncodeDirectTraces.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
 #[bench::encode_reference_traces_512(Workload::EncodeReferenceTraces.prepare())]
-#[bench::encode_direct_metrics_100(Workload::EncodeDirectMetrics.prepare())]
+#[bench::encode_direct_metrics_100(args = (Workload::EncodeDirectMetrics.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
 #[bench::encode_reference_metrics_100(Workload::EncodeReferenceMetrics.prepare())]
-#[bench::encode_direct_logs_512(Workload::EncodeDirectLogs.prepare())]
+#[bench::encode_direct_logs_512(args = (Workload::EncodeDirectLogs.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
 #[bench::encode_reference_logs_512(Workload::EncodeReferenceLogs.prepare())]
 #[bench::json_write_traces_512(Workload::JsonWriteTraces.prepare())]
 #[bench::json_write_metrics_100(Workload::JsonWriteMetrics.prepare())]

@@ -10,7 +10,8 @@ Usage: scripts/run_benchmarks.sh [MODE] [NAME]
 
 Modes:
   quick           every instruction-count suite below (default)
-  all             quick, then the scenarios natively and the fixture sizes
+  all             quick, the fixture sizes, then every scenario natively
+                  (profiles/scenarios/<name>.txt; sustained_load takes 10 s)
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
@@ -170,6 +171,11 @@ case "$mode" in
     run_suites "$results" $SUITES_QUICK
     say "fixture sizes"
     "$lab" sizes
+    mkdir -p profiles/scenarios
+    for s in $("$lab" list | awk '$2 == "scenario" {print $1}'); do
+      say "scenario $s (native, wall clock: indicative only)"
+      "$lab" run "$s" | tee "profiles/scenarios/$s.txt" || die "scenario $s failed (see above)"
+    done
     ;;
   *) run_suites "$results" "$mode" ;;
 esac

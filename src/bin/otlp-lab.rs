@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use otlp_lab::lab::workloads::Workload;
+use otlp_lab::lab::Job;
+use otlp_lab::lab::scenarios::ScenarioParams;
+use otlp_lab::lab::workloads::Outcome;
 
 /// The allocation- and CPU-profiling lab for an OTLP telemetry pipeline.
 #[derive(Parser)]
@@ -19,15 +21,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every workload with what it measures.
+    /// List every micro-workload and scenario with what it measures.
     List,
-    /// Run one workload natively, print its outcome and the median wall time.
+    /// Run one workload or scenario natively; print its outcome, wall times
+    /// and (scenarios) a row per step.
     Run {
-        /// Workload name (see `list`).
-        name: Workload,
-        /// Measured iterations after one warm-up run.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        iterations: u32,
+        /// Workload or scenario name (see `list`).
+        name: Job,
+        /// Measured iterations after one warm-up run (default: 20 for a
+        /// workload, 1 for a scenario).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        iterations: Option<u32>,
+        /// Scenarios: divide every item count by this (1 = the full size).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        scale: u32,
+        /// Scenarios: how long sustained_load offers load, in seconds.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        duration: u64,
     },
     /// Encode the standard fixtures with every encoder and print sizes.
     Sizes {
@@ -143,30 +153,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Box<dyn Error>> {
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
         Command::List => {
-            for w in Workload::ALL {
-                println!("{:<32} {:<14} {}", w.name(), format!("{:?}", w.category()).to_lowercase(), w.description());
+            for j in Job::all() {
+                println!("{:<34} {:<14} {}", j.name(), j.kind(), j.description());
             }
         }
-        Command::Run { name, iterations } => {
-            let mut p = name.prepare();
-            let first = p.run();
-            let mut times = Vec::with_capacity(iterations as usize);
-            for _ in 0..iterations {
-                let t = Instant::now();
-                let o = p.run();
-                times.push(t.elapsed());
-                if o != first {
-                    return Err(format!("{name}: outcome changed between runs: {first:?} then {o:?}").into());
-                }
-            }
-            times.sort();
-            let median = times[times.len() / 2];
-            println!("{name}: items={} bytes={} checksum={:#018x}", first.items, first.bytes, first.checksum);
-            println!(
-                "median {:?} over {iterations} runs ({:.0} ns/item); wall time is indicative only, instruction counts come from `cargo bench`",
-                median,
-                median.as_nanos() as f64 / first.items.max(1) as f64
-            );
+        Command::Run { name, iterations, scale, duration } => {
+            let params = ScenarioParams { duration: Duration::from_secs(duration), scale };
+            run_job(name, iterations, &params)?;
         }
         Command::Receive { http, grpc, expect_spans, expect_points, expect_logs, timeout } => {
             let expect = [expect_spans, expect_points, expect_logs];
@@ -242,6 +235,54 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             }
         }
     }
+    Ok(())
+}
+
+/// Runs a job once as a warm-up and then `iterations` times, checking that
+/// every run gives the same outcome (sustained_load excepted: it is paced by
+/// the clock), and prints the outcome and the median wall time.
+fn run_job(job: Job, iterations: Option<u32>, params: &ScenarioParams) -> Result<(), Box<dyn Error>> {
+    use otlp_lab::lab::scenarios::Scenario;
+    match job {
+        Job::Workload(w) => {
+            let mut p = w.prepare();
+            time_runs(job, iterations.unwrap_or(20), true, || Ok(p.run()))
+        }
+        Job::Scenario(s) => {
+            let mut p = s.prepare(params).map_err(|e| format!("{job}: {e}"))?;
+            let repeatable = s != Scenario::SustainedLoad;
+            time_runs(job, iterations.unwrap_or(1), repeatable, || Ok(p.run()?))?;
+            for row in p.report() {
+                println!("  {row}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn time_runs(
+    job: Job,
+    iterations: u32,
+    repeatable: bool,
+    mut run: impl FnMut() -> Result<Outcome, Box<dyn Error>>,
+) -> Result<(), Box<dyn Error>> {
+    let first = run().map_err(|e| format!("{job}: {e}"))?;
+    let mut times = Vec::with_capacity(iterations as usize);
+    for _ in 0..iterations {
+        let t = Instant::now();
+        let o = run().map_err(|e| format!("{job}: {e}"))?;
+        times.push(t.elapsed());
+        if repeatable && o != first {
+            return Err(format!("{job}: outcome changed between runs: {first:?} then {o:?}").into());
+        }
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    println!("{job}: items={} bytes={} checksum={:#018x}", first.items, first.bytes, first.checksum);
+    println!(
+        "median {median:?} over {iterations} runs after a warm-up ({:.0} ns/item); wall time is indicative only, instruction counts come from `cargo bench`",
+        median.as_nanos() as f64 / first.items.max(1) as f64
+    );
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! The lab: fixtures and workloads defined once, used by benches, heap runs,
-//! flamegraph runs and tests. Nothing in the library's data path uses it.
+//! The lab: fixtures, micro-workloads and scenarios defined once, used by
+//! benches, heap runs, flamegraph runs and tests. Nothing in the library's
+//! data path uses it.
 
 pub mod baseline;
 pub mod budgets;
@@ -8,3 +9,60 @@ pub mod net;
 pub mod report;
 pub mod scenarios;
 pub mod workloads;
+
+use scenarios::Scenario;
+use workloads::{UnknownWorkload, Workload};
+
+/// Anything the lab runs by name: a micro-workload or a scenario. The name is
+/// the key everywhere (bench id, `profiles/dhat-<name>.json`, `flamegraphs/<name>.svg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Job {
+    /// A micro-workload of one hot path.
+    Workload(Workload),
+    /// One of the twelve scenarios.
+    Scenario(Scenario),
+}
+
+impl Job {
+    /// Every job: the micro-workloads, then the scenarios.
+    pub fn all() -> impl Iterator<Item = Job> {
+        Workload::ALL.iter().map(|w| Job::Workload(*w)).chain(Scenario::ALL.iter().map(|s| Job::Scenario(*s)))
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Workload(w) => w.name(),
+            Job::Scenario(s) => s.name(),
+        }
+    }
+
+    /// Its kind, as `otlp-lab list` shows it: the bench suite, or `scenario`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Job::Workload(w) => w.category().name(),
+            Job::Scenario(_) => "scenario",
+        }
+    }
+
+    /// One line saying what it does.
+    pub fn description(self) -> &'static str {
+        match self {
+            Job::Workload(w) => w.description(),
+            Job::Scenario(s) => s.description(),
+        }
+    }
+}
+
+impl std::fmt::Display for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Job {
+    type Err = UnknownWorkload;
+    fn from_str(s: &str) -> Result<Self, UnknownWorkload> {
+        Job::all().find(|j| j.name() == s).ok_or_else(|| UnknownWorkload(s.to_owned()))
+    }
+}
