@@ -5,14 +5,17 @@
 //! [`Outcome`]) and used by every runner, like the micro-workloads.
 //!
 //! A prepared scenario owns a current-thread tokio runtime and, for network
-//! scenarios, its receivers on 127.0.0.1 (ephemeral ports). Each run builds
-//! fresh exporters against them, checks at the end that every accepted item
+//! scenarios, its receivers on 127.0.0.1 (ephemeral ports; error_handling
+//! starts its 503 receiver afresh in each run, so that its seeded faults
+//! repeat). Each run builds fresh exporters against them, checks at the end that every accepted item
 //! was exported or counted as dropped and that the receiver counted exactly
 //! what the exporter says it exported, and fails with a [`ScenarioError`]
 //! otherwise: nothing may be lost silently.
 //!
 //! Outcomes repeat from run to run (except `sustained_load`, which is paced
-//! by the clock): `items` counts what was delivered or processed, `bytes` the
+//! by the clock): `items` counts the items the receiver took (network
+//! scenarios; in `error_handling` the rejected and given-up items are not
+//! among them) or the items processed (CPU and memory scenarios), `bytes` the
 //! encoded bytes before compression (network scenarios) or all bytes produced
 //! (CPU and memory scenarios), and `checksum` folds only deterministic
 //! quantities (counts per signal and per step; fingerprints of the encoded
@@ -20,7 +23,7 @@
 //! (their `max_delay` is an hour), so even the number of requests and the
 //! encoded bytes do not depend on how fast the machine is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -33,7 +36,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 
-use crate::compress::{CompressError, Compression, Compressor};
+use crate::compress::{CompressError, Compression, Compressor, Decompressor};
 use crate::encode::{Signal, direct};
 use crate::exporter::{Exporter, ExporterBuilder, ExporterError, ExporterStats, Protocol};
 use crate::lab::fixtures::{self, SplitMix64};
@@ -200,12 +203,15 @@ impl Scenario {
                 let faulty = |faults: Faults| start(ReceiverConfig { faults, ..ReceiverConfig::default() });
                 State::Errors(Box::new(Errors {
                     ok: plain()?,
-                    unavailable: faulty(Faults {
-                        seed: fixtures::SEED,
-                        fail_fraction: RETRY_FAIL_FRACTION,
-                        fail_status: 503,
-                        ..Faults::default()
-                    })?,
+                    unavailable: ReceiverConfig {
+                        faults: Faults {
+                            seed: fixtures::SEED,
+                            fail_fraction: RETRY_FAIL_FRACTION,
+                            fail_status: 503,
+                            ..Faults::default()
+                        },
+                        ..ReceiverConfig::default()
+                    },
                     bad_request: faulty(Faults {
                         seed: fixtures::SEED,
                         fail_fraction: 1.0,
@@ -300,6 +306,10 @@ impl fmt::Display for ScenarioRow {
 }
 
 /// Why a scenario could not run, or found items lost or an error missing.
+///
+/// `step` fields name the step that failed as its report row does
+/// (`max_batch_items=500`, `retry_503`, ...), or the service in
+/// microservices_communication.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScenarioError {
@@ -312,34 +322,54 @@ pub enum ScenarioError {
     /// The exporter refused a configuration the scenario means to be valid.
     #[error("{step}: cannot build the exporter: {source}")]
     Exporter {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
-        /// Why.
+        /// The builder's error.
         #[source]
         source: ExporterError,
     },
-    /// A codec failed on the scenario's data.
+    /// A codec failed to compress the scenario's data.
     #[error("{step}: compression failed: {source}")]
     Compress {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
-        /// Why.
+        /// The codec's error.
         #[source]
         source: CompressError,
+    },
+    /// A codec failed to decompress what it had just compressed.
+    #[error("{step}: decompression failed: {source}")]
+    Decompress {
+        /// The step that failed.
+        step: Box<str>,
+        /// The codec's error.
+        #[source]
+        source: CompressError,
+    },
+    /// Decompressing a codec's output did not give back its input.
+    #[error("{step}: {input} bytes compressed, {output} different bytes decompressed")]
+    RoundTrip {
+        /// The step that failed.
+        step: Box<str>,
+        /// Length of the compressed input.
+        input: usize,
+        /// Length of what decompression gave back.
+        output: usize,
     },
     /// Accepted items are neither exported nor counted as dropped.
     #[error("{step}: items lost: accepted {} != exported {} + dropped {} ({stats})",
         stats.accepted, stats.exported, stats.dropped_total())]
     Unbalanced {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
         /// The exporter's final counters.
         stats: Box<StatsSnapshot>,
     },
-    /// Items were dropped in a step where none may be.
+    /// Items were dropped, or fewer accepted than sent, in a step where every
+    /// item must be delivered.
     #[error("{step}: {} items dropped, none may be ({stats})", stats.dropped_total())]
     Dropped {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
         /// The exporter's final counters.
         stats: Box<StatsSnapshot>,
@@ -347,7 +377,7 @@ pub enum ScenarioError {
     /// The receiver counted a different number of items than the exporter exported.
     #[error("{step}: the receiver counted {received} items, the exporter exported {exported}")]
     ReceiverMismatch {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
         /// Items the receiver counted (all signals).
         received: u64,
@@ -357,7 +387,7 @@ pub enum ScenarioError {
     /// The receiver counted a different number of one signal's items than were sent.
     #[error("{step}: the receiver counted {received} {signal}, {sent} were sent")]
     SignalMismatch {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
         /// `spans`, `points` or `logs`.
         signal: &'static str,
@@ -369,15 +399,15 @@ pub enum ScenarioError {
     /// The pipeline refused an item a closed-loop producer handed it.
     #[error("{step}: the pipeline refused an item ({reason})")]
     Refused {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
-        /// Why.
+        /// The pipeline's reason.
         reason: DropReason,
     },
     /// A producer task panicked or was cancelled.
     #[error("{step}: a producer task failed: {source}")]
     Producer {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
         /// The task's end.
         #[source]
@@ -386,7 +416,7 @@ pub enum ScenarioError {
     /// The exporter's shutdown did not return by its deadline.
     #[error("{step}: the exporter's shutdown did not return")]
     Hung {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
     },
     /// A service could not read the `traceparent` its caller sent.
@@ -394,7 +424,7 @@ pub enum ScenarioError {
     Traceparent {
         /// The call's index.
         call: u64,
-        /// Why.
+        /// The parser's error.
         #[source]
         source: TraceparentError,
     },
@@ -407,10 +437,11 @@ pub enum ScenarioError {
         what: &'static str,
     },
     /// An expected error did not occur (or another one did): a refused
-    /// configuration was accepted, a fault was not seen, a status differs.
+    /// configuration was accepted, a fault was not seen, a status differs;
+    /// or two ways of computing one result disagree.
     #[error("{step}: expected {expected}, got {got}")]
     Unexpected {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
         /// What should have happened.
         expected: Box<str>,
@@ -420,11 +451,21 @@ pub enum ScenarioError {
     /// A hand-made request to the receiver failed to get any answer.
     #[error("{step}: request to the receiver failed: {source}")]
     Probe {
-        /// The step.
+        /// The step that failed.
         step: Box<str>,
-        /// Why.
+        /// The HTTP client's error.
         #[source]
         source: hyper_util::client::legacy::Error,
+    },
+    /// A hand-made request to the receiver got no complete answer in time.
+    #[error("{step}: {case}: no answer from the receiver within {timeout:?}")]
+    ProbeTimeout {
+        /// The step that failed.
+        step: Box<str>,
+        /// The malformed request, as named in the step's row.
+        case: &'static str,
+        /// How long the request and its answer were given.
+        timeout: Duration,
     },
 }
 
@@ -449,7 +490,8 @@ impl PreparedScenario {
     }
 
     /// The measured part; repeatable: each call is a fresh run of the
-    /// scenario (new exporters against the same receivers). The `Outcome` is
+    /// scenario (new exporters against the same receivers; error_handling's
+    /// 503 receiver is started afresh). The `Outcome` is
     /// the same on every run except for `sustained_load`, whose items depend
     /// on how many ticks fit into its duration and on what the queue could take.
     pub fn run(&mut self) -> Result<Outcome, ScenarioError> {
@@ -466,7 +508,7 @@ impl PreparedScenario {
             State::DataSize(s) => s.run(rows),
             State::Mixed { receiver, rounds } => runtime.block_on(mixed_telemetry(receiver, *rounds, rows)),
             State::Errors(s) => runtime.block_on(error_handling(s, rows)),
-            State::Memory(s) => Ok(s.run(rows)),
+            State::Memory(s) => s.run(rows),
             State::Cpu(s) => s.run(rows),
             State::Network { receiver, spans } => runtime.block_on(network_io(receiver, spans, rows)),
             State::Production { receiver, items } => runtime.block_on(production(receiver, *items, rows)),
@@ -478,8 +520,8 @@ impl PreparedScenario {
     /// count, protocol and codec, attribute count, error class, ...) with
     /// items, requests, bytes, wall time and items/s, and the step's own
     /// figures in `extra`.
-    pub fn report(&self) -> Vec<ScenarioRow> {
-        self.rows.clone()
+    pub fn report(&self) -> &[ScenarioRow] {
+        &self.rows
     }
 }
 
@@ -511,6 +553,19 @@ const WEB_REQUESTS: u64 = 2_000;
 const WEB_ERROR_EVERY: u64 = 20;
 /// The request counter is collected every 100 requests, as an SDK's periodic reader would.
 const WEB_METRIC_EVERY: u64 = 100;
+/// One cache lookup in 3 misses: the hit rate of a warm cache in front of a database.
+const WEB_CACHE_MISS_EVERY: u64 = 3;
+/// Distinct user ids in the web requests' paths: ids repeat, as on a real
+/// site, and paths vary in length (1 to 3 digits).
+const WEB_USERS: u64 = 1_000;
+/// Nanoseconds per millisecond: span times are in ns, and the simulated
+/// requests are laid out in ms.
+const NS_PER_MS: u64 = 1_000_000;
+/// Length of a simulated request (its server span), which its error log quotes.
+const REQUEST_NS: u64 = 3 * NS_PER_MS;
+/// Start-to-start spacing of simulated requests and calls: longer than a
+/// request, so that consecutive ones do not overlap in a trace view.
+const REQUEST_SPACING_NS: u64 = REQUEST_NS + NS_PER_MS;
 /// Calls of microservices_communication: 3,000 spans, all kept by the receiver's capture.
 const MICRO_CALLS: u64 = 1_000;
 /// Services of microservices_communication, caller first.
@@ -523,6 +578,9 @@ const BATCH_SIZES: [usize; 4] = [100, 500, 1_000, 5_000];
 const CONCURRENCY_SPANS: u64 = 10_000;
 /// Producer counts compared.
 const PRODUCERS: [u64; 5] = [10, 50, 100, 200, 500];
+/// Distinct item ids in the API spans' paths: 1 to 4 digits, so that
+/// encoded spans vary in size as real ones do.
+const API_ITEM_IDS: u64 = 10_000;
 /// Offered rate of sustained_load: the rate the peer figures of DESIGN.md were measured at.
 const SUSTAINED_RATE: u64 = 20_000;
 /// Pacing tick: 100 ticks a second keeps the offered rate smooth at a cost of one timer each.
@@ -533,36 +591,80 @@ const DATA_SIZE_SPANS: u64 = 2_000;
 const ATTRIBUTE_COUNTS: [usize; 5] = [1, 5, 10, 20, 50];
 /// Rounds of mixed_telemetry_types: each a span, every 4th a 2-point metric, every 2nd a log.
 const MIXED_ROUNDS: u64 = 10_000;
+/// The histograms' mean, in ms: their sum is count × mean, so that sum and
+/// count stay consistent whatever the random bucket counts.
+const HISTOGRAM_MEAN_MS: f64 = 42.0;
+/// The histograms' extremes, in ms: inside the first and last finite
+/// buckets of the default bounds (0-5 ms and 7.5-10 s).
+const HISTOGRAM_MIN_MS: f64 = 0.5;
+/// See [`HISTOGRAM_MIN_MS`].
+const HISTOGRAM_MAX_MS: f64 = 9_000.0;
 /// Spans sent through the 503 receiver (before the minimum below).
 const RETRY_SPANS: u64 = 1_000;
 /// At least 30 requests of 20 spans, so that a 30% fault rate is seen in
-/// every run (no fault in 30 tries has probability 0.7^30 ≈ 2e-5).
+/// every run (no fault in 30 tries has probability 0.7^30 ≈ 2e-5; the
+/// receiver is seeded and fresh per run, so a run either always or never
+/// sees one, and the tests show it does).
 const RETRY_SPANS_MIN: u64 = 600;
 /// Batch size of the fault steps: many requests from few spans.
 const ERROR_BATCH: usize = 20;
 /// Fraction of requests the 503 receiver fails.
 const RETRY_FAIL_FRACTION: f64 = 0.3;
+/// Retries of the 503 and 400 steps: 40 attempts, so that no batch runs out
+/// (40 injected failures in a row have probability 0.3^40 ≈ 1e-21, which
+/// leaves room for the attempts refused while the breaker is open); backoff bounds of 2
+/// to 20 ms keep the step to milliseconds; `max_elapsed` is only a guard.
+const FAST_RETRY: RetryConfig = RetryConfig {
+    max_attempts: 40,
+    initial_backoff: Duration::from_millis(2),
+    max_backoff: Duration::from_millis(20),
+    max_elapsed: Duration::from_secs(10),
+};
+/// Breaker of the 503 step: opens on a run of 5 failures (the default) but
+/// recovers within 20 ms, so that it shapes the run without stalling it.
+const QUICK_BREAKER: BreakerConfig =
+    BreakerConfig { failure_threshold: 5, open_for: Duration::from_millis(20), half_open_probes: 1 };
 /// Spans of the 400 and timeout steps: a few requests are enough.
 const FEW_SPANS: u64 = 200;
 /// Batch size of the 400 and timeout steps: two requests of 100 spans.
 const FEW_BATCH: usize = 100;
-/// The slow receiver answers after this, five times the exporter's timeout.
-const SLOW_RECEIVER_DELAY: Duration = Duration::from_millis(250);
 /// Per-attempt timeout of the timeout step.
 const SHORT_TIMEOUT: Duration = Duration::from_millis(50);
+/// The slow receiver answers after five attempt timeouts: no attempt can
+/// succeed, however late the timer fires on a loaded machine.
+const SLOW_RECEIVER_DELAY: Duration = SHORT_TIMEOUT.saturating_mul(5);
+/// Retries of the timeout step: one retry, so that the timeout is seen
+/// twice per batch, then the drop. `max_elapsed` leaves room for both
+/// attempts and the backoff between them (2 × 50 + 5 ms) with margin.
+const SHORT_RETRY: RetryConfig = RetryConfig {
+    max_attempts: 2,
+    initial_backoff: Duration::from_millis(5),
+    max_backoff: Duration::from_millis(5),
+    max_elapsed: SHORT_TIMEOUT.saturating_mul(4),
+};
+/// Bound on each malformed request and its answer: the loopback receiver
+/// answers in well under a millisecond, so this only turns a hung receiver
+/// into an error instead of a hung run.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Spans sent after the malformed requests, to show the receiver still serves.
 const AFTER_PROBE_SPANS: u64 = 10;
 /// Spans of memory_patterns: 256 small batches or 4 large ones.
 const MEMORY_SPANS: u64 = 4_096;
 /// A small batch: what a lightly loaded service flushes on its timer.
 const SMALL_BATCH: usize = 16;
-/// A large batch: twice the default batch size.
-const LARGE_BATCH: usize = 1_024;
+/// First chunk of the scratch arena: one 4 KiB page holds a small batch's
+/// scratch (16 spans × 10 attributes × 4 bytes, twice that with the Vec's
+/// doublings), so a batch never needs a second chunk.
+const ARENA_INITIAL: usize = 4 << 10;
+/// Scratch each arena keeps across batches: far above a small batch's needs,
+/// so the arena is reused, never replaced.
+const ARENA_RETAINED: usize = 64 << 10;
 /// Batches of cpu_intensive.
 const CPU_BATCHES: u64 = 16;
-/// Codecs of cpu_intensive: the exporter's default, zstd's default, and what most peers send.
+/// Codecs of cpu_intensive: the exporter's default, zstd's own default
+/// level, and what most peers send.
 const CPU_CODECS: [Compression; 3] =
-    [Compression::Zstd { level: 1 }, Compression::Zstd { level: 3 }, Compression::GZIP_DEFAULT];
+    [Compression::ZSTD_DEFAULT, Compression::Zstd { level: 3 }, Compression::GZIP_DEFAULT];
 /// Spans per step of network_io.
 const NETWORK_SPANS: u64 = 10_000;
 /// Items of production_workload.
@@ -574,8 +676,17 @@ const WORKERS: u64 = 50;
 const BLOCK_ITEMS: u64 = 10;
 /// The spans of a block.
 const BLOCK_SPANS: u64 = 7;
-/// The default batch size of the pipeline (512 spans ≈ 234 KB encoded).
-const DEFAULT_BATCH: usize = 512;
+
+/// The pipeline's default batch size (512 spans ≈ 234 KB encoded), which
+/// the network scenarios keep unless they vary it.
+fn default_batch() -> usize {
+    PipelineConfig::default().max_batch_items
+}
+
+/// A large batch in memory_patterns: twice the default.
+fn large_batch() -> usize {
+    2 * default_batch()
+}
 
 /// Longest a partial batch waits in the closed-loop scenarios: far longer
 /// than any run, so batches close by count only and the requests and encoded
@@ -587,8 +698,6 @@ const COUNT_ONLY_DELAY: Duration = Duration::from_secs(3_600);
 const SHUTDOWN: Duration = Duration::from_secs(30);
 /// Extra time given to a shutdown before it is declared hung.
 const HANG_GUARD: Duration = Duration::from_secs(10);
-
-const MS: u64 = 1_000_000;
 
 fn scaled(count: u64, scale: u32) -> u64 {
     (count / u64::from(scale.max(1))).max(1)
@@ -612,16 +721,16 @@ fn span_id(rng: &mut SplitMix64) -> SpanId {
 
 /// A typical API server span, as the concurrency and production workers make.
 fn api_span(rng: &mut SplitMix64, worker: u64, seq: u64) -> Span {
-    let start = fixtures::BASE_TIME_NS + seq * MS;
+    let start = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
     Span::builder("GET /api/items/{id}")
         .with_capacity(5)
         .trace_id(trace_id(rng))
         .span_id(span_id(rng))
         .kind(SpanKind::Server)
-        .times(start, start + MS)
+        .times(start, start + NS_PER_MS)
         .attr("http.request.method", "GET")
         .attr("http.route", "/api/items/{id}")
-        .attr("url.path", format!("/api/items/{}", rng.below(10_000)))
+        .attr("url.path", format!("/api/items/{}", rng.below(API_ITEM_IDS)))
         .attr("http.response.status_code", 200)
         .attr("worker.id", worker as i64)
         .status(Status::OK)
@@ -630,7 +739,7 @@ fn api_span(rng: &mut SplitMix64, worker: u64, seq: u64) -> Span {
 
 /// An INFO record tied to a span, about the size of the fixture's.
 fn app_log(rng: &mut SplitMix64, seq: u64) -> LogRecord {
-    let t = fixtures::BASE_TIME_NS + seq * MS;
+    let t = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
     let order = rng.below(1_000_000);
     LogRecord::builder()
         .times(t, t)
@@ -688,11 +797,11 @@ fn two_point_metric(rng: &mut SplitMix64, n: u64, time: u64) -> Metric {
                         start_time_unix_nano: fixtures::BASE_TIME_NS,
                         time_unix_nano: time,
                         count,
-                        sum: Some(count as f64 * 42.0),
+                        sum: Some(count as f64 * HISTOGRAM_MEAN_MS),
                         bucket_counts,
                         explicit_bounds: fixtures::DEFAULT_BOUNDS.to_vec(),
-                        min: Some(0.5),
-                        max: Some(9_000.0),
+                        min: Some(HISTOGRAM_MIN_MS),
+                        max: Some(HISTOGRAM_MAX_MS),
                         ..HistogramDataPoint::default()
                     }
                 })
@@ -764,6 +873,39 @@ async fn shutdown(step: &str, exporter: Exporter, deadline: Duration) -> Result<
         .map_err(|_elapsed| ScenarioError::Hung { step: step.into() })
 }
 
+/// The start of a step: the receiver's counts and the clock, so that its end
+/// can tell what this step delivered (the receiver lives across steps and
+/// runs) and how long it took.
+struct StepStart<'r> {
+    receiver: &'r Receiver,
+    before: ReceiverCounts,
+    at: Instant,
+}
+
+impl<'r> StepStart<'r> {
+    fn now(receiver: &'r Receiver) -> Self {
+        StepStart { receiver, before: receiver.counts(), at: Instant::now() }
+    }
+
+    /// What the receiver counted since the start, and the wall time since.
+    fn end(self) -> (ReceiverCounts, Duration) {
+        let wall = self.at.elapsed();
+        (delta(self.receiver.counts(), self.before), wall)
+    }
+
+    /// Shuts the step's exporter down; returns its final counters, what the
+    /// receiver counted since the start, and the step's wall time.
+    async fn finish(
+        self,
+        step: &str,
+        exporter: Exporter,
+    ) -> Result<(ExporterStats, ReceiverCounts, Duration), ScenarioError> {
+        let stats = shutdown(step, exporter, SHUTDOWN).await?;
+        let (got, wall) = self.end();
+        Ok((stats, got, wall))
+    }
+}
+
 /// Sends `spans` (cloned) through a fresh exporter; returns its final
 /// counters, what the receiver counted meanwhile, and the wall time.
 async fn export_spans(
@@ -772,15 +914,14 @@ async fn export_spans(
     builder: ExporterBuilder,
     spans: &[Span],
 ) -> Result<(ExporterStats, ReceiverCounts, Duration), ScenarioError> {
-    let before = receiver.counts();
-    let started = Instant::now();
+    let start = StepStart::now(receiver);
     let exporter = build(step, builder)?;
     let h = exporter.handle();
     for s in spans {
         send(step, &h, Item::Span(s.clone())).await?;
     }
-    let stats = shutdown(step, exporter, SHUTDOWN).await?;
-    Ok((stats, delta(receiver.counts(), before), started.elapsed()))
+    drop(h);
+    start.finish(step, exporter).await
 }
 
 /// What a receiver counted between two readings (it lives across runs).
@@ -798,12 +939,28 @@ fn delta(after: ReceiverCounts, before: ReceiverCounts) -> ReceiverCounts {
     }
 }
 
+/// Every accepted item is exported or counted as dropped.
+fn check_balanced(step: &str, stats: &StatsSnapshot) -> Result<(), ScenarioError> {
+    if stats.is_balanced() {
+        Ok(())
+    } else {
+        Err(ScenarioError::Unbalanced { step: step.into(), stats: Box::new(*stats) })
+    }
+}
+
+/// Nothing was dropped and exactly `sent` items were accepted (with the
+/// balance, every one of them was exported).
+fn check_none_dropped(step: &str, stats: &StatsSnapshot, sent: u64) -> Result<(), ScenarioError> {
+    if stats.dropped_total() > 0 || stats.accepted != sent {
+        return Err(ScenarioError::Dropped { step: step.into(), stats: Box::new(*stats) });
+    }
+    Ok(())
+}
+
 /// Every accepted item is exported or counted as dropped, and the receiver
 /// counted exactly what the exporter exported.
 fn check_accounted(step: &str, stats: &StatsSnapshot, got: &ReceiverCounts) -> Result<(), ScenarioError> {
-    if !stats.is_balanced() {
-        return Err(ScenarioError::Unbalanced { step: step.into(), stats: Box::new(*stats) });
-    }
+    check_balanced(step, stats)?;
     let received = got.spans + got.points + got.logs;
     if received != stats.exported {
         return Err(ScenarioError::ReceiverMismatch { step: step.into(), received, exported: stats.exported });
@@ -815,9 +972,7 @@ fn check_accounted(step: &str, stats: &StatsSnapshot, got: &ReceiverCounts) -> R
 /// dropped, and the receiver counted per signal what was sent.
 fn check_delivered(step: &str, stats: &StatsSnapshot, got: &ReceiverCounts, sent: Sent) -> Result<(), ScenarioError> {
     check_accounted(step, stats, got)?;
-    if stats.dropped_total() > 0 || stats.accepted != sent.total() {
-        return Err(ScenarioError::Dropped { step: step.into(), stats: Box::new(*stats) });
-    }
+    check_none_dropped(step, stats, sent.total())?;
     for (signal, received, sent) in
         [("spans", got.spans, sent.spans), ("points", got.points, sent.points), ("logs", got.logs, sent.logs)]
     {
@@ -835,10 +990,14 @@ fn dropped_text(p: &StatsSnapshot) -> String {
 }
 
 fn exporter_row(step: impl Into<String>, stats: &ExporterStats, wall: Duration) -> ScenarioRow {
-    let p = &stats.pipeline;
+    pipeline_row(step, &stats.pipeline, stats.transport.retries, wall)
+}
+
+/// A step's row from the counters of its exporters and their retries.
+fn pipeline_row(step: impl Into<String>, p: &StatsSnapshot, retries: u64, wall: Duration) -> ScenarioRow {
     let mut extra = vec![("bytes_raw", p.bytes_raw.to_string()), ("dropped", dropped_text(p))];
-    if stats.transport.retries > 0 {
-        extra.push(("retries", stats.transport.retries.to_string()));
+    if retries > 0 {
+        extra.push(("retries", retries.to_string()));
     }
     ScenarioRow {
         step: step.into(),
@@ -848,19 +1007,6 @@ fn exporter_row(step: impl Into<String>, stats: &ExporterStats, wall: Duration) 
         wall: Some(wall),
         extra,
     }
-}
-
-/// Adds one exporter's counters to a total.
-fn add_stats(total: &mut StatsSnapshot, s: &StatsSnapshot) {
-    total.accepted += s.accepted;
-    total.exported += s.exported;
-    for (t, d) in total.dropped.iter_mut().zip(s.dropped) {
-        *t += d;
-    }
-    total.bytes_raw += s.bytes_raw;
-    total.bytes_sent += s.bytes_sent;
-    total.requests += s.requests;
-    total.failed_requests += s.failed_requests;
 }
 
 /// Folds deterministic quantities into a checksum (FNV-1a over whole
@@ -875,6 +1021,81 @@ fn mix(h: u64, v: u64) -> u64 {
 
 fn network_outcome(stats: &StatsSnapshot, parts: impl IntoIterator<Item = u64>) -> Outcome {
     Outcome { items: stats.exported, bytes: stats.bytes_raw, checksum: fold(parts) }
+}
+
+/// Ends a step whose one exporter must deliver everything it was sent:
+/// shuts it down, checks every signal at the receiver, and reports the step
+/// with `extra` and the per-signal counts. The outcome folds the per-signal
+/// counts sent, then `parts`.
+async fn deliver_all(
+    step: &str,
+    start: StepStart<'_>,
+    exporter: Exporter,
+    sent: Sent,
+    extra: Vec<(&'static str, String)>,
+    parts: &[u64],
+    rows: &mut Vec<ScenarioRow>,
+) -> Result<Outcome, ScenarioError> {
+    let (stats, got, wall) = start.finish(step, exporter).await?;
+    check_delivered(step, &stats.pipeline, &got, sent)?;
+    let mut row = exporter_row(step, &stats, wall);
+    row.extra.extend(extra);
+    row.extra.extend([
+        ("spans", got.spans.to_string()),
+        ("points", got.points.to_string()),
+        ("logs", got.logs.to_string()),
+    ]);
+    rows.push(row);
+    let counts = [sent.spans, sent.points, sent.logs];
+    Ok(network_outcome(&stats.pipeline, counts.into_iter().chain(parts.iter().copied())))
+}
+
+/// What a scenario of several exporter steps accumulates: the counters of
+/// all its exporters, the deterministic parts of its checksum, its rows.
+struct Tally<'a> {
+    total: StatsSnapshot,
+    parts: Vec<u64>,
+    rows: &'a mut Vec<ScenarioRow>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(rows: &'a mut Vec<ScenarioRow>) -> Self {
+        Tally { total: StatsSnapshot::default(), parts: Vec::new(), rows }
+    }
+
+    /// Adds one exporter step: its counters, `part` (its deterministic
+    /// result) and its row.
+    fn record(&mut self, stats: &StatsSnapshot, part: u64, row: ScenarioRow) {
+        self.total += *stats;
+        self.parts.push(part);
+        self.rows.push(row);
+    }
+
+    /// The row recorded last, for a step's own figures.
+    fn last_row(&mut self) -> &mut ScenarioRow {
+        self.rows.last_mut().expect("called after a step was recorded")
+    }
+
+    fn outcome(self) -> Outcome {
+        network_outcome(&self.total, self.parts)
+    }
+}
+
+/// Exports `spans` through a fresh exporter, checks that every one was
+/// delivered, and records the step (its part: the spans exported); returns
+/// the exporter's counters and what the receiver counted, for the step's
+/// own checks.
+async fn deliver_spans(
+    step: &str,
+    receiver: &Receiver,
+    builder: ExporterBuilder,
+    spans: &[Span],
+    tally: &mut Tally<'_>,
+) -> Result<(ExporterStats, ReceiverCounts), ScenarioError> {
+    let (stats, got, wall) = export_spans(step, receiver, builder, spans).await?;
+    check_delivered(step, &stats.pipeline, &got, Sent { spans: spans.len() as u64, ..Sent::default() })?;
+    tally.record(&stats.pipeline, stats.pipeline.exported, exporter_row(step, &stats, wall));
+    Ok((stats, got))
 }
 
 /// Waits for every producer; a refused item or a failed task fails the step.
@@ -898,30 +1119,32 @@ async fn web_application(
     rows: &mut Vec<ScenarioRow>,
 ) -> Result<Outcome, ScenarioError> {
     const STEP: &str = "http/protobuf";
-    let before = receiver.counts();
-    let started = Instant::now();
-    let exporter = build(STEP, http_exporter(receiver, DEFAULT_BATCH))?;
+    let start = StepStart::now(receiver);
+    let exporter = build(STEP, http_exporter(receiver, default_batch()))?;
     let h = exporter.handle();
     let mut rng = SplitMix64::new(fixtures::SEED);
     let (mut sent, mut ok, mut errors) = (Sent::default(), 0u64, 0u64);
     for i in 0..requests {
         let error = i % WEB_ERROR_EVERY == WEB_ERROR_EVERY - 1;
-        let t0 = fixtures::BASE_TIME_NS + i * 4 * MS;
+        let t0 = fixtures::BASE_TIME_NS + i * REQUEST_SPACING_NS;
         let (trace, root) = (trace_id(&mut rng), span_id(&mut rng));
         let status: i64 = if error { 500 } else { 200 };
+        let user = i % WEB_USERS;
+        // Inside the request: the cache lookup first, then the query, as a
+        // read-through cache does.
         let cache = Span::builder("cache.get")
             .parent(trace, root)
             .span_id(span_id(&mut rng))
             .kind(SpanKind::Client)
-            .times(t0 + MS / 4, t0 + MS / 2)
+            .times(t0 + NS_PER_MS / 4, t0 + NS_PER_MS / 2)
             .attr("cache.system", "redis")
-            .attr("cache.hit", i % 3 != 0)
+            .attr("cache.hit", i % WEB_CACHE_MISS_EVERY != 0)
             .build();
         let db = Span::builder("SELECT users")
             .parent(trace, root)
             .span_id(span_id(&mut rng))
             .kind(SpanKind::Client)
-            .times(t0 + MS / 2, t0 + 2 * MS)
+            .times(t0 + NS_PER_MS / 2, t0 + 2 * NS_PER_MS)
             .attr("db.system", "postgresql")
             .attr("db.query.text", "SELECT * FROM users WHERE id = $1")
             .build();
@@ -930,10 +1153,10 @@ async fn web_application(
             .trace_id(trace)
             .span_id(root)
             .kind(SpanKind::Server)
-            .times(t0, t0 + 3 * MS)
+            .times(t0, t0 + REQUEST_NS)
             .attr("http.request.method", "GET")
             .attr("http.route", "/api/users/{id}")
-            .attr("url.path", format!("/api/users/{}", i % 1_000))
+            .attr("url.path", format!("/api/users/{user}"))
             .attr("http.response.status_code", status)
             .status(if error { Status::error("upstream timeout") } else { Status::OK })
             .build();
@@ -942,12 +1165,13 @@ async fn web_application(
             send(STEP, &h, Item::Span(span)).await?;
             sent.spans += 1;
         }
+        let t_end = t0 + REQUEST_NS;
         if error {
             errors += 1;
             let log = LogRecord::builder()
-                .times(t0 + 3 * MS, t0 + 3 * MS)
+                .times(t_end, t_end)
                 .severity(Severity::ERROR, "ERROR")
-                .body(format!("GET /api/users/{}: upstream timeout after 3 ms", i % 1_000))
+                .body(format!("GET /api/users/{user}: upstream timeout after {} ms", REQUEST_NS / NS_PER_MS))
                 .attr("http.response.status_code", status)
                 .span_context(trace, root, FLAG_SAMPLED)
                 .build();
@@ -957,34 +1181,25 @@ async fn web_application(
             ok += 1;
         }
         if (i + 1) % WEB_METRIC_EVERY == 0 || i + 1 == requests {
-            let counter = Item::Metric(request_counter(ok, errors, t0 + 3 * MS));
+            let counter = Item::Metric(request_counter(ok, errors, t_end));
             sent.points += counter.count();
             send(STEP, &h, counter).await?;
         }
     }
-    let stats = shutdown(STEP, exporter, SHUTDOWN).await?;
-    let wall = started.elapsed();
-    let got = delta(receiver.counts(), before);
-    check_delivered(STEP, &stats.pipeline, &got, sent)?;
-    let mut row = exporter_row(STEP, &stats, wall);
-    row.extra.extend([
-        ("requests_simulated", requests.to_string()),
-        ("spans", got.spans.to_string()),
-        ("points", got.points.to_string()),
-        ("logs", got.logs.to_string()),
-    ]);
-    rows.push(row);
-    Ok(network_outcome(&stats.pipeline, [sent.spans, sent.points, sent.logs, ok, errors]))
+    drop(h);
+    let extra = vec![("requests_simulated", requests.to_string())];
+    deliver_all(STEP, start, exporter, sent, extra, &[ok, errors], rows).await
 }
 
 // ---------------------------------------------------------------------------
 // microservices_communication
 
 async fn microservices(receiver: &Receiver, calls: u64, rows: &mut Vec<ScenarioRow>) -> Result<Outcome, ScenarioError> {
+    // All services run at once, so the step is timed (and reported) as one.
+    let step = format!("{}_services", SERVICES.len());
     // A failed earlier run may have left spans in the capture.
     let _stale = receiver.take_captured();
-    let before = receiver.counts();
-    let started = Instant::now();
+    let start = StepStart::now(receiver);
     let mut exporters = Vec::with_capacity(SERVICES.len());
     for service in SERVICES {
         let resource = Resource::new([
@@ -992,18 +1207,19 @@ async fn microservices(receiver: &Receiver, calls: u64, rows: &mut Vec<ScenarioR
             KeyValue::new("service.version", "1.0.0"),
             KeyValue::new("deployment.environment", "prod"),
         ]);
-        exporters.push(build(service, http_exporter(receiver, DEFAULT_BATCH).resource(resource))?);
+        exporters.push(build(service, http_exporter(receiver, default_batch()).resource(resource))?);
     }
     let handles: Vec<Handle> = exporters.iter().map(Exporter::handle).collect();
     let mut rng = SplitMix64::new(fixtures::SEED);
     for call in 0..calls {
-        let t0 = fixtures::BASE_TIME_NS + call * 4 * MS;
+        // Each callee's span lies inside its caller's.
+        let t0 = fixtures::BASE_TIME_NS + call * REQUEST_SPACING_NS;
         let index = call as i64;
         let a = Span::builder("GET /checkout")
             .trace_id(trace_id(&mut rng))
             .span_id(span_id(&mut rng))
             .kind(SpanKind::Server)
-            .times(t0, t0 + 3 * MS)
+            .times(t0, t0 + REQUEST_NS)
             .attr("call.index", index)
             .build();
         // The header is all that crosses to the callee: B rebuilds the context from it.
@@ -1014,7 +1230,7 @@ async fn microservices(receiver: &Receiver, calls: u64, rows: &mut Vec<ScenarioR
             .child_of_remote(&remote)
             .span_id(span_id(&mut rng))
             .kind(SpanKind::Server)
-            .times(t0 + MS / 2, t0 + 5 * MS / 2)
+            .times(t0 + NS_PER_MS / 2, t0 + 5 * NS_PER_MS / 2)
             .attr("call.index", index)
             .build();
         let header = b.context().traceparent();
@@ -1024,42 +1240,46 @@ async fn microservices(receiver: &Receiver, calls: u64, rows: &mut Vec<ScenarioR
             .child_of_remote(&remote)
             .span_id(span_id(&mut rng))
             .kind(SpanKind::Server)
-            .times(t0 + MS, t0 + 2 * MS)
+            .times(t0 + NS_PER_MS, t0 + 2 * NS_PER_MS)
             .attr("call.index", index)
             .build();
         for (h, span) in handles.iter().zip([a, b, c]) {
-            send("microservices", h, Item::Span(span)).await?;
+            send(&step, h, Item::Span(span)).await?;
         }
     }
     drop(handles);
-    let mut total = StatsSnapshot::default();
+    let (mut total, mut retries, mut requests) = (StatsSnapshot::default(), 0, Vec::new());
     for (service, exporter) in SERVICES.iter().zip(exporters) {
         let stats = shutdown(service, exporter, SHUTDOWN).await?;
-        if !stats.pipeline.is_balanced() || stats.pipeline.dropped_total() > 0 || stats.pipeline.accepted != calls {
-            return Err(ScenarioError::Dropped { step: (*service).into(), stats: Box::new(stats.pipeline) });
-        }
-        add_stats(&mut total, &stats.pipeline);
-        rows.push(exporter_row(*service, &stats, started.elapsed()));
+        check_balanced(service, &stats.pipeline)?;
+        check_none_dropped(service, &stats.pipeline, calls)?;
+        total += stats.pipeline;
+        retries += stats.transport.retries;
+        requests.push(stats.pipeline.requests.to_string());
     }
-    let got = delta(receiver.counts(), before);
-    check_delivered("microservices", &total, &got, Sent { spans: calls * 3, ..Sent::default() })?;
+    let (got, wall) = start.end();
+    check_delivered(&step, &total, &got, Sent { spans: calls * SERVICES.len() as u64, ..Sent::default() })?;
+    let mut row = pipeline_row(step, &total, retries, wall);
+    row.extra.push(("requests_per_service", requests.join(",")));
+    rows.push(row);
     let verifying = Instant::now();
     let (verified, traces) = verify_chains(receiver.take_captured(), calls)?;
     let mut row = ScenarioRow::untimed("propagation", verified, 0);
     row.wall = Some(verifying.elapsed());
-    row.extra.push(("chains_verified", verified.to_string()));
     rows.push(row);
     Ok(network_outcome(&total, [got.spans, verified, traces]))
 }
 
 /// Checks that every payments span continues an orders span, which
-/// continues a root frontend span, all in one trace; returns the chains
-/// verified and an order-independent fold of their trace ids.
+/// continues a root frontend span, all in one trace; that each span
+/// continues only one callee's span (one chain per call); and that every
+/// call has a trace of its own. Returns the chains verified and a fold of
+/// their sorted trace ids.
 fn verify_chains(captured: Vec<Received>, calls: u64) -> Result<(u64, u64), ScenarioError> {
     let mut by_service: [HashMap<SpanId, Span>; 3] = Default::default();
     for received in captured {
         let Received::Traces(data) = received else {
-            return Err(unexpected("microservices", "only traces at the receiver", "metrics or logs"));
+            return Err(unexpected("propagation", "only traces at the receiver", "metrics or logs"));
         };
         for rs in data.resource_spans {
             let service =
@@ -1068,9 +1288,10 @@ fn verify_chains(captured: Vec<Received>, calls: u64) -> Result<(u64, u64), Scen
                     _ => None,
                 });
             let Some(service) = service else {
-                return Err(unexpected("microservices", "service.name of a known service", "a span without one"));
+                return Err(unexpected("propagation", "service.name of a known service", "a span without one"));
             };
             for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
+                // A repeated span id shrinks the map, so the count below catches it.
                 by_service[service].insert(span.span_id, span);
             }
         }
@@ -1086,15 +1307,22 @@ fn verify_chains(captured: Vec<Received>, calls: u64) -> Result<(u64, u64), Scen
         }
     }
     let [frontend, orders, payments] = &by_service;
-    let (mut verified, mut traces) = (0, 0u64);
+    let (mut orders_used, mut frontend_used) = (HashSet::new(), HashSet::new());
+    let mut traces = HashSet::new();
     for c in payments.values() {
         let broken = |what| Err(ScenarioError::Propagation { span: c.span_id, what });
         let Some(b) = c.parent_span_id.and_then(|p| orders.get(&p)) else {
             return broken("the payments span's parent is not an orders span");
         };
+        if !orders_used.insert(b.span_id) {
+            return broken("another payments span continues the same orders span");
+        }
         let Some(a) = b.parent_span_id.and_then(|p| frontend.get(&p)) else {
             return broken("the orders span's parent is not a frontend span");
         };
+        if !frontend_used.insert(a.span_id) {
+            return broken("another orders span continues the same frontend span");
+        }
         if a.parent_span_id.is_some() {
             return broken("the frontend span is not a root span");
         }
@@ -1104,10 +1332,15 @@ fn verify_chains(captured: Vec<Received>, calls: u64) -> Result<(u64, u64), Scen
         if b.flags & FLAG_IS_REMOTE == 0 || c.flags & FLAG_IS_REMOTE == 0 {
             return broken("a callee's parent is not marked remote");
         }
-        verified += 1;
-        traces ^= u64::from_le_bytes(c.trace_id.0[..8].try_into().expect("8 of the 16 bytes"));
+        traces.insert(a.trace_id);
     }
-    Ok((verified, traces))
+    if traces.len() as u64 != calls {
+        return Err(unexpected("propagation", format!("{calls} distinct trace ids"), traces.len().to_string()));
+    }
+    let mut ids: Vec<TraceId> = traces.into_iter().collect();
+    ids.sort_unstable();
+    let words = ids.iter().map(|t| u64::from_le_bytes(t.0[..8].try_into().expect("8 of the 16 bytes")));
+    Ok((calls, fold(words)))
 }
 
 // ---------------------------------------------------------------------------
@@ -1118,17 +1351,13 @@ async fn batch_processing(
     spans: &[Span],
     rows: &mut Vec<ScenarioRow>,
 ) -> Result<Outcome, ScenarioError> {
-    let mut total = StatsSnapshot::default();
-    let mut parts = Vec::new();
+    let mut tally = Tally::new(rows);
     for size in BATCH_SIZES {
         let step = format!("max_batch_items={size}");
-        let (stats, got, wall) = export_spans(&step, receiver, http_exporter(receiver, size), spans).await?;
-        check_delivered(&step, &stats.pipeline, &got, Sent { spans: spans.len() as u64, ..Sent::default() })?;
-        add_stats(&mut total, &stats.pipeline);
-        parts.extend([size as u64, stats.pipeline.exported]);
-        rows.push(exporter_row(step, &stats, wall));
+        tally.parts.push(size as u64);
+        deliver_spans(&step, receiver, http_exporter(receiver, size), spans, &mut tally).await?;
     }
-    Ok(network_outcome(&total, parts))
+    Ok(tally.outcome())
 }
 
 async fn network_io(
@@ -1136,8 +1365,7 @@ async fn network_io(
     spans: &[Span],
     rows: &mut Vec<ScenarioRow>,
 ) -> Result<Outcome, ScenarioError> {
-    let mut total = StatsSnapshot::default();
-    let mut parts = Vec::new();
+    let mut tally = Tally::new(rows);
     for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
         for compression in [Compression::None, Compression::GZIP_DEFAULT, Compression::ZSTD_DEFAULT] {
             let step = format!("{protocol}+{compression}");
@@ -1145,19 +1373,14 @@ async fn network_io(
                 Protocol::Grpc => receiver.grpc_endpoint().expect("the network_io receiver is started with gRPC"),
                 _ => receiver.http_endpoint(),
             };
-            let builder = exporter_to(endpoint, protocol, compression, DEFAULT_BATCH);
-            let (stats, got, wall) = export_spans(&step, receiver, builder, spans).await?;
-            check_delivered(&step, &stats.pipeline, &got, Sent { spans: spans.len() as u64, ..Sent::default() })?;
-            add_stats(&mut total, &stats.pipeline);
-            parts.push(stats.pipeline.exported);
-            let mut row = exporter_row(step, &stats, wall);
+            let builder = exporter_to(endpoint, protocol, compression, default_batch());
+            deliver_spans(&step, receiver, builder, spans, &mut tally).await?;
             if protocol == Protocol::Grpc && compression != Compression::None {
-                row.extra.push(("note", "tonic compresses after the pipeline: bytes are raw".to_owned()));
+                tally.last_row().extra.push(("note", "tonic compresses after the pipeline: bytes are raw".to_owned()));
             }
-            rows.push(row);
         }
     }
-    Ok(network_outcome(&total, parts))
+    Ok(tally.outcome())
 }
 
 // ---------------------------------------------------------------------------
@@ -1168,13 +1391,11 @@ async fn high_concurrency(
     spans: u64,
     rows: &mut Vec<ScenarioRow>,
 ) -> Result<Outcome, ScenarioError> {
-    let mut total = StatsSnapshot::default();
-    let mut parts = Vec::new();
+    let mut tally = Tally::new(rows);
     for producers in PRODUCERS {
         let step = format!("producers={producers}");
-        let before = receiver.counts();
-        let started = Instant::now();
-        let exporter = build(&step, http_exporter(receiver, DEFAULT_BATCH))?;
+        let start = StepStart::now(receiver);
+        let exporter = build(&step, http_exporter(receiver, default_batch()))?;
         let mut tasks = JoinSet::new();
         for worker in 0..producers {
             // The remainder goes to the first producers, so the total is exact.
@@ -1189,22 +1410,19 @@ async fn high_concurrency(
             });
         }
         let sent = join_producers(&step, &mut tasks).await?;
-        let stats = shutdown(&step, exporter, SHUTDOWN).await?;
-        let wall = started.elapsed();
-        check_delivered(&step, &stats.pipeline, &delta(receiver.counts(), before), sent)?;
-        add_stats(&mut total, &stats.pipeline);
-        parts.extend([producers, stats.pipeline.exported]);
-        rows.push(exporter_row(step, &stats, wall));
+        let (stats, got, wall) = start.finish(&step, exporter).await?;
+        check_delivered(&step, &stats.pipeline, &got, sent)?;
+        tally.parts.push(producers);
+        tally.record(&stats.pipeline, stats.pipeline.exported, exporter_row(step, &stats, wall));
     }
-    Ok(network_outcome(&total, parts))
+    Ok(tally.outcome())
 }
 
 async fn production(receiver: &Receiver, items: u64, rows: &mut Vec<ScenarioRow>) -> Result<Outcome, ScenarioError> {
-    const STEP: &str = "50_workers";
+    let step = format!("{WORKERS}_workers");
     let blocks = (items / (WORKERS * BLOCK_ITEMS)).max(1);
-    let before = receiver.counts();
-    let started = Instant::now();
-    let exporter = build(STEP, http_exporter(receiver, DEFAULT_BATCH))?;
+    let start = StepStart::now(receiver);
+    let exporter = build(&step, http_exporter(receiver, default_batch()))?;
     let mut tasks = JoinSet::new();
     for worker in 0..WORKERS {
         let h = exporter.handle();
@@ -1216,7 +1434,8 @@ async fn production(receiver: &Receiver, items: u64, rows: &mut Vec<ScenarioRow>
                 for j in 0..BLOCK_SPANS {
                     h.send(Item::Span(api_span(&mut rng, worker, seq + j))).await.map_err(|r| r.reason)?;
                 }
-                let metric = Item::Metric(two_point_metric(&mut rng, block, fixtures::BASE_TIME_NS + seq * MS));
+                let time = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
+                let metric = Item::Metric(two_point_metric(&mut rng, block, time));
                 let points = metric.count();
                 h.send(metric).await.map_err(|r| r.reason)?;
                 h.send(Item::Log(app_log(&mut rng, seq))).await.map_err(|r| r.reason)?;
@@ -1225,19 +1444,8 @@ async fn production(receiver: &Receiver, items: u64, rows: &mut Vec<ScenarioRow>
             Ok(sent)
         });
     }
-    let sent = join_producers(STEP, &mut tasks).await?;
-    let stats = shutdown(STEP, exporter, SHUTDOWN).await?;
-    let wall = started.elapsed();
-    let got = delta(receiver.counts(), before);
-    check_delivered(STEP, &stats.pipeline, &got, sent)?;
-    let mut row = exporter_row(STEP, &stats, wall);
-    row.extra.extend([
-        ("spans", got.spans.to_string()),
-        ("points", got.points.to_string()),
-        ("logs", got.logs.to_string()),
-    ]);
-    rows.push(row);
-    Ok(network_outcome(&stats.pipeline, [sent.spans, sent.points, sent.logs]))
+    let sent = join_producers(&step, &mut tasks).await?;
+    deliver_all(&step, start, exporter, sent, Vec::new(), &[], rows).await
 }
 
 // ---------------------------------------------------------------------------
@@ -1256,8 +1464,7 @@ async fn sustained_load(
     const STEP: &str = "paced";
     let per_tick = (rate * SUSTAINED_TICK.as_millis() as u64 / 1_000).max(1);
     let ticks = (duration.as_millis() / SUSTAINED_TICK.as_millis()).max(1) as u64;
-    let before = receiver.counts();
-    let started = Instant::now();
+    let start = StepStart::now(receiver);
     // The default batching (its max_delay included): this scenario is about time.
     let builder = Exporter::builder()
         .endpoint(receiver.http_endpoint())
@@ -1272,7 +1479,7 @@ async fn sustained_load(
     let mut offered = 0;
     for _ in 0..ticks {
         interval.tick().await;
-        if started.elapsed() >= duration {
+        if start.at.elapsed() >= duration {
             break;
         }
         for _ in 0..per_tick {
@@ -1281,9 +1488,8 @@ async fn sustained_load(
         }
     }
     drop(h);
-    let stats = shutdown(STEP, exporter, SHUTDOWN).await?;
-    let wall = started.elapsed();
-    check_accounted(STEP, &stats.pipeline, &delta(receiver.counts(), before))?;
+    let (stats, got, wall) = start.finish(STEP, exporter).await?;
+    check_accounted(STEP, &stats.pipeline, &got)?;
     if stats.pipeline.accepted != offered {
         return Err(unexpected(STEP, format!("{offered} items accepted"), stats.pipeline.accepted.to_string()));
     }
@@ -1300,9 +1506,8 @@ async fn mixed_telemetry(
     rows: &mut Vec<ScenarioRow>,
 ) -> Result<Outcome, ScenarioError> {
     const STEP: &str = "interleaved";
-    let before = receiver.counts();
-    let started = Instant::now();
-    let exporter = build(STEP, http_exporter(receiver, DEFAULT_BATCH))?;
+    let start = StepStart::now(receiver);
+    let exporter = build(STEP, http_exporter(receiver, default_batch()))?;
     let h = exporter.handle();
     let mut rng = SplitMix64::new(fixtures::SEED);
     let mut sent = Sent::default();
@@ -1310,7 +1515,7 @@ async fn mixed_telemetry(
         send(STEP, &h, Item::Span(api_span(&mut rng, 0, i))).await?;
         sent.spans += 1;
         if i % 4 == 0 {
-            let metric = Item::Metric(two_point_metric(&mut rng, i / 4, fixtures::BASE_TIME_NS + i * MS));
+            let metric = Item::Metric(two_point_metric(&mut rng, i / 4, fixtures::BASE_TIME_NS + i * NS_PER_MS));
             sent.points += metric.count();
             send(STEP, &h, metric).await?;
         }
@@ -1319,18 +1524,8 @@ async fn mixed_telemetry(
             sent.logs += 1;
         }
     }
-    let stats = shutdown(STEP, exporter, SHUTDOWN).await?;
-    let wall = started.elapsed();
-    let got = delta(receiver.counts(), before);
-    check_delivered(STEP, &stats.pipeline, &got, sent)?;
-    let mut row = exporter_row(STEP, &stats, wall);
-    row.extra.extend([
-        ("spans", got.spans.to_string()),
-        ("points", got.points.to_string()),
-        ("logs", got.logs.to_string()),
-    ]);
-    rows.push(row);
-    Ok(network_outcome(&stats.pipeline, [sent.spans, sent.points, sent.logs]))
+    drop(h);
+    deliver_all(STEP, start, exporter, sent, Vec::new(), &[], rows).await
 }
 
 // ---------------------------------------------------------------------------
@@ -1341,8 +1536,9 @@ async fn mixed_telemetry(
 struct Errors {
     /// Healthy: target of the malformed requests.
     ok: Receiver,
-    /// Fails 30% of requests with 503.
-    unavailable: Receiver,
+    /// Fails 30% of requests with 503; started fresh in each run (see
+    /// [`unavailable_receiver`]).
+    unavailable: ReceiverConfig,
     /// Fails every request with 400.
     bad_request: Receiver,
     /// Answers after `SLOW_RECEIVER_DELAY`.
@@ -1486,12 +1682,48 @@ const PROBES: [Probe; 6] = [
     Probe { get: true, ..probe("wrong_method", "/v1/traces", "application/x-protobuf", b"", 405) },
 ];
 
+/// Starts the 503 receiver of one run. Its seeded fault decisions follow
+/// the requests in arrival order from the receiver's start, so a receiver
+/// of its own makes each run see the same faults, whatever earlier runs did.
+async fn unavailable_receiver(config: &ReceiverConfig) -> Result<Receiver, ScenarioError> {
+    Receiver::start(config.clone()).await.map_err(ScenarioError::Receiver)
+}
+
+/// Sends one malformed request and reads the whole answer (so that the
+/// connection is reused for the next probe); returns the status.
+async fn send_probe(
+    step: &str,
+    client: &Client<HttpConnector, Full<Bytes>>,
+    endpoint: &str,
+    p: &Probe,
+) -> Result<u16, ScenarioError> {
+    let mut request = http::Request::builder()
+        .method(if p.get { http::Method::GET } else { http::Method::POST })
+        .uri(format!("{endpoint}{}", p.path))
+        .header(http::header::CONTENT_TYPE, p.content_type);
+    if let Some(encoding) = p.content_encoding {
+        request = request.header(http::header::CONTENT_ENCODING, encoding);
+    }
+    let request = request.body(Full::new(Bytes::from_static(p.body))).expect("static request parts are valid");
+    let exchange = async {
+        let response = client.request(request).await?;
+        let status = response.status().as_u16();
+        // The body is only drained: a broken one does not change the status.
+        let _body = response.into_body().collect().await;
+        Ok::<_, hyper_util::client::legacy::Error>(status)
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, exchange).await {
+        Ok(answer) => answer.map_err(|source| ScenarioError::Probe { step: step.into(), source }),
+        Err(_elapsed) => Err(ScenarioError::ProbeTimeout { step: step.into(), case: p.case, timeout: PROBE_TIMEOUT }),
+    }
+}
+
 /// Runs the four error classes in order; the outcome folds only their
 /// deterministic results (error kinds seen, items per drop reason, status
-/// codes), never retry counts or timings.
+/// codes), never retry counts or timings. Its items are the spans delivered:
+/// neither the rejected nor the given-up ones.
 async fn error_handling(s: &Errors, rows: &mut Vec<ScenarioRow>) -> Result<Outcome, ScenarioError> {
-    let mut total = StatsSnapshot::default();
-    let mut parts = Vec::new();
+    let mut tally = Tally::new(rows);
 
     // (1) Invalid configurations are refused by the builder, each with a clear error.
     let step = "invalid_config";
@@ -1515,36 +1747,24 @@ async fn error_handling(s: &Errors, rows: &mut Vec<ScenarioRow>) -> Result<Outco
     let mut row = ScenarioRow::untimed(step, 0, 0);
     row.wall = Some(started.elapsed());
     row.extra.extend(ConfigKind::ALL.iter().map(|k| (k.name(), seen[*k as usize].to_string())));
-    rows.push(row);
-    parts.extend(seen);
+    tally.rows.push(row);
+    tally.parts.extend(seen);
 
     // (2a) A receiver failing 30% of requests with 503: retries deliver everything.
     let step = "retry_503";
-    let fast_retry = RetryConfig {
-        max_attempts: 40,
-        initial_backoff: Duration::from_millis(2),
-        max_backoff: Duration::from_millis(20),
-        max_elapsed: Duration::from_secs(10),
-    };
-    // Opens on a run of failures but recovers within milliseconds, so it shapes the run without stalling it.
-    let quick_breaker =
-        BreakerConfig { failure_threshold: 5, open_for: Duration::from_millis(20), half_open_probes: 1 };
-    let builder = http_exporter(&s.unavailable, ERROR_BATCH).retry(fast_retry).breaker(quick_breaker);
-    let (stats, got, wall) = export_spans(step, &s.unavailable, builder, &s.retry_spans).await?;
-    check_delivered(step, &stats.pipeline, &got, Sent { spans: s.retry_spans.len() as u64, ..Sent::default() })?;
+    let unavailable = unavailable_receiver(&s.unavailable).await?;
+    let builder = http_exporter(&unavailable, ERROR_BATCH).retry(FAST_RETRY).breaker(QUICK_BREAKER);
+    let (stats, got) = deliver_spans(step, &unavailable, builder, &s.retry_spans, &mut tally).await?;
+    drop(unavailable);
     if got.faulted_requests == 0 || stats.transport.retries == 0 {
         let got = format!("{} faulted requests, {} retries", got.faulted_requests, stats.transport.retries);
         return Err(unexpected(step, "injected 503s, retried", got));
     }
-    add_stats(&mut total, &stats.pipeline);
-    parts.push(stats.pipeline.exported);
-    let mut row = exporter_row(step, &stats, wall);
-    row.extra.push(("faulted_requests", got.faulted_requests.to_string()));
-    rows.push(row);
+    tally.last_row().extra.push(("faulted_requests", got.faulted_requests.to_string()));
 
     // (2b) A permanent 400: the items are counted as rejected, never retried, never lost.
     let step = "rejected_400";
-    let builder = http_exporter(&s.bad_request, FEW_BATCH).retry(fast_retry);
+    let builder = http_exporter(&s.bad_request, FEW_BATCH).retry(FAST_RETRY);
     let (stats, got, wall) = export_spans(step, &s.bad_request, builder, &s.few_spans).await?;
     check_accounted(step, &stats.pipeline, &got)?;
     let rejected = stats.pipeline.dropped(DropReason::Rejected);
@@ -1552,81 +1772,53 @@ async fn error_handling(s: &Errors, rows: &mut Vec<ScenarioRow>) -> Result<Outco
         let got = format!("{} ({} retries)", dropped_text(&stats.pipeline), stats.transport.retries);
         return Err(unexpected(step, format!("rejected:{} without retries", s.few_spans.len()), got));
     }
-    add_stats(&mut total, &stats.pipeline);
-    parts.push(rejected);
-    rows.push(exporter_row(step, &stats, wall));
+    tally.record(&stats.pipeline, rejected, exporter_row(step, &stats, wall));
 
     // (3) Attempts time out against a receiver slower than the exporter's timeout; a
     // small retry budget ends in counted drops, and shutdown returns.
     let step = "timeout";
-    let short_retry = RetryConfig {
-        max_attempts: 2,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(5),
-        max_elapsed: Duration::from_millis(200),
-    };
-    let builder = http_exporter(&s.slow, FEW_BATCH).timeout(SHORT_TIMEOUT).retry(short_retry);
+    let builder = http_exporter(&s.slow, FEW_BATCH).timeout(SHORT_TIMEOUT).retry(SHORT_RETRY);
     // The receiver's count is not compared here: a request the exporter gave
     // up on may still be served (at-least-once), and whether it is depends on timing.
     let (stats, _served_anyway, wall) = export_spans(step, &s.slow, builder, &s.few_spans).await?;
     let p = &stats.pipeline;
-    if !p.is_balanced() {
-        return Err(ScenarioError::Unbalanced { step: step.into(), stats: Box::new(*p) });
-    }
+    check_balanced(step, p)?;
     let exhausted = p.dropped(DropReason::RetriesExhausted);
     if exhausted != s.few_spans.len() as u64 || p.exported != 0 || stats.transport.timeouts == 0 {
         let got = format!("{} ({} timeouts)", dropped_text(p), stats.transport.timeouts);
         return Err(unexpected(step, format!("retries_exhausted:{} after timeouts", s.few_spans.len()), got));
     }
-    add_stats(&mut total, p);
-    parts.push(exhausted);
     let mut row = exporter_row(step, &stats, wall);
     row.extra.push(("timeouts", stats.transport.timeouts.to_string()));
-    rows.push(row);
+    tally.record(p, exhausted, row);
 
     // (4) Malformed requests are answered 4xx, and the receiver keeps serving.
     let step = "bad_input";
     let started = Instant::now();
     let before = s.ok.counts();
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let endpoint = s.ok.http_endpoint();
     let mut row = ScenarioRow::untimed(step, 0, 0);
     for p in &PROBES {
-        let mut request = http::Request::builder()
-            .method(if p.get { http::Method::GET } else { http::Method::POST })
-            .uri(format!("{}{}", s.ok.http_endpoint(), p.path))
-            .header(http::header::CONTENT_TYPE, p.content_type);
-        if let Some(encoding) = p.content_encoding {
-            request = request.header(http::header::CONTENT_ENCODING, encoding);
-        }
-        let request = request.body(Full::new(Bytes::from_static(p.body))).expect("static request parts are valid");
-        let response =
-            client.request(request).await.map_err(|source| ScenarioError::Probe { step: step.into(), source })?;
-        let status = response.status().as_u16();
-        // Read the body so that the connection is reused for the next probe.
-        let _body = response.into_body().collect().await;
+        let status = send_probe(step, &client, &endpoint, p).await?;
         if status != p.status {
             return Err(unexpected(step, format!("{}: HTTP {}", p.case, p.status), format!("HTTP {status}")));
         }
         row.extra.push((p.case, status.to_string()));
         row.bytes += p.body.len() as u64;
-        parts.push(u64::from(status));
+        tally.parts.push(u64::from(status));
     }
     let refused = delta(s.ok.counts(), before).refused_requests;
     if refused != PROBES.len() as u64 {
         return Err(unexpected(step, format!("{} refused requests", PROBES.len()), refused.to_string()));
     }
     row.wall = Some(started.elapsed());
-    rows.push(row);
+    tally.rows.push(row);
     let step = "serving_after_bad_input";
     let after = &s.few_spans[..AFTER_PROBE_SPANS as usize];
-    let (stats, got, wall) = export_spans(step, &s.ok, http_exporter(&s.ok, FEW_BATCH), after).await?;
-    check_delivered(step, &stats.pipeline, &got, Sent { spans: AFTER_PROBE_SPANS, ..Sent::default() })?;
-    add_stats(&mut total, &stats.pipeline);
-    parts.push(stats.pipeline.exported);
-    rows.push(exporter_row(step, &stats, wall));
+    deliver_spans(step, &s.ok, http_exporter(&s.ok, FEW_BATCH), after, &mut tally).await?;
 
-    // Every item handed over is accounted for: delivered, rejected or given up on.
-    Ok(Outcome { items: total.accepted, bytes: total.bytes_raw, checksum: fold(parts) })
+    Ok(tally.outcome())
 }
 
 // ---------------------------------------------------------------------------
@@ -1640,7 +1832,19 @@ struct DataSize {
     out: Vec<u8>,
 }
 
-const ZSTD1: Compression = Compression::Zstd { level: 1 };
+/// Decompresses `compressed` and checks that it gives `raw` back (and no
+/// more). Run once in prepare, unmeasured, so that what the measured runs
+/// produce is known to be valid.
+fn check_round_trip(step: &str, codec: Compression, raw: &[u8], compressed: &[u8]) -> Result<(), ScenarioError> {
+    let mut out = Vec::with_capacity(raw.len());
+    Decompressor::new()
+        .decompress(codec, compressed, &mut out, raw.len())
+        .map_err(|source| ScenarioError::Decompress { step: step.into(), source })?;
+    if out != raw {
+        return Err(ScenarioError::RoundTrip { step: step.into(), input: raw.len(), output: out.len() });
+    }
+    Ok(())
+}
 
 /// Spans shaped like the fixture's, with `attrs` attributes of mixed types.
 fn spans_with_attributes(n: u64, attrs: usize) -> Vec<Span> {
@@ -1673,6 +1877,15 @@ impl DataSize {
         let mut s = DataSize { steps, encoder: direct::Encoder::new(), compressor: Compressor::new(), out: Vec::new() };
         // Warm up: the encoder's scratch, the zstd context and the output buffer reach steady state.
         s.run(&mut Vec::new())?;
+        for (attrs, data) in &s.steps {
+            let step = format!("attributes={attrs}");
+            let raw = s.encoder.traces(data);
+            s.out.clear();
+            s.compressor
+                .compress(Compression::ZSTD_DEFAULT, raw, &mut s.out)
+                .map_err(|source| ScenarioError::Compress { step: step.as_str().into(), source })?;
+            check_round_trip(&step, Compression::ZSTD_DEFAULT, raw, &s.out)?;
+        }
         Ok(s)
     }
 
@@ -1682,7 +1895,7 @@ impl DataSize {
             let raw = self.encoder.traces(data);
             self.out.clear();
             self.compressor
-                .compress(ZSTD1, raw, &mut self.out)
+                .compress(Compression::ZSTD_DEFAULT, raw, &mut self.out)
                 .map_err(|source| ScenarioError::Compress { step: "data_size_variations".into(), source })?;
             let spans = data.span_count() as u64;
             outcome.items += spans;
@@ -1692,9 +1905,9 @@ impl DataSize {
             let mut row = ScenarioRow::untimed(format!("attributes={attrs}"), spans, raw.len() as u64);
             row.extra.extend([
                 ("bytes_per_span", per_span(raw.len())),
-                ("zstd1_bytes", self.out.len().to_string()),
-                ("zstd1_bytes_per_span", per_span(self.out.len())),
-                ("zstd1_ratio", format!("{:.2}", raw.len() as f64 / self.out.len() as f64)),
+                ("zstd_bytes", self.out.len().to_string()),
+                ("zstd_bytes_per_span", per_span(self.out.len())),
+                ("zstd_ratio", format!("{:.2}", raw.len() as f64 / self.out.len() as f64)),
             ]);
             rows.push(row);
         }
@@ -1712,10 +1925,6 @@ struct Memory {
     pool: BufferPool,
     arena: BatchArena,
 }
-
-/// Scratch each arena keeps across batches: far above a small batch's needs,
-/// so the arena is reused, never replaced.
-const ARENA_RETAINED: usize = 64 << 10;
 
 fn batches(spans: &[Span], size: usize) -> Vec<TracesData> {
     spans.chunks(size).map(|c| TracesData::single(fixtures::resource(), fixtures::scope(), c.to_vec())).collect()
@@ -1746,16 +1955,18 @@ fn fold_sorted(words: &mut [u32]) -> u64 {
 impl Memory {
     fn new(n: u64) -> Self {
         let all = spans(n);
-        let (small, large) = (batches(&all, SMALL_BATCH), batches(&all, LARGE_BATCH));
+        let (small, large) = (batches(&all, SMALL_BATCH), batches(&all, large_batch()));
         let pool = BufferPool::default();
         // Warm up: one pooled buffer grown to the largest batch, as in steady state.
         if let Some(first) = large.first() {
             direct::encode_traces(first, &mut pool.get());
         }
-        Memory { small, large, pool, arena: BatchArena::with_capacity(4 << 10, ARENA_RETAINED) }
+        Memory { small, large, pool, arena: BatchArena::with_capacity(ARENA_INITIAL, ARENA_RETAINED) }
     }
 
-    fn run(&mut self, rows: &mut Vec<ScenarioRow>) -> Outcome {
+    /// Fails when a buffer or scratch strategy changes a result: the pooled
+    /// encodings must equal the fresh ones, the arena's fold the heap's.
+    fn run(&mut self, rows: &mut Vec<ScenarioRow>) -> Result<Outcome, ScenarioError> {
         let mut outcome = Outcome { items: 0, bytes: 0, checksum: fold([]) };
         let mut record = |outcome: &mut Outcome, mut row: ScenarioRow, batches: usize, checksum: u64| {
             outcome.items += row.items;
@@ -1765,18 +1976,26 @@ impl Memory {
             rows.push(row);
         };
         for (label, batches) in [("small", &self.small), ("large", &self.large)] {
-            let (items, bytes, h) = encode_all(batches, None);
+            let (items, bytes, fresh) = encode_all(batches, None);
             record(
                 &mut outcome,
                 ScenarioRow::untimed(format!("{label}_batches+fresh_vec"), items, bytes),
                 batches.len(),
-                h,
+                fresh,
             );
 
+            let step = format!("{label}_batches+buffer_pool");
             let before = self.pool.stats();
             let (items, bytes, h) = encode_all(batches, Some(&self.pool));
             let after = self.pool.stats();
-            let mut row = ScenarioRow::untimed(format!("{label}_batches+buffer_pool"), items, bytes);
+            if h != fresh {
+                return Err(unexpected(
+                    &step,
+                    format!("the fresh Vecs' fingerprint {fresh:#018x}"),
+                    format!("{h:#018x}"),
+                ));
+            }
+            let mut row = ScenarioRow::untimed(step, items, bytes);
             row.extra.extend([
                 ("pool_hits", (after.hits - before.hits).to_string()),
                 ("pool_misses", (after.misses - before.misses).to_string()),
@@ -1784,14 +2003,14 @@ impl Memory {
             record(&mut outcome, row, batches.len(), h);
         }
 
-        let (mut items, mut h) = (0, fold([]));
+        let (mut items, mut heap) = (0, fold([]));
         for batch in &self.small {
             let mut words = Vec::new();
             scratch_words(batch, |w| words.push(w));
-            h = mix(h, fold_sorted(&mut words));
+            heap = mix(heap, fold_sorted(&mut words));
             items += batch.span_count() as u64;
         }
-        record(&mut outcome, ScenarioRow::untimed("scratch+heap_vec", items, 0), self.small.len(), h);
+        record(&mut outcome, ScenarioRow::untimed("scratch+heap_vec", items, 0), self.small.len(), heap);
 
         let before = self.arena.stats();
         let (mut items, mut h) = (0, fold([]));
@@ -1807,14 +2026,18 @@ impl Memory {
             items += batch.span_count() as u64;
         }
         let after = self.arena.stats();
-        let mut row = ScenarioRow::untimed("scratch+batch_arena", items, 0);
+        let step = "scratch+batch_arena";
+        if h != heap {
+            return Err(unexpected(step, format!("the heap Vecs' fold {heap:#018x}"), format!("{h:#018x}")));
+        }
+        let mut row = ScenarioRow::untimed(step, items, 0);
         row.extra.extend([
             ("arena_bytes", (after.bytes_allocated - before.bytes_allocated).to_string()),
             ("arena_peak_batch_bytes", after.peak_batch_bytes.to_string()),
             ("arena_retained_bytes", after.retained_bytes.to_string()),
         ]);
         record(&mut outcome, row, self.small.len(), h);
-        outcome
+        Ok(outcome)
     }
 }
 
@@ -1863,6 +2086,15 @@ impl Cpu {
         // Warm up every context and buffer with one batch, then set the real count.
         cpu.run(&mut Vec::new())?;
         cpu.batches = batches;
+        let raw = cpu.encoder.traces(&cpu.data);
+        for codec in CPU_CODECS {
+            let step = format!("encode+{codec}");
+            cpu.out.clear();
+            cpu.compressor
+                .compress(codec, raw, &mut cpu.out)
+                .map_err(|source| ScenarioError::Compress { step: step.as_str().into(), source })?;
+            check_round_trip(&step, codec, raw, &cpu.out)?;
+        }
         Ok(cpu)
     }
 
@@ -1915,5 +2147,214 @@ mod tests {
         assert_ne!(fold([1, 2]), fold([2, 1]));
         assert_eq!(scaled(10, 0), 10);
         assert_eq!(scaled(5, 10), 1);
+    }
+
+    #[test]
+    fn error_handling_description_matches_its_cases() {
+        let d = Scenario::ErrorHandling.description();
+        let configs = invalid_configs("http://127.0.0.1:1").len();
+        for phrase in [
+            format!("{configs} refused configurations"),
+            format!("{} malformed requests", PROBES.len()),
+            format!("{}% injected 503s", (RETRY_FAIL_FRACTION * 100.0).round()),
+            format!("{} ms attempt timeouts", SHORT_TIMEOUT.as_millis()),
+            format!("{} ms receiver", SLOW_RECEIVER_DELAY.as_millis()),
+        ] {
+            assert!(d.contains(&phrase), "{phrase:?} is not in {d:?}");
+        }
+    }
+
+    /// Counters of a step that exported `exported` items and dropped
+    /// `dropped` for the given reason.
+    fn stats(accepted: u64, exported: u64, dropped: (DropReason, u64)) -> StatsSnapshot {
+        let mut s = StatsSnapshot { accepted, exported, ..StatsSnapshot::default() };
+        s.dropped[dropped.0 as usize] = dropped.1;
+        s
+    }
+
+    fn counts(spans: u64, points: u64, logs: u64) -> ReceiverCounts {
+        ReceiverCounts { spans, points, logs, ..ReceiverCounts::default() }
+    }
+
+    const NONE: (DropReason, u64) = (DropReason::QueueFull, 0);
+
+    #[test]
+    fn check_accounted_finds_lost_and_miscounted_items() {
+        let ok = stats(10, 8, (DropReason::Rejected, 2));
+        assert!(check_accounted("s", &ok, &counts(5, 2, 1)).is_ok());
+        // Two items neither exported nor dropped.
+        let lost = stats(10, 8, NONE);
+        let e = check_accounted("s", &lost, &counts(8, 0, 0)).expect_err("unbalanced");
+        assert!(matches!(&e, ScenarioError::Unbalanced { step, stats } if &**step == "s" && **stats == lost), "{e}");
+        // Balanced, but the receiver saw one item more than was exported.
+        let e = check_accounted("s", &ok, &counts(9, 0, 0)).expect_err("receiver mismatch");
+        assert!(matches!(e, ScenarioError::ReceiverMismatch { received: 9, exported: 8, .. }), "{e}");
+    }
+
+    #[test]
+    fn check_delivered_finds_drops_short_counts_and_misfiled_signals() {
+        let sent = Sent { spans: 5, points: 2, logs: 1 };
+        let all = stats(8, 8, NONE);
+        assert!(check_delivered("s", &all, &counts(5, 2, 1), sent).is_ok());
+        // Accounted for, but dropped: not delivered.
+        let dropped = stats(8, 7, (DropReason::QueueFull, 1));
+        let e = check_delivered("s", &dropped, &counts(5, 2, 0), sent).expect_err("dropped");
+        assert!(matches!(&e, ScenarioError::Dropped { stats, .. } if **stats == dropped), "{e}");
+        // Everything accepted was delivered, but fewer were accepted than sent.
+        let short = stats(7, 7, NONE);
+        let e = check_delivered("s", &short, &counts(5, 2, 0), sent).expect_err("short");
+        assert!(matches!(e, ScenarioError::Dropped { .. }), "{e}");
+        // The right total, in the wrong signals.
+        let e = check_delivered("s", &all, &counts(4, 3, 1), sent).expect_err("misfiled");
+        assert!(matches!(e, ScenarioError::SignalMismatch { signal: "spans", received: 4, sent: 5, .. }), "{e}");
+        let e = check_delivered("s", &all, &counts(5, 1, 2), sent).expect_err("misfiled");
+        assert!(matches!(e, ScenarioError::SignalMismatch { signal: "points", received: 1, sent: 2, .. }), "{e}");
+        // An unbalanced step fails as such even when the receiver agrees.
+        let e = check_delivered("s", &stats(9, 8, NONE), &counts(5, 2, 1), sent).expect_err("unbalanced");
+        assert!(matches!(e, ScenarioError::Unbalanced { .. }), "{e}");
+    }
+
+    #[test]
+    fn stats_add_up_field_by_field() {
+        let a = StatsSnapshot {
+            accepted: 1,
+            exported: 2,
+            dropped: [3, 4, 5, 6, 7, 8],
+            bytes_raw: 9,
+            bytes_sent: 10,
+            requests: 11,
+            failed_requests: 12,
+        };
+        let mut total = a;
+        total += a;
+        let doubled = StatsSnapshot {
+            accepted: 2,
+            exported: 4,
+            dropped: [6, 8, 10, 12, 14, 16],
+            bytes_raw: 18,
+            bytes_sent: 20,
+            requests: 22,
+            failed_requests: 24,
+        };
+        assert_eq!(total, doubled);
+    }
+
+    /// The spans of one call, frontend → orders → payments, propagated as
+    /// the scenario does.
+    fn chain(rng: &mut SplitMix64) -> [Span; 3] {
+        let a = Span::builder("a").trace_id(trace_id(rng)).span_id(span_id(rng)).build();
+        let remote = SpanContext::from_headers(&a.context().traceparent(), None).expect("valid traceparent");
+        let b = Span::builder("b").child_of_remote(&remote).span_id(span_id(rng)).build();
+        let remote = SpanContext::from_headers(&b.context().traceparent(), None).expect("valid traceparent");
+        let c = Span::builder("c").child_of_remote(&remote).span_id(span_id(rng)).build();
+        [a, b, c]
+    }
+
+    fn chains(calls: usize) -> Vec<[Span; 3]> {
+        let mut rng = SplitMix64::new(fixtures::SEED);
+        (0..calls).map(|_| chain(&mut rng)).collect()
+    }
+
+    /// What the receiver would capture: one request per service.
+    fn captured(chains: &[[Span; 3]]) -> Vec<Received> {
+        SERVICES
+            .iter()
+            .enumerate()
+            .map(|(i, service)| {
+                let resource = Resource::new([KeyValue::new("service.name", *service)]);
+                let spans = chains.iter().map(|c| c[i].clone()).collect();
+                Received::Traces(TracesData::single(resource, fixtures::scope(), spans))
+            })
+            .collect()
+    }
+
+    fn broken_because(result: Result<(u64, u64), ScenarioError>, why: &str) {
+        match result {
+            Err(ScenarioError::Propagation { what, .. }) => assert!(what.contains(why), "{what}"),
+            other => panic!("expected a broken chain ({why}), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn verify_chains_accepts_one_trace_per_call() {
+        let (verified, fold_a) = verify_chains(captured(&chains(4)), 4).expect("valid chains");
+        assert_eq!(verified, 4);
+        // The fold depends on the trace ids, not on the order of arrival.
+        let mut reversed = chains(4);
+        reversed.reverse();
+        assert_eq!(verify_chains(captured(&reversed), 4).expect("valid chains").1, fold_a);
+    }
+
+    #[test]
+    fn verify_chains_refuses_a_shared_trace_id() {
+        let mut c = chains(3);
+        // Call 1 continues call 0's trace, consistently along its chain.
+        let t0 = c[0][0].trace_id;
+        for span in &mut c[1] {
+            span.trace_id = t0;
+        }
+        match verify_chains(captured(&c), 3) {
+            Err(ScenarioError::Unexpected { expected, got, .. }) => {
+                assert_eq!((&*expected, &*got), ("3 distinct trace ids", "2"));
+            }
+            other => panic!("expected a shared trace to be refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn verify_chains_refuses_a_parent_used_twice() {
+        // Call 1's payments span continues call 0's orders span.
+        let mut c = chains(2);
+        let (b0, t0) = (c[0][1].span_id, c[0][0].trace_id);
+        c[1][2].parent_span_id = Some(b0);
+        c[1][2].trace_id = t0;
+        broken_because(verify_chains(captured(&c), 2), "continues the same orders span");
+
+        // Call 1's orders span continues call 0's frontend span.
+        let mut c = chains(2);
+        let (a0, t0) = (c[0][0].span_id, c[0][0].trace_id);
+        c[1][1].parent_span_id = Some(a0);
+        c[1][1].trace_id = t0;
+        c[1][2].trace_id = t0;
+        broken_because(verify_chains(captured(&c), 2), "continues the same frontend span");
+    }
+
+    #[test]
+    fn verify_chains_refuses_broken_links_and_wrong_counts() {
+        let mut c = chains(2);
+        c[1][2].parent_span_id = Some(SpanId([9; 8]));
+        broken_because(verify_chains(captured(&c), 2), "not an orders span");
+
+        let mut c = chains(2);
+        c[1][2].trace_id = TraceId([7; 16]);
+        broken_because(verify_chains(captured(&c), 2), "trace id changed");
+
+        let mut c = chains(2);
+        c[1][1].flags &= !FLAG_IS_REMOTE;
+        broken_because(verify_chains(captured(&c), 2), "not marked remote");
+
+        let e = verify_chains(captured(&chains(2)), 3).expect_err("a call short");
+        assert!(matches!(e, ScenarioError::SignalMismatch { received: 2, sent: 3, .. }), "{e}");
+    }
+
+    #[test]
+    fn check_round_trip_refuses_bad_or_different_output() {
+        let mut raw = Vec::new();
+        direct::encode_traces(&fixtures::traces(8), &mut raw);
+        let codec = Compression::ZSTD_DEFAULT;
+        let mut compressed = Vec::new();
+        Compressor::new().compress(codec, &raw, &mut compressed).expect("compresses");
+        check_round_trip("s", codec, &raw, &compressed).expect("round trip");
+
+        let e = check_round_trip("s", codec, &raw, b"not zstd").expect_err("corrupt");
+        assert!(matches!(e, ScenarioError::Decompress { .. }), "{e}");
+        // Valid data, but not what was encoded.
+        let mut other = raw.clone();
+        other[0] ^= 1;
+        let e = check_round_trip("s", codec, &other, &compressed).expect_err("different");
+        assert!(matches!(e, ScenarioError::RoundTrip { .. }), "{e}");
+        // More than was encoded: stopped at the input's length.
+        let e = check_round_trip("s", codec, &raw[..raw.len() - 1], &compressed).expect_err("longer");
+        assert!(matches!(e, ScenarioError::Decompress { source: CompressError::TooLarge { .. }, .. }), "{e}");
     }
 }

@@ -138,6 +138,23 @@ impl StatsSnapshot {
     }
 }
 
+impl std::ops::AddAssign for StatsSnapshot {
+    /// Adds another snapshot's counters, e.g. to total several exporters.
+    fn add_assign(&mut self, other: StatsSnapshot) {
+        // Destructured, so that a new field cannot be left out of the sum.
+        let StatsSnapshot { accepted, exported, dropped, bytes_raw, bytes_sent, requests, failed_requests } = other;
+        self.accepted += accepted;
+        self.exported += exported;
+        for (total, d) in self.dropped.iter_mut().zip(dropped) {
+            *total += d;
+        }
+        self.bytes_raw += bytes_raw;
+        self.bytes_sent += bytes_sent;
+        self.requests += requests;
+        self.failed_requests += failed_requests;
+    }
+}
+
 impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "accepted={} exported={} dropped={}", self.accepted, self.exported, self.dropped_total())?;
