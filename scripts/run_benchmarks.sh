@@ -10,14 +10,17 @@ Usage: scripts/run_benchmarks.sh [MODE] [NAME]
 
 Modes:
   quick           every instruction-count suite below (default)
-  all             quick, the fixture sizes, then every scenario natively
-                  (profiles/scenarios/<name>.txt; sustained_load takes 10 s)
+  all             quick, the fixture sizes, every scenario natively
+                  (profiles/scenarios/<name>.txt), heap, audit
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
   pool            pooled vs fresh buffers, arena vs heap scratch (with DHAT)
   pipeline        one batch through batcher, encode and compress (with DHAT)
   sizes           encoded sizes and compression ratios of the standard fixtures
+  heap            dhat heap profiles (profiles/dhat-<name>.json) of the hot paths
+                  and the main scenarios, and the memory pool on vs off
+  audit           the leak audit: lifecycle, 10 s of sustained load, memcheck
   save NAME       keep the last run's results as baseline NAME
   compare NAME    compare the last run's results with baseline NAME (prints, exits 0)
   ci [NAME]       quick twice: fail if any count differs between the two runs,
@@ -49,7 +52,7 @@ mode=${1:-quick}
 name=${2:-}
 case "$mode" in
   -h|--help|help) usage; exit 0 ;;
-  quick|all|serialization|simd|compression|pool|pipeline|sizes|report|clean) ;;
+  quick|all|serialization|simd|compression|pool|pipeline|sizes|heap|audit|report|clean) ;;
   save|compare) [ -n "$name" ] || die "'$mode' needs a baseline NAME (see --help)" ;;
   ci) name=${name:-main} ;;
   *) usage >&2; die "unknown mode '$mode'" ;;
@@ -81,8 +84,26 @@ ensure_tools() {
 }
 
 build_lab() {
-  say "building otlp-lab (release profile with debug info)"
-  cargo build --release --quiet --bin otlp-lab || die "cargo build failed (see above)"
+  say "building otlp-lab and otlp-lab-heap (release profile with debug info)"
+  cargo build --release --quiet --bin otlp-lab --bin otlp-lab-heap || die "cargo build failed (see above)"
+}
+
+# Heap profiles: one process per job (dhat counts are process-wide).
+HEAP_JOBS="encode_direct_traces_512 encode_zstd1_traces_512 pipeline_batch_zstd1_discard_512 decode_reference_traces_512 memory_patterns cpu_intensive production_workload"
+heap_runs() {
+  local j
+  for j in $HEAP_JOBS; do
+    say "heap profile $j (dhat)"
+    "$lab" heap "$j" --iterations 3 2> >(grep -v '^dhat:' >&2) || die "heap profile of $j failed (see above)"
+  done
+  say "the memory pool on vs off"
+  "$lab" pool || die "the pool comparison failed (see above)"
+}
+
+audit_run() {
+  say "leak audit"
+  command -v valgrind >/dev/null 2>&1 || ensure_tools
+  "$lab" audit "$@" 2> >(grep -v '^dhat:' >&2) || die "the leak audit failed (see above)"
 }
 
 # Address-space randomization off, so that no count depends on where the
@@ -145,6 +166,8 @@ build_lab
 
 case "$mode" in
   sizes) "$lab" sizes; exit 0 ;;
+  heap) heap_runs; say "heap profiles: profiles/dhat-<name>.json (open them in /usr/libexec/valgrind/dh_view.html)"; exit 0 ;;
+  audit) audit_run; exit 0 ;;
   report)
     [ -n "$(ls profiles/icount/*.jsonl 2>/dev/null)" ] || die "no results: run a suite first"
     { echo '# otlp-lab: instruction counts per item'; echo; echo '```';
@@ -176,6 +199,8 @@ case "$mode" in
       say "scenario $s (native, wall clock: indicative only)"
       "$lab" run "$s" | tee "profiles/scenarios/$s.txt" || die "scenario $s failed (see above)"
     done
+    heap_runs
+    audit_run
     ;;
   *) run_suites "$results" "$mode" ;;
 esac

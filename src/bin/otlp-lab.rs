@@ -104,6 +104,29 @@ enum Command {
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         items: u32,
     },
+    /// Heap profile of a workload or scenario under dhat: writes
+    /// profiles/dhat-<name>.json and prints its summary (runs `otlp-lab-heap
+    /// run`; `otlp-lab-heap run --help` lists the options).
+    #[command(disable_help_flag = true)]
+    Heap {
+        /// The name and options, passed on.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
+    /// The memory pool on vs off (runs `otlp-lab-heap pool`).
+    #[command(disable_help_flag = true)]
+    Pool {
+        /// Options, passed on.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The leak audit (runs `otlp-lab-heap audit`).
+    #[command(disable_help_flag = true)]
+    Audit {
+        /// Options, passed on.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print instructions per item from iai-callgrind `--output-format=json` files.
     Icount {
         /// Files with one JSON object per line, as the runner prints them.
@@ -193,6 +216,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Command::Icount { files } => {
             print!("{}", otlp_lab::lab::report::icount_table(&read_icount(&files)?));
         }
+        Command::Heap { args } => return heap_tool("run", &args),
+        Command::Pool { args } => return heap_tool("pool", &args),
+        Command::Audit { args } => return heap_tool("audit", &args),
         Command::Bmf { files, out } => {
             let results = otlp_lab::lab::baseline::from_rows(&read_icount(&files)?);
             if results.is_empty() {
@@ -284,6 +310,17 @@ fn time_runs(
         median.as_nanos() as f64 / first.items.max(1) as f64
     );
     Ok(())
+}
+
+/// Runs the heap profiler binary, which sits beside this one (it has dhat's
+/// global allocator, this one keeps the system's).
+fn heap_tool(command: &str, args: &[String]) -> Result<(), Box<dyn Error>> {
+    let exe = std::env::current_exe()?.with_file_name("otlp-lab-heap");
+    let status =
+        std::process::Command::new(&exe).arg(command).args(args).status().map_err(|e| {
+            format!("{}: {e} (build it with `cargo build --release --bin otlp-lab-heap`)", exe.display())
+        })?;
+    if status.success() { Ok(()) } else { Err(format!("otlp-lab-heap {command} failed ({status})").into()) }
 }
 
 /// Reads bench rows from iai-callgrind JSON-lines files.

@@ -21,6 +21,10 @@ pub struct Budget {
 /// event's attributes); strings are shared, not copied.
 const PIPELINE_CLONE_BLOCKS: u64 = 3 * 512;
 
+/// Blocks the receiver's decode of one 512-span protobuf request allocates
+/// today (see its budget's `why`).
+const RECEIVER_DECODE_BLOCKS: u64 = 18_566;
+
 /// Every budget the lab holds the pipeline to.
 pub const BUDGETS: &[Budget] = &[
     Budget {
@@ -68,6 +72,11 @@ pub const BUDGETS: &[Budget] = &[
         why: "the no-arena twin: one fresh Vec for the batch's index, the cost the arena removes",
     },
     Budget {
+        workload: Workload::CloneSpans,
+        blocks_per_run: PIPELINE_CLONE_BLOCKS + 1,
+        why: "the producer's share, alone: three vectors a span plus the Vec holding the clones",
+    },
+    Budget {
         workload: Workload::PipelineBatch,
         blocks_per_run: PIPELINE_CLONE_BLOCKS + 20,
         why: "the producer's clones (3 blocks a span: attributes, events, the event's attributes) \
@@ -78,6 +87,29 @@ pub const BUDGETS: &[Budget] = &[
         workload: Workload::PipelineBatchZstd,
         blocks_per_run: PIPELINE_CLONE_BLOCKS + 20,
         why: "as pipeline_batch_discard_512: the zstd context and the pooled body are reused",
+    },
+    Budget {
+        workload: Workload::EncodeZstdPooled,
+        blocks_per_run: 0,
+        why: "pool on: the Encoder's scratch, the pooled body and the zstd context are all warm",
+    },
+    Budget {
+        workload: Workload::EncodeZstdFresh,
+        blocks_per_run: 10,
+        why: "pool off: a fresh Encoder's scratch and a fresh body, each grown by doubling to the \
+              batch (measured with this test); the cost the pool removes",
+    },
+    Budget {
+        workload: Workload::PipelineBatchZstdNoPool,
+        blocks_per_run: PIPELINE_CLONE_BLOCKS + 21,
+        why: "as pipeline_batch_zstd1_discard_512 plus the one fresh body a batch gets with the pool off",
+    },
+    Budget {
+        workload: Workload::DecodeReferenceTraces,
+        blocks_per_run: RECEIVER_DECODE_BLOCKS,
+        why: "the receiver's protobuf decode of one 512-span request: prost's structs plus the \
+              conversion to the model, about 36 blocks a span (measured with this test); the \
+              design's direct decoder (at most 1 a span) is not built yet",
     },
     Budget { workload: Workload::HexEncodeSimd, blocks_per_run: 0, why: "writes into a caller's buffer" },
     Budget { workload: Workload::HexDecodeSimd, blocks_per_run: 0, why: "decodes into arrays on the stack" },

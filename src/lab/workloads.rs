@@ -99,8 +99,12 @@ workloads! {
     EncodeDirectTracesFresh => "encode_direct_traces_fresh_512", Pool, "Direct encode of 512 spans appended to a fresh Vec (grown by doubling, then freed): the no-pool twin.";
     ScratchArenaTraces => "scratch_arena_traces_512", Pool, "Per-batch scratch (span index sorted by trace id) in the BatchArena, reset after the batch.";
     ScratchHeapTraces => "scratch_heap_traces_512", Pool, "The same per-batch scratch in a fresh heap Vec: the no-arena twin.";
+    EncodeZstdPooled => "encode_zstd1_pooled_traces_512", Pool, "Direct encode + zstd 1 of 512 spans with a reused Encoder, the body taken from the BufferPool and returned: the exporter's path, pool on.";
+    EncodeZstdFresh => "encode_zstd1_fresh_traces_512", Pool, "The same with a fresh Encoder and a fresh body Vec per batch: pool off.";
+    CloneSpans => "clone_spans_512", Pipeline, "Clone the 512 fixture spans and drop the clones: the producer's share of the pipeline workloads, measured alone.";
     PipelineBatch => "pipeline_batch_discard_512", Pipeline, "512 spans (cloned from the fixture) through the queue, batcher and direct encoder into a discarding sink, then a flush.";
     PipelineBatchZstd => "pipeline_batch_zstd1_discard_512", Pipeline, "As pipeline_batch_discard_512 with zstd level 1 bodies from the pool.";
+    PipelineBatchZstdNoPool => "pipeline_batch_zstd1_nopool_discard_512", Pipeline, "As pipeline_batch_zstd1_discard_512 with the body pool off (a fresh body per batch).";
     EncodeReferenceTraces => "encode_reference_traces_512", Serialization, "Reference encode of 512 spans: build the prost structs, encode, drop.";
     EncodeDirectMetrics => "encode_direct_metrics_100", Serialization, "Direct protobuf encode of the 100-point metrics batch.";
     EncodeReferenceMetrics => "encode_reference_metrics_100", Serialization, "Reference (prost) encode of the 100-point metrics batch.";
@@ -213,11 +217,20 @@ enum State {
         out: Vec<u8>,
         compressor: Compressor,
     },
+    /// Pool on (`Some` pool and a kept encoder) or off (both fresh per run).
+    EncodeCompressPool {
+        data: TracesData,
+        pool: Option<(BufferPool, direct::Encoder)>,
+        compressor: Compressor,
+    },
     HexDecode {
         hex: Vec<u8>,
     },
     TracesFresh {
         data: TracesData,
+    },
+    Spans {
+        spans: Vec<Span>,
     },
     /// `arena` is `None` for the heap twin.
     Scratch {
@@ -369,6 +382,7 @@ impl Workload {
                 direct::encode_traces(&data, &mut pool.get());
                 State::TracesPooled { data, pool }
             }
+            CloneSpans => State::Spans { spans: fixtures::spans(fixtures::DEFAULT_SPANS) },
             EncodeDirectTracesFresh => State::TracesFresh { data: fixtures::traces(fixtures::DEFAULT_SPANS) },
             ScratchArenaTraces | ScratchHeapTraces => {
                 let data = fixtures::traces(fixtures::DEFAULT_SPANS);
@@ -380,7 +394,15 @@ impl Workload {
                 });
                 State::Scratch { data, arena }
             }
-            PipelineBatch | PipelineBatchZstd => {
+            EncodeZstdPooled | EncodeZstdFresh => {
+                let data = fixtures::traces(fixtures::DEFAULT_SPANS);
+                let pool = (self == EncodeZstdPooled).then(|| (BufferPool::default(), direct::Encoder::new()));
+                let mut state = State::EncodeCompressPool { data, pool, compressor: Compressor::new() };
+                // Warm-up: the encoder's scratch, the pooled body and the zstd context grow once.
+                run_encode_compress_pool(&mut state);
+                state
+            }
+            PipelineBatch | PipelineBatchZstd | PipelineBatchZstdNoPool => {
                 // A paused clock: the batcher's timestamps and timers read tokio's
                 // frozen clock, never the OS's, so every run counts the same
                 // instructions. Nothing here waits on a timer (see PIPELINE_MAX_DELAY).
@@ -392,7 +414,8 @@ impl Workload {
                 let config = PipelineConfig {
                     max_batch_items: fixtures::DEFAULT_SPANS,
                     max_delay: PIPELINE_MAX_DELAY,
-                    compression: if self == PipelineBatchZstd { Compression::ZSTD_DEFAULT } else { Compression::None },
+                    compression: if self == PipelineBatch { Compression::None } else { Compression::ZSTD_DEFAULT },
+                    pool_bodies: self != PipelineBatchZstdNoPool,
                     ..PipelineConfig::default()
                 };
                 let sink = Arc::new(DigestSink::default());
@@ -599,6 +622,13 @@ impl Prepared {
                 }
                 encoded(ids.len(), out)
             }
+            (State::Spans { spans }, _) => {
+                let clones: Vec<Span> = spans.clone();
+                let checksum = clones.iter().fold(0u64, |h, s| h.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0));
+                // Bytes: the clones' inline size (their heap parts are not summed).
+                let bytes = (clones.len() * std::mem::size_of::<Span>()) as u64;
+                Outcome { items: clones.len() as u64, bytes, checksum }
+            }
             (State::TracesFresh { data }, _) => {
                 let mut out = Vec::new();
                 direct::encode_traces(data, &mut out);
@@ -613,6 +643,7 @@ impl Prepared {
                 Outcome { items, bytes: items * std::mem::size_of::<(u128, u32)>() as u64, checksum }
             }
             (state @ State::Pipeline { .. }, _) => run_pipeline_batch(state),
+            (state @ State::EncodeCompressPool { .. }, _) => run_encode_compress_pool(state),
             (State::HexDecode { hex }, w) => {
                 let mut checksum = 0u64;
                 for chunk in hex.chunks_exact(32) {
@@ -657,6 +688,27 @@ fn scratch_index_heap(data: &TracesData) -> u64 {
 
 fn spans_of(data: &TracesData) -> impl Iterator<Item = &Span> {
     data.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
+}
+
+/// Encode + zstd 1 with the pool on (reused encoder, pooled body) or off.
+fn run_encode_compress_pool(state: &mut State) -> Outcome {
+    let State::EncodeCompressPool { data, pool, compressor } = state else {
+        unreachable!("run_encode_compress_pool takes an encode-compress-pool state")
+    };
+    let codec = Compression::ZSTD_DEFAULT;
+    match pool {
+        Some((pool, encoder)) => {
+            let mut body = pool.get();
+            compressor.compress(codec, encoder.traces(data), &mut body).expect("fixture compresses");
+            encoded(data.span_count(), &body)
+        }
+        None => {
+            let mut encoder = direct::Encoder::new();
+            let mut body = Vec::new();
+            compressor.compress(codec, encoder.traces(data), &mut body).expect("fixture compresses");
+            encoded(data.span_count(), &body)
+        }
+    }
 }
 
 /// One batch through the pipeline: offer clones of the fixture spans, flush,

@@ -75,7 +75,8 @@ impl<S: ExportSink> Batcher<S> {
         // One body per export slot plus the one being filled, so the pool
         // never has to allocate in steady state.
         let pool = BufferPool::with_config(BufferPoolConfig {
-            max_pooled: config.max_concurrent_exports + 1,
+            // A pool that keeps nothing hands out a fresh buffer every time.
+            max_pooled: if config.pool_bodies { config.max_concurrent_exports + 1 } else { 0 },
             ..BufferPoolConfig::default()
         });
         Batcher {

@@ -21,6 +21,10 @@ pub struct PipelineConfig {
     pub compression: Compression,
     /// Encoding of the request bodies.
     pub format: BodyFormat,
+    /// Keep request bodies in a buffer pool and reuse them (the default).
+    /// Off, every batch gets a fresh body that is freed after its export:
+    /// the lab's pool-on/off comparison.
+    pub pool_bodies: bool,
 }
 
 /// The two OTLP body encodings.
@@ -45,6 +49,7 @@ impl Default for PipelineConfig {
             max_concurrent_exports: 2,
             compression: Compression::None,
             format: BodyFormat::Protobuf,
+            pool_bodies: true,
         }
     }
 }

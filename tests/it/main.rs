@@ -3,6 +3,7 @@
 mod faults;
 mod gate;
 mod grpc;
+mod heap;
 mod http;
 mod json;
 mod pipeline;

@@ -62,6 +62,7 @@ fn config(batch: usize, queue: usize, concurrency: usize, compression: Compressi
         max_concurrent_exports: concurrency,
         compression,
         format: otlp_lab::pipeline::BodyFormat::Protobuf,
+        pool_bodies: true,
     }
 }
 

@@ -1,0 +1,645 @@
+//! `otlp-lab-heap`: the lab's heap profiler. A binary of its own because it
+//! installs dhat's global allocator, which takes a lock on every allocation:
+//! too slow for the main CLI's load runs. One job per process (dhat allows one
+//! profiler per process and its counts are process-wide); `pool` and `audit`
+//! run this binary again for each measurement. `otlp-lab heap|pool|audit`
+//! forward here.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use otlp_lab::lab::Job;
+use otlp_lab::lab::scenarios::ScenarioParams;
+use otlp_lab::lab::workloads::{Outcome, Workload};
+
+mod heap_alloc {
+    //! dhat's allocator, wrapped to count allocation sizes (power-of-two
+    //! classes) and block lifetimes while a measurement is recording. The
+    //! counters are plain atomics: nothing here allocates.
+
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+    thread_local! {
+        /// Calls into dhat in progress on this thread: dhat allocates for its
+        /// own bookkeeping (backtraces) through this allocator, and those
+        /// nested calls, which dhat itself ignores, must not be counted.
+        static DEPTH: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Runs `f` (a call into dhat) and says whether this call is the job's
+    /// own (not nested inside dhat's bookkeeping).
+    fn outer<R>(f: impl FnOnce() -> R) -> (R, bool) {
+        let depth = DEPTH.with(|d| {
+            let v = d.get();
+            d.set(v + 1);
+            v
+        });
+        let r = f();
+        DEPTH.with(|d| d.set(depth));
+        (r, depth == 0)
+    }
+
+    /// Size classes: `[0, 16)`, `[16, 32)`, ... `[2^30, ∞)`.
+    pub const CLASSES: usize = 28;
+    /// Slots of the live-block table used for lifetimes; more live blocks
+    /// than this (within one measurement) are counted as untracked.
+    const SLOTS: usize = 1 << 16;
+    /// How far an insert or lookup probes before giving up.
+    const PROBE: usize = 64;
+
+    pub static RECORDING: AtomicBool = AtomicBool::new(false);
+    /// The run a block was born in is compared with this: freed in the same
+    /// run is short-lived, still live when its run ends is long-lived.
+    pub static RUN: AtomicU64 = AtomicU64::new(1);
+    pub static SIZES: [AtomicU64; CLASSES] = [const { AtomicU64::new(0) }; CLASSES];
+    pub static SHORT_LIVED: AtomicU64 = AtomicU64::new(0);
+    pub static LONG_LIVED: AtomicU64 = AtomicU64::new(0);
+    pub static UNTRACKED: AtomicU64 = AtomicU64::new(0);
+    static PTRS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static BIRTH: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+
+    fn class(size: usize) -> usize {
+        (usize::BITS - size.leading_zeros()).saturating_sub(4).min(CLASSES as u32 - 1) as usize
+    }
+
+    fn slot(ptr: usize, i: usize) -> usize {
+        ((ptr >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) + i) % SLOTS
+    }
+
+    fn born(ptr: *mut u8, size: usize) {
+        if ptr.is_null() || !RECORDING.load(Relaxed) {
+            return;
+        }
+        SIZES[class(size)].fetch_add(1, Relaxed);
+        let p = ptr as usize;
+        for i in 0..PROBE {
+            let s = slot(p, i);
+            if PTRS[s].compare_exchange(0, p, Relaxed, Relaxed).is_ok() {
+                BIRTH[s].store(RUN.load(Relaxed), Relaxed);
+                return;
+            }
+        }
+        UNTRACKED.fetch_add(1, Relaxed);
+    }
+
+    fn died(ptr: *mut u8) {
+        let p = ptr as usize;
+        for i in 0..PROBE {
+            let s = slot(p, i);
+            if PTRS[s].load(Relaxed) == p {
+                if BIRTH[s].load(Relaxed) == RUN.load(Relaxed) {
+                    SHORT_LIVED.fetch_add(1, Relaxed);
+                }
+                PTRS[s].store(0, Relaxed);
+                return;
+            }
+        }
+    }
+
+    /// Ends a run: every tracked block born in it and still live is
+    /// long-lived; it leaves the table so that the next run starts clean.
+    pub fn end_run() {
+        let run = RUN.fetch_add(1, Relaxed);
+        for s in 0..SLOTS {
+            if PTRS[s].load(Relaxed) != 0 && BIRTH[s].load(Relaxed) == run {
+                LONG_LIVED.fetch_add(1, Relaxed);
+                PTRS[s].store(0, Relaxed);
+            }
+        }
+    }
+
+    pub struct Counting;
+
+    // SAFETY: every call is forwarded unchanged to dhat's allocator, which
+    // forwards to the system allocator; the bookkeeping only reads pointer
+    // values and sizes and never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller upholds `alloc`'s contract; passed through.
+            let (p, own) = outer(|| unsafe { dhat::Alloc.alloc(layout) });
+            if own {
+                born(p, layout.size());
+            }
+            p
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: as `alloc`.
+            let (p, own) = outer(|| unsafe { dhat::Alloc.alloc_zeroed(layout) });
+            if own {
+                born(p, layout.size());
+            }
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from this allocator with `layout`.
+            let ((), own) = outer(|| unsafe { dhat::Alloc.dealloc(ptr, layout) });
+            if own {
+                died(ptr);
+            }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: as `dealloc` and `alloc`; dhat counts a realloc as a new block too.
+            let (q, own) = outer(|| unsafe { dhat::Alloc.realloc(ptr, layout, new_size) });
+            if own && !q.is_null() {
+                died(ptr);
+                born(q, new_size);
+            }
+            q
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOC: heap_alloc::Counting = heap_alloc::Counting;
+
+/// Live-heap growth the audit allows over the sampled sustained run: a
+/// fraction of what the pipeline may hold by design (a 2048-item queue of
+/// spans of about 1 KiB each, plus two 256 KiB bodies in flight), so that a
+/// leak of even a few bytes per item over 100k+ items stands out.
+const AUDIT_GROWTH_KIB: u64 = 1024;
+
+/// Scenarios of the lifecycle audit: the HTTP exporter and receiver
+/// (e2e_web_application) and both transports with every codec (network_io).
+const AUDIT_LIFECYCLE: &[(&str, &str)] = &[("e2e_web_application", "1"), ("network_io", "4")];
+
+/// The scenario and scale memcheck runs: small, since memcheck is ~30x slower.
+const AUDIT_MEMCHECK: (&str, &str) = ("e2e_web_application", "20");
+
+/// Heap profiles of the lab's workloads and scenarios, the pool on vs off,
+/// and the leak audit.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Profile one workload or scenario: writes profiles/dhat-<name>.json
+    /// (the DHAT viewer opens it) and prints total, peak and at-exit heap,
+    /// allocations per run and per item, sizes and lifetimes.
+    Run {
+        /// Workload or scenario name (see `otlp-lab list`).
+        name: Job,
+        /// Measured runs after one warm-up run.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        iterations: u32,
+        /// Scenarios: divide every item count by this.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        scale: u32,
+        /// Scenarios: sustained_load's length in seconds.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        duration: u64,
+        /// Folder of the profile.
+        #[arg(long, default_value = "profiles")]
+        dir: PathBuf,
+        /// Print one JSON line instead of the text summary.
+        #[arg(long)]
+        json: bool,
+        /// Sample live heap bytes this often (ms) during the runs; the JSON
+        /// line then carries the samples (the audit's growth check).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+        sample_ms: Option<u64>,
+    },
+    /// The leak audit: exporter and receiver through start, load and
+    /// shutdown leave nothing live that grows with the runs (what stays is
+    /// listed by allocation site); sustained_load's live heap stays flat
+    /// after warm-up; a short scenario under valgrind memcheck has no
+    /// definite leak. Exits 1 when any check fails.
+    Audit {
+        /// Seconds of sustained_load (run twice: warm-up, then sampled).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+        sustain: u64,
+        /// Growth of live heap allowed over the sampled run, in KiB.
+        #[arg(long, default_value_t = AUDIT_GROWTH_KIB)]
+        bound_kib: u64,
+        /// Skip the memcheck part (valgrind missing, or in a hurry).
+        #[arg(long)]
+        no_memcheck: bool,
+        /// Folder of the profiles.
+        #[arg(long, default_value = "profiles")]
+        dir: PathBuf,
+    },
+    /// The memory pool on vs off: encode + compress, and the pipeline's
+    /// steady state; allocations per batch and per item, bytes and peak heap.
+    Pool {
+        /// Batches per measurement.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batches: u32,
+        /// Folder of the profiles.
+        #[arg(long, default_value = "profiles")]
+        dir: PathBuf,
+    },
+}
+
+/// What one measurement saw. Heap figures are dhat's, over the blocks
+/// allocated since the profiler started (before the job was prepared).
+#[derive(Debug, Clone, Copy, Default)]
+struct Summary {
+    items_per_run: u64,
+    runs: u32,
+    /// Allocated by prepare and the warm-up run.
+    setup_blocks: u64,
+    setup_bytes: u64,
+    /// Live when the measured runs began: what the warm job holds.
+    warm_live_bytes: usize,
+    /// Allocated by the measured runs.
+    blocks: u64,
+    bytes: u64,
+    /// Most live bytes and blocks at any moment of the process.
+    peak_bytes: usize,
+    peak_blocks: usize,
+    /// Live after the job was dropped: a leak, or a one-time static.
+    exit_bytes: usize,
+    exit_blocks: usize,
+    short_lived: u64,
+    long_lived: u64,
+    untracked: u64,
+}
+
+impl Summary {
+    fn per_run(&self) -> f64 {
+        self.blocks as f64 / f64::from(self.runs.max(1))
+    }
+    fn per_item(&self) -> f64 {
+        self.per_run() / self.items_per_run.max(1) as f64
+    }
+    fn json(&self, name: &str) -> String {
+        serde_json::json!({
+            "name": name, "items_per_run": self.items_per_run, "runs": self.runs,
+            "setup_blocks": self.setup_blocks, "setup_bytes": self.setup_bytes,
+            "warm_live_bytes": self.warm_live_bytes, "blocks": self.blocks, "bytes": self.bytes,
+            "blocks_per_run": self.per_run(), "blocks_per_item": self.per_item(),
+            "bytes_per_run": self.bytes as f64 / f64::from(self.runs.max(1)),
+            "peak_bytes": self.peak_bytes, "peak_blocks": self.peak_blocks,
+            "exit_bytes": self.exit_bytes, "exit_blocks": self.exit_blocks,
+            "short_lived": self.short_lived, "long_lived": self.long_lived, "untracked": self.untracked,
+        })
+        .to_string()
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("otlp-lab-heap: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
+    match cli.command {
+        Cmd::Run { name, iterations, scale, duration, dir, json, sample_ms } => {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path = dir.join(format!("dhat-{name}.json"));
+            let params = ScenarioParams { duration: Duration::from_secs(duration), scale };
+            let (s, samples) = profile(name, iterations, &params, &path, sample_ms.map(Duration::from_millis))?;
+            if json {
+                let mut v: serde_json::Value = serde_json::from_str(&s.json(name.name()))?;
+                v["samples"] = serde_json::json!(samples);
+                println!("{v}");
+            } else {
+                print_summary(name, &s, &path);
+            }
+        }
+        Cmd::Pool { batches, dir } => pool(batches, &dir)?,
+        Cmd::Audit { sustain, bound_kib, no_memcheck, dir } => audit(sustain, bound_kib, !no_memcheck, &dir)?,
+    }
+    Ok(())
+}
+
+/// Prepares and runs `job` under a dhat profiler that writes `path`.
+fn profile(
+    job: Job,
+    iterations: u32,
+    params: &ScenarioParams,
+    path: &Path,
+    sample_every: Option<Duration>,
+) -> Result<(Summary, Vec<usize>), Box<dyn Error>> {
+    use heap_alloc::*;
+    use std::sync::atomic::Ordering::Relaxed;
+    let profiler = dhat::Profiler::builder().file_name(path).build();
+    // Started under the profiler (its heap counts as setup), stopped before
+    // the profiler ends: it may only read dhat's stats while one runs.
+    let sampler = sample_every.map(Sampler::start);
+    let mut runner: Box<dyn FnMut() -> Result<Outcome, Box<dyn Error>>> = match job {
+        Job::Workload(w) => {
+            let mut p = w.prepare();
+            Box::new(move || Ok(p.run()))
+        }
+        Job::Scenario(s) => {
+            let mut p = s.prepare(params).map_err(|e| format!("{job}: {e}"))?;
+            Box::new(move || Ok(p.run()?))
+        }
+    };
+    let first = runner().map_err(|e| format!("{job}: {e}"))?;
+    let warm = dhat::HeapStats::get();
+    if let Some(s) = &sampler {
+        s.measuring.store(true, Relaxed);
+    }
+    RECORDING.store(true, Relaxed);
+    for _ in 0..iterations {
+        runner().map_err(|e| format!("{job}: {e}"))?;
+        end_run();
+    }
+    RECORDING.store(false, Relaxed);
+    let done = dhat::HeapStats::get();
+    let samples = sampler.map(Sampler::stop).unwrap_or_default();
+    drop(runner);
+    let exit = dhat::HeapStats::get();
+    drop(profiler);
+    let summary = Summary {
+        items_per_run: first.items,
+        runs: iterations,
+        setup_blocks: warm.total_blocks,
+        setup_bytes: warm.total_bytes,
+        warm_live_bytes: warm.curr_bytes,
+        blocks: done.total_blocks - warm.total_blocks,
+        bytes: done.total_bytes - warm.total_bytes,
+        peak_bytes: exit.max_bytes,
+        peak_blocks: exit.max_blocks,
+        exit_bytes: exit.curr_bytes,
+        exit_blocks: exit.curr_blocks,
+        short_lived: SHORT_LIVED.load(Relaxed),
+        long_lived: LONG_LIVED.load(Relaxed),
+        untracked: UNTRACKED.load(Relaxed),
+    };
+    Ok((summary, samples))
+}
+
+fn print_summary(job: Job, s: &Summary, path: &Path) {
+    use heap_alloc::{CLASSES, SIZES};
+    use std::sync::atomic::Ordering::Relaxed;
+    println!("{job}: heap profile {} (open it in the DHAT viewer, dh_view.html)", path.display());
+    println!(
+        "  setup (prepare + warm-up): {} blocks, {} bytes; live when measuring began: {} bytes",
+        s.setup_blocks, s.setup_bytes, s.warm_live_bytes
+    );
+    println!(
+        "  measured: {} runs of {} items: {} blocks, {} bytes ({:.1} blocks a run, {:.3} an item)",
+        s.runs,
+        s.items_per_run,
+        s.blocks,
+        s.bytes,
+        s.per_run(),
+        s.per_item()
+    );
+    println!("  peak (whole process): {} bytes in {} blocks", s.peak_bytes, s.peak_blocks);
+    println!("  at exit (after dropping the job): {} bytes in {} blocks", s.exit_bytes, s.exit_blocks);
+    println!(
+        "  lifetimes: {} short-lived (freed within their run), {} long-lived (still live when their run ended){}",
+        s.short_lived,
+        s.long_lived,
+        if s.untracked > 0 { format!(", {} untracked (table full)", s.untracked) } else { String::new() }
+    );
+    let counts: Vec<u64> = SIZES.iter().map(|c| c.load(Relaxed)).collect();
+    if counts.iter().any(|&c| c > 0) {
+        println!("  allocation sizes in the measured runs (bytes: blocks):");
+        for (i, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let lo = if i == 0 { 0 } else { 1u64 << (i + 3) };
+            let hi = if i + 1 == CLASSES { "up".to_owned() } else { ((1u64 << (i + 4)) - 1).to_string() };
+            println!("    {lo:>10}-{hi:<10} {c}");
+        }
+    }
+}
+
+/// Live heap bytes sampled by a thread while the measured runs go on.
+struct Sampler {
+    measuring: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<usize>>,
+}
+
+impl Sampler {
+    fn start(every: Duration) -> Sampler {
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        let measuring = std::sync::Arc::new(AtomicBool::new(false));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (m, st) = (measuring.clone(), stop.clone());
+        let ready = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let go = ready.clone();
+        let thread = std::thread::spawn(move || {
+            // Sized up front, before the measured runs begin, so that sampling
+            // allocates nothing while measuring (an hour at 10 ms).
+            let mut samples = Vec::with_capacity(360_000);
+            go.wait();
+            while !st.load(Relaxed) {
+                if m.load(Relaxed) && samples.len() < samples.capacity() {
+                    samples.push(dhat::HeapStats::get().curr_bytes);
+                }
+                std::thread::sleep(every);
+            }
+            samples
+        });
+        ready.wait();
+        Sampler { measuring, stop, thread }
+    }
+
+    fn stop(self) -> Vec<usize> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// Runs this binary again on `name` and reads its JSON summary.
+fn measure(name: &str, iterations: u32, dir: &Path) -> Result<serde_json::Value, Box<dyn Error>> {
+    measure_with(name, &["--iterations", &iterations.to_string()], dir)
+}
+
+fn measure_with(name: &str, extra: &[&str], dir: &Path) -> Result<serde_json::Value, Box<dyn Error>> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(exe).args(["run", name, "--json"]).args(extra).arg("--dir").arg(dir).output()?;
+    if !out.status.success() {
+        return Err(format!("{name}: {}", String::from_utf8_lossy(&out.stderr).trim()).into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('{')).ok_or_else(|| format!("{name}: no summary"))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// The pool on vs off, for encode + compress and for the pipeline.
+fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pairs = [
+        ("encode + zstd 1", Workload::EncodeZstdPooled, Workload::EncodeZstdFresh),
+        ("pipeline batch (zstd 1)", Workload::PipelineBatchZstd, Workload::PipelineBatchZstdNoPool),
+    ];
+    println!(
+        "{:<24} {:<5} {:>12} {:>12} {:>14} {:>12} {:>12}",
+        "path", "pool", "blocks/batch", "blocks/item", "bytes/batch", "warm live", "peak bytes"
+    );
+    let started = Instant::now();
+    for (label, on, off) in pairs {
+        let a = measure(on.name(), batches, dir)?;
+        let b = measure(off.name(), batches, dir)?;
+        for (tag, v) in [("on", &a), ("off", &b)] {
+            println!(
+                "{:<24} {:<5} {:>12.1} {:>12.3} {:>14.0} {:>12} {:>12}",
+                label,
+                tag,
+                v["blocks_per_run"].as_f64().unwrap_or(f64::NAN),
+                v["blocks_per_item"].as_f64().unwrap_or(f64::NAN),
+                v["bytes_per_run"].as_f64().unwrap_or(f64::NAN),
+                v["warm_live_bytes"],
+                v["peak_bytes"]
+            );
+        }
+        let (on_bytes, off_bytes) =
+            (a["bytes_per_run"].as_f64().unwrap_or(0.0), b["bytes_per_run"].as_f64().unwrap_or(0.0));
+        let (on_blocks, off_blocks) =
+            (a["blocks_per_run"].as_f64().unwrap_or(0.0), b["blocks_per_run"].as_f64().unwrap_or(0.0));
+        if on_bytes > 0.0 {
+            println!(
+                "{:<24} off/on: {:.1}x the blocks, {:.1}x the bytes per batch",
+                "",
+                off_blocks / on_blocks.max(1.0),
+                off_bytes / on_bytes
+            );
+        } else {
+            println!(
+                "{:<24} pool on allocates nothing per batch; off: {off_blocks:.1} blocks, {off_bytes:.0} bytes",
+                ""
+            );
+        }
+    }
+    // The pipeline rows include the producer cloning 512 spans per batch;
+    // measured alone, the clones give the pipeline's own share.
+    let clones = measure(Workload::CloneSpans.name(), batches, dir)?;
+    let clone_blocks = clones["blocks_per_run"].as_f64().unwrap_or(0.0);
+    let pipeline_on = measure(Workload::PipelineBatchZstd.name(), batches, dir)?;
+    let own = pipeline_on["blocks_per_run"].as_f64().unwrap_or(0.0) - (clone_blocks - 1.0);
+    println!(
+        "{:<24} the producer's clones alone ({}): {clone_blocks:.1} blocks a batch (one is the Vec of clones, which the pipeline does not have); the pipeline's own with the pool on: {own:.1} blocks a batch, {:.3} a span",
+        "",
+        Workload::CloneSpans.name(),
+        own / 512.0
+    );
+    println!(
+        "{batches} measured batches each after a warm-up, one process per row ({:.1} s); profiles: {}/dhat-<workload>.json",
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Blocks and bytes still live at the end, and the site that allocated them.
+type LiveSite = (u64, u64, String);
+
+/// Allocation sites of the blocks still live at the end of a dhat profile,
+/// named by their first frame outside the allocator and the standard library.
+fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, Box<dyn Error>> {
+    let text = std::fs::read_to_string(profile).map_err(|e| format!("{}: {e}", profile.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let ftbl = v["ftbl"].as_array().ok_or("dhat profile without ftbl")?;
+    let generic = ["alloc::", "<alloc::", "core::", "<core::", "std::", "<std::", "<T as ", "hashbrown::"];
+    let mut sites = Vec::new();
+    for pp in v["pps"].as_array().ok_or("dhat profile without pps")? {
+        // dhat's file: `eb` is bytes live at the end, `ebk` their blocks.
+        let (bytes, blocks) = (pp["eb"].as_u64().unwrap_or(0), pp["ebk"].as_u64().unwrap_or(0));
+        if blocks == 0 {
+            continue;
+        }
+        let frames: Vec<&str> = pp["fs"]
+            .as_array()
+            .map(|fs| fs.iter().filter_map(|f| ftbl.get(f.as_u64()? as usize)?.as_str()).collect())
+            .unwrap_or_default();
+        let named = frames
+            .iter()
+            .map(|f| f.split_once(": ").map_or(*f, |(_, rest)| rest))
+            .find(|f| !generic.iter().any(|g| f.starts_with(g)))
+            .unwrap_or("?");
+        sites.push((blocks, bytes, named.to_owned()));
+    }
+    sites.sort_by_key(|site| std::cmp::Reverse(site.1));
+    Ok(sites)
+}
+
+/// The leak audit (see `Cmd::Audit`).
+fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(), Box<dyn Error>> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut failures = Vec::new();
+
+    println!("1. lifecycle: start, load, shutdown; what is live at exit must not grow with the runs");
+    for (name, scale) in AUDIT_LIFECYCLE {
+        let one = measure_with(name, &["--iterations", "1", "--scale", scale], dir)?;
+        let three = measure_with(name, &["--iterations", "3", "--scale", scale], dir)?;
+        let (b1, b3) = (one["exit_blocks"].as_u64().unwrap_or(0), three["exit_blocks"].as_u64().unwrap_or(0));
+        let (y1, y3) = (one["exit_bytes"].as_u64().unwrap_or(0), three["exit_bytes"].as_u64().unwrap_or(0));
+        let ok = b1 == b3 && y1 == y3;
+        println!(
+            "   {name}: at exit after 1 run {b1} blocks / {y1} bytes, after 3 runs {b3} blocks / {y3} bytes: {}",
+            if ok { "no growth (one-time statics, below)" } else { "GROWS" }
+        );
+        for (blocks, bytes, site) in live_sites(&dir.join(format!("dhat-{name}.json")))? {
+            println!("     {blocks:>5} blocks {bytes:>7} bytes  {site}");
+        }
+        if !ok {
+            failures.push(format!("{name}: live heap at exit grows with the runs ({y1} -> {y3} bytes)"));
+        }
+    }
+
+    println!(
+        "2. sustained_load: {sustain} s warm-up, then {sustain} s sampled every 100 ms; growth bound {bound_kib} KiB"
+    );
+    let v = measure_with(
+        "sustained_load",
+        &["--iterations", "1", "--duration", &sustain.to_string(), "--sample-ms", "100"],
+        dir,
+    )?;
+    let samples: Vec<u64> =
+        v["samples"].as_array().map(|a| a.iter().filter_map(|x| x.as_u64()).collect()).unwrap_or_default();
+    if samples.len() < 4 {
+        failures.push(format!("sustained_load: only {} samples", samples.len()));
+    } else {
+        let half = samples.len() / 2;
+        let first = samples[..half].iter().copied().max().unwrap_or(0);
+        let second = samples[half..].iter().copied().max().unwrap_or(0);
+        let growth = second.saturating_sub(first);
+        let ok = growth <= bound_kib * 1024;
+        println!(
+            "   {} samples; live heap max {first} bytes in the first half, {second} in the second: growth {growth} bytes: {}",
+            samples.len(),
+            if ok { "flat" } else { "GROWS" }
+        );
+        if !ok {
+            failures.push(format!("sustained_load: live heap grew {growth} bytes (bound {bound_kib} KiB)"));
+        }
+    }
+
+    if memcheck {
+        let (name, scale) = AUDIT_MEMCHECK;
+        println!("3. valgrind memcheck --leak-check=full on `otlp-lab run {name} --scale {scale}`");
+        let lab = std::env::current_exe()?.with_file_name("otlp-lab");
+        // An exit code of its own marks "memcheck found an error or a definite leak".
+        let out = Command::new("valgrind")
+            .args(["--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=97"])
+            .arg(&lab)
+            .args(["run", name, "--scale", scale, "--iterations", "1"])
+            .output()
+            .map_err(|e| format!("cannot run valgrind (install it, or pass --no-memcheck): {e}"))?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        for line in err.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")) {
+            println!("   {}", line.trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim());
+        }
+        match out.status.code() {
+            Some(0) => println!("   no definite leak, no memory error"),
+            Some(97) => failures.push("memcheck: a definite leak or a memory error (see above)".into()),
+            _ => failures.push(format!("memcheck: the run failed: {}", err.lines().last().unwrap_or(""))),
+        }
+    }
+
+    if failures.is_empty() {
+        println!("audit: passed");
+        Ok(())
+    } else {
+        Err(format!("audit failed:\n  {}", failures.join("\n  ")).into())
+    }
+}
