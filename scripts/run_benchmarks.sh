@@ -96,6 +96,12 @@ heap_runs() {
     say "heap profile $j (dhat)"
     "$lab" heap "$j" --iterations 3 2> >(grep -v '^dhat:' >&2) || die "heap profile of $j failed (see above)"
   done
+  if command -v node >/dev/null 2>&1; then
+    scripts/check_dhat_viewer.sh profiles/dhat-production_workload.json otlp_lab::lab::scenarios \
+      || die "the DHAT viewer did not render profiles/dhat-production_workload.json"
+  else
+    say "node not found: skipped opening the profiles in the DHAT viewer (scripts/check_dhat_viewer.sh)"
+  fi
   say "the memory pool on vs off"
   "$lab" pool || die "the pool comparison failed (see above)"
 }
