@@ -7,6 +7,7 @@ set -euo pipefail
 usage() {
   cat <<'USAGE'
 Usage: scripts/run_benchmarks.sh [MODE] [NAME]
+       scripts/run_benchmarks.sh audit [otlp-lab audit options, e.g. --sustain 3 --no-memcheck]
 
 Modes:
   quick           every instruction-count suite below (default)
@@ -57,20 +58,27 @@ case "$mode" in
   ci) name=${name:-main} ;;
   *) usage >&2; die "unknown mode '$mode'" ;;
 esac
-case "$name" in *[!A-Za-z0-9._-]*) die "baseline names take letters, digits, '.', '_' and '-' only: '$name'" ;; esac
+case "$mode:$name" in
+  save:*[!A-Za-z0-9._-]*|compare:*[!A-Za-z0-9._-]*|ci:*[!A-Za-z0-9._-]*)
+    die "baseline names take letters, digits, '.', '_' and '-' only: '$name'" ;;
+esac
 
 results=profiles/results.json
 baselines=profiles/baselines
 target=${CARGO_TARGET_DIR:-target}
 lab=$target/release/otlp-lab
 
-ensure_tools() {
+ensure_valgrind() {
   if ! command -v valgrind >/dev/null 2>&1; then
     say "installing valgrind (apt-get)"
     command -v apt-get >/dev/null 2>&1 || die "valgrind is missing and apt-get is not available: install valgrind"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } \
       || die "apt-get install valgrind failed"
   fi
+}
+
+ensure_tools() {
+  ensure_valgrind
   local have
   # The runner has no plain --version; cargo knows what it installed.
   have=$(cargo install --list 2>/dev/null | awk '/^iai-callgrind-runner v/ {v=$2; sub(/^v/, "", v); sub(/:$/, "", v); print v}')
@@ -94,7 +102,7 @@ heap_runs() {
   local j
   for j in $HEAP_JOBS; do
     say "heap profile $j (dhat)"
-    "$lab" heap "$j" --iterations 3 2> >(grep -v '^dhat:' >&2) || die "heap profile of $j failed (see above)"
+    "$lab" heap "$j" --iterations 3 || die "heap profile of $j failed (see above)"
   done
   if command -v node >/dev/null 2>&1; then
     scripts/check_dhat_viewer.sh profiles/dhat-production_workload.json otlp_lab::lab::scenarios \
@@ -108,8 +116,8 @@ heap_runs() {
 
 audit_run() {
   say "leak audit"
-  command -v valgrind >/dev/null 2>&1 || ensure_tools
-  "$lab" audit "$@" 2> >(grep -v '^dhat:' >&2) || die "the leak audit failed (see above)"
+  command -v valgrind >/dev/null 2>&1 || ensure_valgrind
+  "$lab" audit "$@" || die "the leak audit failed (see above)"
 }
 
 # Address-space randomization off, so that no count depends on where the
@@ -164,7 +172,9 @@ case "$mode" in
     [ -f "$results" ] || die "no results to compare: run a suite first"
     [ -f "$baselines/$name.json" ] || die "no baseline '$name' ($baselines/$name.json); save one with: scripts/run_benchmarks.sh save $name"
     build_lab
-    "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" || true
+    # Exit 3 is a flagged run: printed, not an error in this mode.
+    rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" || rc=$?
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || die "could not compare (see above)"
     exit 0 ;;
 esac
 
@@ -173,7 +183,7 @@ build_lab
 case "$mode" in
   sizes) "$lab" sizes; exit 0 ;;
   heap) heap_runs; say "heap profiles: profiles/dhat-<name>.json (open them in /usr/libexec/valgrind/dh_view.html)"; exit 0 ;;
-  audit) audit_run; exit 0 ;;
+  audit) shift; audit_run "$@"; exit 0 ;;
   report)
     [ -n "$(ls profiles/icount/*.jsonl 2>/dev/null)" ] || die "no results: run a suite first"
     { echo '# otlp-lab: instruction counts per item'; echo; echo '```';

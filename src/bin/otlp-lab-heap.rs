@@ -52,13 +52,18 @@ mod heap_alloc {
     /// How far an insert or lookup probes before giving up.
     const PROBE: usize = 64;
 
+    /// Set while the measured runs go on: only their blocks are counted.
     pub static RECORDING: AtomicBool = AtomicBool::new(false);
     /// The run a block was born in is compared with this: freed in the same
     /// run is short-lived, still live when its run ends is long-lived.
     pub static RUN: AtomicU64 = AtomicU64::new(1);
+    /// Blocks allocated per size class.
     pub static SIZES: [AtomicU64; CLASSES] = [const { AtomicU64::new(0) }; CLASSES];
+    /// Blocks freed in the run that allocated them.
     pub static SHORT_LIVED: AtomicU64 = AtomicU64::new(0);
+    /// Blocks still live when the run that allocated them ended.
     pub static LONG_LIVED: AtomicU64 = AtomicU64::new(0);
+    /// Blocks the table had no room for (their lifetime is not known).
     pub static UNTRACKED: AtomicU64 = AtomicU64::new(0);
     static PTRS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
     static BIRTH: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
@@ -67,8 +72,11 @@ mod heap_alloc {
         (usize::BITS - size.leading_zeros()).saturating_sub(4).min(CLASSES as u32 - 1) as usize
     }
 
+    /// Fibonacci hashing: the product's high bits mix every address bit
+    /// (its low bits would be the address's own low bits).
     fn slot(ptr: usize, i: usize) -> usize {
-        ((ptr >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) + i) % SLOTS
+        let h = ((ptr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize;
+        h.wrapping_add(i) % SLOTS
     }
 
     fn born(ptr: *mut u8, size: usize) {
@@ -113,6 +121,7 @@ mod heap_alloc {
         }
     }
 
+    /// The global allocator of this binary.
     pub struct Counting;
 
     // SAFETY: every call is forwarded unchanged to dhat's allocator, which
@@ -136,18 +145,26 @@ mod heap_alloc {
             p
         }
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // Forgotten before the memory is freed: once freed, another thread
+            // may get the same address and record it first.
+            if DEPTH.with(Cell::get) == 0 {
+                died(ptr);
+            }
             // SAFETY: `ptr` came from this allocator with `layout`.
-            let ((), own) = outer(|| unsafe { dhat::Alloc.dealloc(ptr, layout) });
+            outer(|| unsafe { dhat::Alloc.dealloc(ptr, layout) });
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // dhat counts a realloc as a new block, and so does this: the old
+            // block ends (short-lived when born in the same run: realloc churn).
+            let own = DEPTH.with(Cell::get) == 0;
             if own {
                 died(ptr);
             }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            // SAFETY: as `dealloc` and `alloc`; dhat counts a realloc as a new block too.
-            let (q, own) = outer(|| unsafe { dhat::Alloc.realloc(ptr, layout, new_size) });
-            if own && !q.is_null() {
-                died(ptr);
-                born(q, new_size);
+            // SAFETY: as `dealloc` and `alloc`.
+            let (q, _) = outer(|| unsafe { dhat::Alloc.realloc(ptr, layout, new_size) });
+            if own {
+                // On failure the old block lives on.
+                born(if q.is_null() { ptr } else { q }, if q.is_null() { layout.size() } else { new_size });
             }
             q
         }
@@ -157,17 +174,26 @@ mod heap_alloc {
 #[global_allocator]
 static ALLOC: heap_alloc::Counting = heap_alloc::Counting;
 
-/// Live-heap growth the audit allows over the sampled sustained run: a
-/// fraction of what the pipeline may hold by design (a 2048-item queue of
-/// spans of about 1 KiB each, plus two 256 KiB bodies in flight), so that a
-/// leak of even a few bytes per item over 100k+ items stands out.
-const AUDIT_GROWTH_KIB: u64 = 1024;
+/// Live-heap growth the audit allows between the first and the last quarter
+/// of the sampled sustained run (medians of the samples, so that the queue
+/// filling or a batch in flight at one instant does not count): a quarter of
+/// what the pipeline may hold by design (a 2048-item queue of ~1 KiB spans
+/// plus two 256 KiB bodies). Between the quarters half the run's items pass,
+/// so at 20k items/s for 10 s a leak of about 5 bytes an item trips it; a
+/// shorter run needs a larger leak (the output says how large).
+const AUDIT_GROWTH_KIB: u64 = 640;
 
-/// Scenarios of the lifecycle audit: the HTTP exporter and receiver
-/// (e2e_web_application) and both transports with every codec (network_io).
+/// How often the sustained run's live heap is sampled.
+const AUDIT_SAMPLE_MS: u64 = 100;
+
+/// Scenarios of the lifecycle audit, with the scale (item-count divisor) each
+/// runs at: the HTTP exporter and receiver at full size (e2e_web_application,
+/// 2,000 requests), and both transports with every codec (network_io, a
+/// quarter of its 60,000 spans, to keep dhat's run short).
 const AUDIT_LIFECYCLE: &[(&str, &str)] = &[("e2e_web_application", "1"), ("network_io", "4")];
 
-/// The scenario and scale memcheck runs: small, since memcheck is ~30x slower.
+/// The scenario and scale memcheck runs: small, as memcheck is far slower
+/// than a native run.
 const AUDIT_MEMCHECK: (&str, &str) = ("e2e_web_application", "20");
 
 /// Heap profiles of the lab's workloads and scenarios, the pool on vs off,
@@ -249,17 +275,23 @@ struct Summary {
     setup_bytes: u64,
     /// Live when the measured runs began: what the warm job holds.
     warm_live_bytes: usize,
-    /// Allocated by the measured runs.
+    /// Blocks allocated by the measured runs.
     blocks: u64,
+    /// Bytes allocated by the measured runs.
     bytes: u64,
-    /// Most live bytes and blocks at any moment of the process.
+    /// Most live bytes at any moment of the process.
     peak_bytes: usize,
+    /// Live blocks at that moment.
     peak_blocks: usize,
-    /// Live after the job was dropped: a leak, or a one-time static.
+    /// Bytes live after the job was dropped: a leak, or a one-time static.
     exit_bytes: usize,
+    /// Blocks live after the job was dropped.
     exit_blocks: usize,
+    /// Measured blocks freed within their run.
     short_lived: u64,
+    /// Measured blocks that outlived their run.
     long_lived: u64,
+    /// Measured blocks whose lifetime the table could not follow.
     untracked: u64,
 }
 
@@ -329,7 +361,13 @@ fn profile(
     let profiler = dhat::Profiler::builder().file_name(path).build();
     // Started under the profiler (its heap counts as setup), stopped before
     // the profiler ends: it may only read dhat's stats while one runs.
-    let sampler = sample_every.map(Sampler::start);
+    // Room for every sample of the warm-up and the measured runs of a
+    // sustained_load (the only paced job), plus slack for the others.
+    let capacity = sample_every.map_or(0, |every| {
+        let runs = u64::from(iterations) + 1;
+        (params.duration.as_millis() as u64 * runs / every.as_millis().max(1) as u64 + 1_000) as usize
+    });
+    let sampler = sample_every.map(|every| Sampler::start(every, capacity));
     let mut runner: Box<dyn FnMut() -> Result<Outcome, Box<dyn Error>>> = match job {
         Job::Workload(w) => {
             let mut p = w.prepare();
@@ -356,6 +394,11 @@ fn profile(
     drop(runner);
     let exit = dhat::HeapStats::get();
     drop(profiler);
+    // dhat reports a failed write on stderr only: check that this process wrote the file.
+    let written = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if written.as_ref().and_then(|v| v["pid"].as_u64()) != Some(u64::from(std::process::id())) {
+        return Err(format!("dhat did not write the profile {}", path.display()).into());
+    }
     let summary = Summary {
         items_per_run: first.items,
         runs: iterations,
@@ -415,11 +458,23 @@ fn print_summary(job: Job, s: &Summary, path: &Path) {
 struct Sampler {
     measuring: std::sync::Arc<std::sync::atomic::AtomicBool>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<usize>>,
+    /// `None` once joined.
+    thread: Option<std::thread::JoinHandle<Vec<usize>>>,
+}
+
+impl Drop for Sampler {
+    /// On an error path too, the thread stops before the profiler ends (it
+    /// may read dhat's stats only while a profiler runs).
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _samples_unused_on_error = t.join();
+        }
+    }
 }
 
 impl Sampler {
-    fn start(every: Duration) -> Sampler {
+    fn start(every: Duration, capacity: usize) -> Sampler {
         use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
         let measuring = std::sync::Arc::new(AtomicBool::new(false));
         let stop = std::sync::Arc::new(AtomicBool::new(false));
@@ -428,8 +483,8 @@ impl Sampler {
         let go = ready.clone();
         let thread = std::thread::spawn(move || {
             // Sized up front, before the measured runs begin, so that sampling
-            // allocates nothing while measuring (an hour at 10 ms).
-            let mut samples = Vec::with_capacity(360_000);
+            // allocates nothing while measuring.
+            let mut samples = Vec::with_capacity(capacity);
             go.wait();
             while !st.load(Relaxed) {
                 if m.load(Relaxed) && samples.len() < samples.capacity() {
@@ -440,12 +495,12 @@ impl Sampler {
             samples
         });
         ready.wait();
-        Sampler { measuring, stop, thread }
+        Sampler { measuring, stop, thread: Some(thread) }
     }
 
-    fn stop(self) -> Vec<usize> {
+    fn stop(mut self) -> Vec<usize> {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.thread.join().unwrap_or_default()
+        self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default()
     }
 }
 
@@ -516,11 +571,12 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
     let clone_blocks = clones["blocks_per_run"].as_f64().unwrap_or(0.0);
     let pipeline_on = measure(Workload::PipelineBatchZstd.name(), batches, dir)?;
     let own = pipeline_on["blocks_per_run"].as_f64().unwrap_or(0.0) - (clone_blocks - 1.0);
+    let spans = pipeline_on["items_per_run"].as_f64().unwrap_or(1.0).max(1.0);
     println!(
         "{:<24} the producer's clones alone ({}): {clone_blocks:.1} blocks a batch (one is the Vec of clones, which the pipeline does not have); the pipeline's own with the pool on: {own:.1} blocks a batch, {:.3} a span",
         "",
         Workload::CloneSpans.name(),
-        own / 512.0
+        own / spans
     );
     println!(
         "{batches} measured batches each after a warm-up, one process per row ({:.1} s); profiles: {}/dhat-<workload>.json",
@@ -568,44 +624,56 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
     let mut failures = Vec::new();
 
     println!("1. lifecycle: start, load, shutdown; what is live at exit must not grow with the runs");
+    let field = |v: &serde_json::Value, k: &str| -> Result<u64, Box<dyn Error>> {
+        v[k].as_u64().ok_or_else(|| format!("the heap summary has no `{k}`").into())
+    };
     for (name, scale) in AUDIT_LIFECYCLE {
         let one = measure_with(name, &["--iterations", "1", "--scale", scale], dir)?;
         let three = measure_with(name, &["--iterations", "3", "--scale", scale], dir)?;
-        let (b1, b3) = (one["exit_blocks"].as_u64().unwrap_or(0), three["exit_blocks"].as_u64().unwrap_or(0));
-        let (y1, y3) = (one["exit_bytes"].as_u64().unwrap_or(0), three["exit_bytes"].as_u64().unwrap_or(0));
-        let ok = b1 == b3 && y1 == y3;
+        let (b1, b3) = (field(&one, "exit_blocks")?, field(&three, "exit_blocks")?);
+        let (y1, y3) = (field(&one, "exit_bytes")?, field(&three, "exit_bytes")?);
+        let grows = b3 > b1 || y3 > y1;
         println!(
             "   {name}: at exit after 1 run {b1} blocks / {y1} bytes, after 3 runs {b3} blocks / {y3} bytes: {}",
-            if ok { "no growth (one-time statics, below)" } else { "GROWS" }
+            if grows { "GROWS" } else { "no growth; what stays (one-time statics), by allocation site:" }
         );
         for (blocks, bytes, site) in live_sites(&dir.join(format!("dhat-{name}.json")))? {
             println!("     {blocks:>5} blocks {bytes:>7} bytes  {site}");
         }
-        if !ok {
+        if grows {
             failures.push(format!("{name}: live heap at exit grows with the runs ({y1} -> {y3} bytes)"));
         }
     }
 
     println!(
-        "2. sustained_load: {sustain} s warm-up, then {sustain} s sampled every 100 ms; growth bound {bound_kib} KiB"
+        "2. sustained_load: {sustain} s warm-up, then {sustain} s sampled every {AUDIT_SAMPLE_MS} ms; \
+         growth bound {bound_kib} KiB between the first and the last quarter"
     );
     let v = measure_with(
         "sustained_load",
-        &["--iterations", "1", "--duration", &sustain.to_string(), "--sample-ms", "100"],
+        &["--iterations", "1", "--duration", &sustain.to_string(), "--sample-ms", &AUDIT_SAMPLE_MS.to_string()],
         dir,
     )?;
     let samples: Vec<u64> =
-        v["samples"].as_array().map(|a| a.iter().filter_map(|x| x.as_u64()).collect()).unwrap_or_default();
-    if samples.len() < 4 {
-        failures.push(format!("sustained_load: only {} samples", samples.len()));
+        v["samples"].as_array().map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect()).unwrap_or_default();
+    let items = field(&v, "items_per_run")?;
+    if samples.len() < 8 {
+        failures.push(format!("sustained_load: only {} samples (at least 8 are needed)", samples.len()));
     } else {
-        let half = samples.len() / 2;
-        let first = samples[..half].iter().copied().max().unwrap_or(0);
-        let second = samples[half..].iter().copied().max().unwrap_or(0);
-        let growth = second.saturating_sub(first);
+        let median = |part: &[u64]| {
+            let mut p = part.to_vec();
+            p.sort_unstable();
+            p[p.len() / 2]
+        };
+        let quarter = samples.len() / 4;
+        let (first, last) = (median(&samples[..quarter]), median(&samples[samples.len() - quarter..]));
+        let growth = last.saturating_sub(first);
         let ok = growth <= bound_kib * 1024;
+        // Items that passed between the two quarters: about half of the run's.
+        let detectable = (bound_kib * 1024) as f64 / (items.max(2) / 2) as f64;
         println!(
-            "   {} samples; live heap max {first} bytes in the first half, {second} in the second: growth {growth} bytes: {}",
+            "   {} samples over {items} items; median live heap {first} bytes in the first quarter, {last} in the last: \
+             growth {growth} bytes: {} (a leak of {detectable:.1} bytes an item or more would trip it)",
             samples.len(),
             if ok { "flat" } else { "GROWS" }
         );
@@ -616,23 +684,33 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
 
     if memcheck {
         let (name, scale) = AUDIT_MEMCHECK;
-        println!("3. valgrind memcheck --leak-check=full on `otlp-lab run {name} --scale {scale}`");
+        let log = dir.join("memcheck.txt");
+        println!(
+            "3. valgrind memcheck --leak-check=full on `otlp-lab run {name} --scale {scale}` (log: {})",
+            log.display()
+        );
         let lab = std::env::current_exe()?.with_file_name("otlp-lab");
         // An exit code of its own marks "memcheck found an error or a definite leak".
         let out = Command::new("valgrind")
             .args(["--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=97"])
+            .arg(format!("--log-file={}", log.display()))
             .arg(&lab)
             .args(["run", name, "--scale", scale, "--iterations", "1"])
             .output()
             .map_err(|e| format!("cannot run valgrind (install it, or pass --no-memcheck): {e}"))?;
-        let err = String::from_utf8_lossy(&out.stderr);
-        for line in err.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        for line in text.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")) {
             println!("   {}", line.trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim());
         }
         match out.status.code() {
-            Some(0) => println!("   no definite leak, no memory error"),
-            Some(97) => failures.push("memcheck: a definite leak or a memory error (see above)".into()),
-            _ => failures.push(format!("memcheck: the run failed: {}", err.lines().last().unwrap_or(""))),
+            Some(0) if text.contains("ERROR SUMMARY: 0 errors") => println!("   no definite leak, no memory error"),
+            Some(0) => failures.push(format!("memcheck: no ERROR SUMMARY in {}", log.display())),
+            Some(97) => failures.push(format!("memcheck: a definite leak or a memory error (see {})", log.display())),
+            _ => failures.push(format!(
+                "memcheck: the run failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            )),
         }
     }
 

@@ -144,7 +144,7 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Compare a run's BMF results with a baseline's: print every bench with
-    /// old, new and delta; exit 1 when the gate flags a regression.
+    /// old, new and delta; exit 3 when the gate flags a regression (1 on a bad file).
     Compare {
         /// The baseline (BMF JSON).
         baseline: PathBuf,
@@ -240,6 +240,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 Ok(baseline::from_bmf(&text).map_err(|e| format!("{}: {e}", p.display()))?)
             };
             let (old, new) = (read(&baseline)?, read(&results)?);
+            if new.is_empty() {
+                return Err(format!("{}: no benches to judge", results.display()).into());
+            }
             if exact {
                 let diffs = baseline::differences(&old, &new);
                 for (id, a, b) in &diffs {
@@ -257,7 +260,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             let comparison = baseline::compare(&old, &new, &gate);
             print!("{}", comparison.table());
             if !comparison.passed() {
-                return Err(format!("regression gate failed against {}", baseline.display()).into());
+                // Its own exit code, so that scripts can tell a flagged run
+                // from a file that could not be read (exit 1).
+                eprintln!("otlp-lab: regression gate failed against {}", baseline.display());
+                std::process::exit(GATE_FAILED);
             }
         }
     }
@@ -311,6 +317,10 @@ fn time_runs(
     );
     Ok(())
 }
+
+/// Exit code of `compare` when the gate flags a regression (iai-callgrind's
+/// runner uses the same for its own limits).
+const GATE_FAILED: i32 = 3;
 
 /// Runs the heap profiler binary, which sits beside this one (it has dhat's
 /// global allocator, this one keeps the system's).

@@ -82,7 +82,15 @@ pub fn from_bmf(text: &str) -> Result<Results, BaselineError> {
         let instructions = value(INSTRUCTIONS)
             .filter(|x| *x >= 0.0 && x.fract() == 0.0)
             .ok_or_else(|| BaselineError::Shape(format!("`{id}` has no whole `{INSTRUCTIONS}.value`")))?;
-        let allocations = value(ALLOCATIONS).map(|a| a as u64);
+        let allocations = match value(ALLOCATIONS) {
+            None => None,
+            Some(a) if a >= 0.0 && a.fract() == 0.0 => Some(a as u64),
+            Some(_) => {
+                return Err(BaselineError::Shape(format!(
+                    "`{id}` has a `{ALLOCATIONS}.value` that is not a whole count"
+                )));
+            }
+        };
         out.insert(id.clone(), Metrics { instructions: instructions as u64, allocations });
     }
     Ok(out)
@@ -120,7 +128,8 @@ pub enum Verdict {
     Improved,
     /// More instructions than the baseline by more than the floor: flagged.
     Regressed,
-    /// More allocations on a zero-budget path: flagged.
+    /// More allocations on a zero-budget path, or no allocation count where
+    /// the baseline had one: flagged.
     AllocationsUp,
     /// Not in the baseline.
     New,
@@ -235,7 +244,9 @@ pub fn compare(old: &Results, new: &Results, gate: &Gate) -> Comparison {
                 (Some(o), Some(n)) => {
                     let delta =
                         (n.instructions as f64 - o.instructions as f64) / (o.instructions.max(1) as f64) * 100.0;
-                    let allocs_up = matches!((o.allocations, n.allocations), (Some(a), Some(b)) if b > a);
+                    // Up, or no longer measured: either way the zero budget is unguarded.
+                    let allocs_up = matches!((o.allocations, n.allocations), (Some(a), Some(b)) if b > a)
+                        || matches!((o.allocations, n.allocations), (Some(_), None));
                     let verdict = if allocs_up && gate.zero_budget.iter().any(|z| z == id) {
                         Verdict::AllocationsUp
                     } else if delta > gate.floor_pct {
@@ -293,6 +304,8 @@ mod tests {
             matches!(from_bmf(r#"{"a": {"latency": {"value": 1}}}"#), Err(BaselineError::Shape(m)) if m.contains("`a`"))
         );
         assert!(matches!(from_bmf("{"), Err(BaselineError::Json(_))));
+        let half = r#"{"a": {"instructions": {"value": 1}, "allocations": {"value": 1.5}}}"#;
+        assert!(matches!(from_bmf(half), Err(BaselineError::Shape(m)) if m.contains("whole")));
     }
 
     #[test]
@@ -324,6 +337,10 @@ mod tests {
         let c = compare(&run(), &new, &gate);
         let flagged: Vec<_> = c.flagged().map(|r| (r.id.as_str(), r.verdict)).collect();
         assert_eq!(flagged, [("encode_direct_traces_512", Verdict::AllocationsUp)]);
+        // A zero-budget path that lost its allocation count is flagged too.
+        let mut new = run();
+        new.get_mut("encode_direct_traces_512").expect("present").allocations = None;
+        assert!(!compare(&run(), &new, &gate).passed());
         // The same increase on a path without a zero budget is not flagged.
         let mut new = run();
         *new.get_mut("json_parse_traces_512").expect("present").allocations.as_mut().expect("has allocs") += 1;
