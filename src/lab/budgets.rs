@@ -80,8 +80,10 @@ pub const BUDGETS: &[Budget] = &[
         workload: Workload::PipelineBatch,
         blocks_per_run: PIPELINE_CLONE_BLOCKS + 20,
         why: "the producer's clones (3 blocks a span: attributes, events, the event's attributes) \
-              plus 20 for the batch: its TracesData vectors, the export task and its bookkeeping \
-              (the pool, encoder and codec are warm; measured with this test)",
+              plus 20 of the pipeline's own: about 13 blocks of tokio's mpsc queue (32 slots each, \
+              not all reused) and 7 for the batch (the export task, its JoinSet entry, the \
+              TracesData wrapper, a Resource clone); the pool, encoder and codec are warm \
+              (measured with this test; sites from `otlp-lab heap pipeline_batch_zstd1_discard_512`)",
     },
     Budget {
         workload: Workload::PipelineBatchZstd,
