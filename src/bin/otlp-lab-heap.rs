@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use otlp_lab::lab::Job;
 use otlp_lab::lab::scenarios::ScenarioParams;
-use otlp_lab::lab::workloads::{Outcome, Workload};
+use otlp_lab::lab::workloads::Workload;
 
 mod heap_alloc {
     //! dhat's allocator, wrapped to count allocation sizes (power-of-two
@@ -368,30 +368,22 @@ fn profile(
         (params.duration.as_millis() as u64 * runs / every.as_millis().max(1) as u64 + 1_000) as usize
     });
     let sampler = sample_every.map(|every| Sampler::start(every, capacity));
-    let mut runner: Box<dyn FnMut() -> Result<Outcome, Box<dyn Error>>> = match job {
-        Job::Workload(w) => {
-            let mut p = w.prepare();
-            Box::new(move || Ok(p.run()))
-        }
-        Job::Scenario(s) => {
-            let mut p = s.prepare(params).map_err(|e| format!("{job}: {e}"))?;
-            Box::new(move || Ok(p.run()?))
-        }
-    };
-    let first = runner().map_err(|e| format!("{job}: {e}"))?;
+    let mut prepared = job.prepare(params).map_err(|e| format!("{job}: {e}"))?;
+    let mut runner = || prepared.run().map_err(|e| format!("{job}: {e}"));
+    let first = runner()?;
     let warm = dhat::HeapStats::get();
     if let Some(s) = &sampler {
         s.measuring.store(true, Relaxed);
     }
     RECORDING.store(true, Relaxed);
     for _ in 0..iterations {
-        runner().map_err(|e| format!("{job}: {e}"))?;
+        runner()?;
         end_run();
     }
     RECORDING.store(false, Relaxed);
     let done = dhat::HeapStats::get();
     let samples = sampler.map(Sampler::stop).unwrap_or_default();
-    drop(runner);
+    drop(prepared);
     let exit = dhat::HeapStats::get();
     drop(profiler);
     // dhat reports a failed write on stderr only: check that this process wrote the file.

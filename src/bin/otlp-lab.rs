@@ -274,22 +274,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
 /// every run gives the same outcome (sustained_load excepted: it is paced by
 /// the clock), and prints the outcome and the median wall time.
 fn run_job(job: Job, iterations: Option<u32>, params: &ScenarioParams) -> Result<(), Box<dyn Error>> {
-    use otlp_lab::lab::scenarios::Scenario;
-    match job {
-        Job::Workload(w) => {
-            let mut p = w.prepare();
-            time_runs(job, iterations.unwrap_or(20), true, || Ok(p.run()))
-        }
-        Job::Scenario(s) => {
-            let mut p = s.prepare(params).map_err(|e| format!("{job}: {e}"))?;
-            let repeatable = s != Scenario::SustainedLoad;
-            time_runs(job, iterations.unwrap_or(1), repeatable, || Ok(p.run()?))?;
-            for row in p.report() {
-                println!("  {row}");
-            }
-            Ok(())
-        }
+    let mut p = job.prepare(params).map_err(|e| format!("{job}: {e}"))?;
+    // A micro-workload takes microseconds, a scenario up to seconds.
+    let default = if matches!(job, Job::Workload(_)) { 20 } else { 1 };
+    time_runs(job, iterations.unwrap_or(default), job.repeatable(), || Ok(p.run()?))?;
+    for row in p.rows() {
+        println!("  {row}");
     }
+    Ok(())
 }
 
 fn time_runs(

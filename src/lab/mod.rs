@@ -10,8 +10,8 @@ pub mod report;
 pub mod scenarios;
 pub mod workloads;
 
-use scenarios::Scenario;
-use workloads::{UnknownWorkload, Workload};
+use scenarios::{PreparedScenario, Scenario, ScenarioError, ScenarioParams, ScenarioRow};
+use workloads::{Outcome, Prepared, UnknownWorkload, Workload};
 
 /// Anything the lab runs by name: a micro-workload or a scenario. The name is
 /// the key everywhere (bench id, `profiles/dhat-<name>.json`, `flamegraphs/<name>.svg`).
@@ -50,6 +50,49 @@ impl Job {
         match self {
             Job::Workload(w) => w.description(),
             Job::Scenario(s) => s.description(),
+        }
+    }
+}
+
+impl Job {
+    /// Unmeasured setup (`params` matter to scenarios only).
+    pub fn prepare(self, params: &ScenarioParams) -> Result<PreparedJob, ScenarioError> {
+        Ok(match self {
+            Job::Workload(w) => PreparedJob::Workload(w.prepare()),
+            Job::Scenario(s) => PreparedJob::Scenario(s.prepare(params)?),
+        })
+    }
+
+    /// Whether two runs give the same [`Outcome`]: all but sustained_load,
+    /// which is paced by the clock.
+    pub fn repeatable(self) -> bool {
+        self != Job::Scenario(Scenario::SustainedLoad)
+    }
+}
+
+/// A prepared job: [`PreparedJob::run`] is the measured part.
+#[derive(Debug)]
+pub enum PreparedJob {
+    /// A prepared micro-workload.
+    Workload(Prepared),
+    /// A prepared scenario.
+    Scenario(PreparedScenario),
+}
+
+impl PreparedJob {
+    /// One measured run.
+    pub fn run(&mut self) -> Result<Outcome, ScenarioError> {
+        match self {
+            PreparedJob::Workload(p) => Ok(p.run()),
+            PreparedJob::Scenario(p) => p.run(),
+        }
+    }
+
+    /// A scenario's rows of its last run (none for a micro-workload).
+    pub fn rows(&self) -> &[ScenarioRow] {
+        match self {
+            PreparedJob::Workload(_) => &[],
+            PreparedJob::Scenario(p) => p.report(),
         }
     }
 }
