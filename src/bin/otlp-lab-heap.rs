@@ -525,6 +525,7 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
         "path", "pool", "blocks/batch", "blocks/item", "bytes/batch", "warm live", "peak bytes"
     );
     let started = Instant::now();
+    let mut pipeline_on = serde_json::Value::Null;
     for (label, on, off) in pairs {
         let a = measure(on.name(), batches, dir)?;
         let b = measure(off.name(), batches, dir)?;
@@ -557,12 +558,14 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
                 ""
             );
         }
+        if on == Workload::PipelineBatchZstd {
+            pipeline_on = a;
+        }
     }
     // The pipeline rows include the producer cloning 512 spans per batch;
     // measured alone, the clones give the pipeline's own share.
     let clones = measure(Workload::CloneSpans.name(), batches, dir)?;
     let clone_blocks = clones["blocks_per_run"].as_f64().unwrap_or(0.0);
-    let pipeline_on = measure(Workload::PipelineBatchZstd.name(), batches, dir)?;
     let own = pipeline_on["blocks_per_run"].as_f64().unwrap_or(0.0) - (clone_blocks - 1.0);
     let spans = pipeline_on["items_per_run"].as_f64().unwrap_or(1.0).max(1.0);
     println!(

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use otlp_lab::lab::Job;
 use otlp_lab::lab::scenarios::ScenarioParams;
-use otlp_lab::lab::workloads::Outcome;
 
 /// The allocation- and CPU-profiling lab for an OTLP telemetry pipeline.
 #[derive(Parser)]
@@ -276,27 +275,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
 fn run_job(job: Job, iterations: Option<u32>, params: &ScenarioParams) -> Result<(), Box<dyn Error>> {
     let mut p = job.prepare(params).map_err(|e| format!("{job}: {e}"))?;
     // A micro-workload takes microseconds, a scenario up to seconds.
-    let default = if matches!(job, Job::Workload(_)) { 20 } else { 1 };
-    time_runs(job, iterations.unwrap_or(default), job.repeatable(), || Ok(p.run()?))?;
-    for row in p.rows() {
-        println!("  {row}");
-    }
-    Ok(())
-}
-
-fn time_runs(
-    job: Job,
-    iterations: u32,
-    repeatable: bool,
-    mut run: impl FnMut() -> Result<Outcome, Box<dyn Error>>,
-) -> Result<(), Box<dyn Error>> {
-    let first = run().map_err(|e| format!("{job}: {e}"))?;
+    let iterations = iterations.unwrap_or(if matches!(job, Job::Workload(_)) { 20 } else { 1 });
+    let first = p.run().map_err(|e| format!("{job}: {e}"))?;
     let mut times = Vec::with_capacity(iterations as usize);
     for _ in 0..iterations {
         let t = Instant::now();
-        let o = run().map_err(|e| format!("{job}: {e}"))?;
+        let o = p.run().map_err(|e| format!("{job}: {e}"))?;
         times.push(t.elapsed());
-        if repeatable && o != first {
+        if job.repeatable() && o != first {
             return Err(format!("{job}: outcome changed between runs: {first:?} then {o:?}").into());
         }
     }
@@ -307,6 +293,9 @@ fn time_runs(
         "median {median:?} over {iterations} runs after a warm-up ({:.0} ns/item); wall time is indicative only, instruction counts come from `cargo bench`",
         median.as_nanos() as f64 / first.items.max(1) as f64
     );
+    for row in p.rows() {
+        println!("  {row}");
+    }
     Ok(())
 }
 

@@ -52,9 +52,7 @@ impl Job {
             Job::Scenario(s) => s.description(),
         }
     }
-}
 
-impl Job {
     /// Unmeasured setup (`params` matter to scenarios only).
     pub fn prepare(self, params: &ScenarioParams) -> Result<PreparedJob, ScenarioError> {
         Ok(match self {

@@ -1933,7 +1933,7 @@ fn batches(spans: &[Span], size: usize) -> Vec<TracesData> {
 /// Per-batch scratch, as an exporter computes it: a word per attribute
 /// (key length, value kind), sorted, then folded.
 fn scratch_words(batch: &TracesData, mut push: impl FnMut(u32)) {
-    for span in batch.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+    for span in batch.spans() {
         for kv in &span.attributes {
             let kind = match kv.value {
                 AnyValue::String(_) => 1,

@@ -47,10 +47,6 @@ pub enum Category {
 }
 
 impl Category {
-    /// Every suite, in the order the scripts run them.
-    pub const ALL: &'static [Category] =
-        &[Category::Serialization, Category::Simd, Category::Compression, Category::Pool, Category::Pipeline];
-
     /// The suite's name: the bench file is `benches/iai_<name>.rs`.
     pub const fn name(self) -> &'static str {
         match self {
@@ -301,7 +297,7 @@ impl Batch {
     fn checksum(&self) -> u64 {
         let mut h = self.items() as u64;
         if let Batch::Traces(d) = self {
-            for s in d.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+            for s in d.spans() {
                 h = h.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0) ^ s.attributes.len() as u64;
             }
         }
@@ -588,7 +584,7 @@ impl Prepared {
             (State::Bytes { input }, DecodeReferenceTraces) => {
                 let d = reference::decode_traces(input).expect("the fixture decodes");
                 let mut checksum = 0u64;
-                for s in d.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans) {
+                for s in d.spans() {
                     checksum = checksum.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0) ^ s.attributes.len() as u64;
                 }
                 Outcome { items: d.span_count() as u64, bytes: input.len() as u64, checksum }
@@ -672,22 +668,23 @@ fn scratch_digest(index: &mut [(u128, u32)]) -> u64 {
     index.iter().fold(index.len() as u64, |h, &(t, i)| h.rotate_left(7) ^ (t as u64) ^ u64::from(i))
 }
 
+/// The scratch's entries, whatever memory holds them.
+fn scratch_entries(data: &TracesData) -> impl Iterator<Item = (u128, u32)> + '_ {
+    data.spans().enumerate().map(|(i, s)| (u128::from_le_bytes(s.trace_id.0), i as u32))
+}
+
 fn scratch_index_arena(data: &TracesData, arena: &mut BatchArena) -> u64 {
     arena.with(|bump| {
         let mut index = bumpalo::collections::Vec::with_capacity_in(data.span_count(), bump);
-        index.extend(spans_of(data).enumerate().map(|(i, s)| (u128::from_le_bytes(s.trace_id.0), i as u32)));
+        index.extend(scratch_entries(data));
         scratch_digest(&mut index)
     })
 }
 
 fn scratch_index_heap(data: &TracesData) -> u64 {
     let mut index: Vec<(u128, u32)> = Vec::with_capacity(data.span_count());
-    index.extend(spans_of(data).enumerate().map(|(i, s)| (u128::from_le_bytes(s.trace_id.0), i as u32)));
+    index.extend(scratch_entries(data));
     scratch_digest(&mut index)
-}
-
-fn spans_of(data: &TracesData) -> impl Iterator<Item = &Span> {
-    data.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
 }
 
 /// Encode + zstd 1 with the pool on (reused encoder, pooled body) or off.

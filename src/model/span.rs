@@ -338,6 +338,11 @@ impl TracesData {
         }
     }
 
+    /// Every span of the batch, resource by resource, scope by scope.
+    pub fn spans(&self) -> impl Iterator<Item = &Span> {
+        self.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
+    }
+
     /// Number of spans in the batch.
     pub fn span_count(&self) -> usize {
         self.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
