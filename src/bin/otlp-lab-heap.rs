@@ -513,7 +513,9 @@ fn measure_with(name: &str, extra: &[&str], dir: &Path) -> Result<serde_json::Va
     Ok(serde_json::from_str(line)?)
 }
 
-/// The pool on vs off, for encode + compress and for the pipeline.
+/// The pool on vs off, for encode + compress and for the pipeline, and the
+/// pipeline's own blocks per batch at two batch sizes. Prints a table and
+/// writes `<dir>/pool.json`.
 fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let pairs = [
@@ -525,26 +527,31 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
         "path", "pool", "blocks/batch", "blocks/item", "bytes/batch", "warm live", "peak bytes"
     );
     let started = Instant::now();
-    let mut pipeline_on = serde_json::Value::Null;
+    let num = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let mut rows = Vec::new();
     for (label, on, off) in pairs {
         let a = measure(on.name(), batches, dir)?;
         let b = measure(off.name(), batches, dir)?;
-        for (tag, v) in [("on", &a), ("off", &b)] {
+        for (tag, w, v) in [("on", on, &a), ("off", off, &b)] {
             println!(
                 "{:<24} {:<5} {:>12.1} {:>12.3} {:>14.0} {:>12} {:>12}",
                 label,
                 tag,
-                v["blocks_per_run"].as_f64().unwrap_or(f64::NAN),
-                v["blocks_per_item"].as_f64().unwrap_or(f64::NAN),
-                v["bytes_per_run"].as_f64().unwrap_or(f64::NAN),
+                num(v, "blocks_per_run"),
+                num(v, "blocks_per_item"),
+                num(v, "bytes_per_run"),
                 v["warm_live_bytes"],
                 v["peak_bytes"]
             );
+            rows.push(serde_json::json!({
+                "path": label, "workload": w.name(), "pool": tag,
+                "items_per_batch": v["items_per_run"], "blocks_per_batch": v["blocks_per_run"],
+                "bytes_per_batch": v["bytes_per_run"], "blocks_per_item": v["blocks_per_item"],
+                "peak_bytes": v["peak_bytes"],
+            }));
         }
-        let (on_bytes, off_bytes) =
-            (a["bytes_per_run"].as_f64().unwrap_or(0.0), b["bytes_per_run"].as_f64().unwrap_or(0.0));
-        let (on_blocks, off_blocks) =
-            (a["blocks_per_run"].as_f64().unwrap_or(0.0), b["blocks_per_run"].as_f64().unwrap_or(0.0));
+        let (on_bytes, off_bytes) = (num(&a, "bytes_per_run"), num(&b, "bytes_per_run"));
+        let (on_blocks, off_blocks) = (num(&a, "blocks_per_run"), num(&b, "blocks_per_run"));
         if on_bytes > 0.0 {
             println!(
                 "{:<24} off/on: {:.1}x the blocks, {:.1}x the bytes per batch",
@@ -558,28 +565,55 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
                 ""
             );
         }
-        if on == Workload::PipelineBatchZstd {
-            pipeline_on = a;
-        }
     }
-    // The pipeline rows include the producer cloning 512 spans per batch;
-    // measured alone, the clones give the pipeline's own share.
-    let clones = measure(Workload::CloneSpans.name(), batches, dir)?;
-    let clone_blocks = clones["blocks_per_run"].as_f64().unwrap_or(0.0);
-    let own = pipeline_on["blocks_per_run"].as_f64().unwrap_or(0.0) - (clone_blocks - 1.0);
-    let spans = pipeline_on["items_per_run"].as_f64().unwrap_or(1.0).max(1.0);
+    // The pipeline rows include the producer cloning the batch's spans;
+    // measured alone, the clones give the pipeline's own share. Two batch
+    // sizes: a per-span cost would show as a difference between them.
+    let mut own_rows = Vec::new();
+    for (pipeline, clones) in [
+        (Workload::PipelineBatchZstd, Workload::CloneSpans),
+        (Workload::PipelineBatchZstd2048, Workload::CloneSpans2048),
+    ] {
+        let p = measure(pipeline.name(), batches, dir)?;
+        let c = measure(clones.name(), batches, dir)?;
+        // The clone workload also allocates the Vec holding the clones, which
+        // the pipeline workload does not have.
+        let own = num(&p, "blocks_per_run") - (num(&c, "blocks_per_run") - 1.0);
+        let spans = num(&p, "items_per_run").max(1.0);
+        println!(
+            "pipeline's own, pool on, {spans:.0}-span batches: {own:.2} blocks a batch, {:.4} a span \
+             ({} {:.2} minus {} {:.2} less the Vec of clones)",
+            own / spans,
+            pipeline.name(),
+            num(&p, "blocks_per_run"),
+            clones.name(),
+            num(&c, "blocks_per_run"),
+        );
+        own_rows.push(serde_json::json!({ "batch_items": spans as u64, "blocks": own }));
+    }
+    let point =
+        |i: usize| (own_rows[i]["batch_items"].as_f64().unwrap_or(0.0), own_rows[i]["blocks"].as_f64().unwrap_or(0.0));
+    let ((n1, b1), (n2, b2)) = (point(0), point(1));
+    let marginal = (b2 - b1) / (n2 - n1);
+    println!("pipeline's own blocks per extra span (between the two batch sizes): {marginal:.4}");
+    let path = dir.join("pool.json");
+    let json = serde_json::json!({
+        "batches": batches, "rows": rows, "pipeline_own_blocks_per_batch": own_rows,
+        "pipeline_own_blocks_per_extra_span": marginal,
+    });
+    std::fs::write(&path, format!("{json:#}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
     println!(
-        "{:<24} the producer's clones alone ({}): {clone_blocks:.1} blocks a batch (one is the Vec of clones, which the pipeline does not have); the pipeline's own with the pool on: {own:.1} blocks a batch, {:.3} a span",
-        "",
-        Workload::CloneSpans.name(),
-        own / spans
-    );
-    println!(
-        "{batches} measured batches each after a warm-up, one process per row ({:.1} s); profiles: {}/dhat-<workload>.json",
+        "{batches} measured batches each after a warm-up, one process per row ({:.1} s); profiles: {}/dhat-<workload>.json; results: {}",
         started.elapsed().as_secs_f64(),
-        dir.display()
+        dir.display(),
+        path.display()
     );
     Ok(())
+}
+
+/// One check of the audit, as profiles/audit.json holds it.
+fn check(name: &str, passed: bool, detail: String) -> serde_json::Value {
+    serde_json::json!({ "name": name, "passed": passed, "detail": detail })
 }
 
 /// Blocks and bytes still live at the end, and the site that allocated them.
@@ -618,6 +652,9 @@ fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, Box<dyn Error>> {
 fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut failures = Vec::new();
+    // One entry a check, for profiles/audit.json (the report reads it).
+    let mut checks = Vec::new();
+    let mut lifecycle = Vec::new();
 
     println!("1. lifecycle: start, load, shutdown; what is live at exit must not grow with the runs");
     let field = |v: &serde_json::Value, k: &str| -> Result<u64, Box<dyn Error>> {
@@ -636,10 +673,12 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
         for (blocks, bytes, site) in live_sites(&dir.join(format!("dhat-{name}.json")))? {
             println!("     {blocks:>5} blocks {bytes:>7} bytes  {site}");
         }
+        lifecycle.push(format!("{name}: {y1} -> {y3} bytes live at exit after 1 and 3 runs"));
         if grows {
             failures.push(format!("{name}: live heap at exit grows with the runs ({y1} -> {y3} bytes)"));
         }
     }
+    checks.push(check("lifecycle", failures.is_empty(), lifecycle.join("; ")));
 
     println!(
         "2. sustained_load: {sustain} s warm-up, then {sustain} s sampled every {AUDIT_SAMPLE_MS} ms; \
@@ -653,6 +692,8 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
     let samples: Vec<u64> =
         v["samples"].as_array().map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect()).unwrap_or_default();
     let items = field(&v, "items_per_run")?;
+    let before = failures.len();
+    let mut sustained = format!("{sustain} s, {} samples", samples.len());
     if samples.len() < 8 {
         failures.push(format!("sustained_load: only {} samples (at least 8 are needed)", samples.len()));
     } else {
@@ -671,10 +712,15 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
             samples.len(),
             if ok { "flat" } else { "GROWS" }
         );
+        sustained = format!(
+            "{sustain} s, {items} items: growth {growth} bytes between the second and the last quarter \
+             (bound {bound_kib} KiB, about {detectable:.1} bytes an item)"
+        );
         if !ok {
             failures.push(format!("sustained_load: live heap grew {growth} bytes (bound {bound_kib} KiB)"));
         }
     }
+    checks.push(check("sustained", failures.len() == before, sustained));
 
     if memcheck {
         let (name, scale) = AUDIT_MEMCHECK;
@@ -696,6 +742,7 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
         for line in text.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")) {
             println!("   {}", line.trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim());
         }
+        let before = failures.len();
         match out.status.code() {
             Some(0) if text.contains("ERROR SUMMARY: 0 errors") => println!("   no definite leak, no memory error"),
             Some(0) => failures.push(format!("memcheck: no ERROR SUMMARY in {}", log.display())),
@@ -706,8 +753,24 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
                 String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
             )),
         }
+        let summary: Vec<&str> =
+            text.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")).collect();
+        let detail = summary
+            .iter()
+            .map(|l| l.trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim())
+            .collect::<Vec<_>>()
+            .join("; ");
+        checks.push(check(
+            "memcheck",
+            failures.len() == before,
+            format!("otlp-lab run {name} --scale {scale}: {detail}"),
+        ));
     }
 
+    let path = dir.join("audit.json");
+    let json = serde_json::json!({ "passed": failures.is_empty(), "checks": checks });
+    std::fs::write(&path, format!("{json:#}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("results: {}", path.display());
     if failures.is_empty() {
         println!("audit: passed");
         Ok(())

@@ -21,6 +21,20 @@ pub struct Budget {
 /// event's attributes); strings are shared, not copied.
 const PIPELINE_CLONE_BLOCKS: u64 = 3 * 512;
 
+/// The same for the 2048-span twins.
+const PIPELINE_CLONE_BLOCKS_2048: u64 = 3 * 2048;
+
+/// The pipeline's own blocks per batch in steady state, whatever the batch
+/// size (measured at 512 and 2048 spans, `otlp-lab pool`; sites from `otlp-lab
+/// heap pipeline_batch_zstd1_discard_2048`): the export task's cell and its
+/// JoinSet entry, the batch's span Vec (the batcher swaps in a fresh one of the
+/// batch's capacity), the TracesData's resource and scope vectors, the
+/// Resource clone, and the caller's `flush` oneshot. Nothing per item: the
+/// queue is a ring allocated at start (tokio's mpsc, before it, allocated a
+/// 32-slot block about every 40 items); the body pool, encoder scratch and zstd
+/// context are warm.
+const PIPELINE_OWN_BLOCKS: u64 = 7;
+
 /// Blocks the receiver's decode of one 512-span protobuf request allocates
 /// today (see its budget's `why`).
 const RECEIVER_DECODE_BLOCKS: u64 = 18_566;
@@ -78,17 +92,24 @@ pub const BUDGETS: &[Budget] = &[
     },
     Budget {
         workload: Workload::PipelineBatch,
-        blocks_per_run: PIPELINE_CLONE_BLOCKS + 20,
+        blocks_per_run: PIPELINE_CLONE_BLOCKS + PIPELINE_OWN_BLOCKS,
         why: "the producer's clones (3 blocks a span: attributes, events, the event's attributes) \
-              plus 20 of the pipeline's own: about 13 blocks of tokio's mpsc queue (32 slots each, \
-              not all reused) and 7 for the batch (the export task, its JoinSet entry, the \
-              TracesData wrapper, a Resource clone); the pool, encoder and codec are warm \
-              (measured with this test; sites from `otlp-lab heap pipeline_batch_zstd1_discard_512`)",
+              plus the pipeline's own per batch (PIPELINE_OWN_BLOCKS), none per span",
     },
     Budget {
         workload: Workload::PipelineBatchZstd,
-        blocks_per_run: PIPELINE_CLONE_BLOCKS + 20,
+        blocks_per_run: PIPELINE_CLONE_BLOCKS + PIPELINE_OWN_BLOCKS,
         why: "as pipeline_batch_discard_512: the zstd context and the pooled body are reused",
+    },
+    Budget {
+        workload: Workload::CloneSpans2048,
+        blocks_per_run: PIPELINE_CLONE_BLOCKS_2048 + 1,
+        why: "as clone_spans_512, for 2048 spans",
+    },
+    Budget {
+        workload: Workload::PipelineBatchZstd2048,
+        blocks_per_run: PIPELINE_CLONE_BLOCKS_2048 + PIPELINE_OWN_BLOCKS,
+        why: "four times the spans, the same pipeline blocks per batch: nothing grows per span",
     },
     Budget {
         workload: Workload::EncodeZstdPooled,
@@ -103,7 +124,7 @@ pub const BUDGETS: &[Budget] = &[
     },
     Budget {
         workload: Workload::PipelineBatchZstdNoPool,
-        blocks_per_run: PIPELINE_CLONE_BLOCKS + 21,
+        blocks_per_run: PIPELINE_CLONE_BLOCKS + PIPELINE_OWN_BLOCKS + 1,
         why: "as pipeline_batch_zstd1_discard_512 plus the one fresh body a batch gets with the pool off",
     },
     Budget {

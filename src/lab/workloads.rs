@@ -101,6 +101,8 @@ workloads! {
     PipelineBatch => "pipeline_batch_discard_512", Pipeline, "512 spans (cloned from the fixture) through the queue, batcher and direct encoder into a discarding sink, then a flush.";
     PipelineBatchZstd => "pipeline_batch_zstd1_discard_512", Pipeline, "As pipeline_batch_discard_512 with zstd level 1 bodies from the pool.";
     PipelineBatchZstdNoPool => "pipeline_batch_zstd1_nopool_discard_512", Pipeline, "As pipeline_batch_zstd1_discard_512 with the body pool off (a fresh body per batch).";
+    CloneSpans2048 => "clone_spans_2048", Pipeline, "As clone_spans_512 with 2048 spans (heap runs: the pipeline's own allocations at a second batch size).";
+    PipelineBatchZstd2048 => "pipeline_batch_zstd1_discard_2048", Pipeline, "As pipeline_batch_zstd1_discard_512 with 2048-span batches: what the pipeline allocates must not grow with the batch.";
     EncodeReferenceTraces => "encode_reference_traces_512", Serialization, "Reference encode of 512 spans: build the prost structs, encode, drop.";
     EncodeDirectMetrics => "encode_direct_metrics_100", Serialization, "Direct protobuf encode of the 100-point metrics batch.";
     EncodeReferenceMetrics => "encode_reference_metrics_100", Serialization, "Reference (prost) encode of the 100-point metrics batch.";
@@ -362,6 +364,14 @@ fn warm_buffer(n: usize) -> Vec<u8> {
 }
 
 impl Workload {
+    /// Spans per batch of the clone and pipeline workloads.
+    fn batch_spans(self) -> usize {
+        match self {
+            Workload::CloneSpans2048 | Workload::PipelineBatchZstd2048 => 4 * fixtures::DEFAULT_SPANS,
+            _ => fixtures::DEFAULT_SPANS,
+        }
+    }
+
     /// Unmeasured setup: seeded fixtures and warm buffers.
     pub fn prepare(self) -> Prepared {
         use Workload::*;
@@ -378,7 +388,7 @@ impl Workload {
                 direct::encode_traces(&data, &mut pool.get());
                 State::TracesPooled { data, pool }
             }
-            CloneSpans => State::Spans { spans: fixtures::spans(fixtures::DEFAULT_SPANS) },
+            CloneSpans | CloneSpans2048 => State::Spans { spans: fixtures::spans(self.batch_spans()) },
             EncodeDirectTracesFresh => State::TracesFresh { data: fixtures::traces(fixtures::DEFAULT_SPANS) },
             ScratchArenaTraces | ScratchHeapTraces => {
                 let data = fixtures::traces(fixtures::DEFAULT_SPANS);
@@ -398,7 +408,7 @@ impl Workload {
                 run_encode_compress_pool(&mut state);
                 state
             }
-            PipelineBatch | PipelineBatchZstd | PipelineBatchZstdNoPool => {
+            PipelineBatch | PipelineBatchZstd | PipelineBatchZstdNoPool | PipelineBatchZstd2048 => {
                 // A paused clock: the batcher's timestamps and timers read tokio's
                 // frozen clock, never the OS's, so every run counts the same
                 // instructions. Nothing here waits on a timer (see PIPELINE_MAX_DELAY).
@@ -408,7 +418,9 @@ impl Workload {
                     .build()
                     .expect("a current-thread runtime builds");
                 let config = PipelineConfig {
-                    max_batch_items: fixtures::DEFAULT_SPANS,
+                    max_batch_items: self.batch_spans(),
+                    // Room for a whole batch offered before the batcher runs.
+                    queue_capacity: PipelineConfig::default().queue_capacity.max(self.batch_spans()),
                     max_delay: PIPELINE_MAX_DELAY,
                     compression: if self == PipelineBatch { Compression::None } else { Compression::ZSTD_DEFAULT },
                     pool_bodies: self != PipelineBatchZstdNoPool,
@@ -420,8 +432,7 @@ impl Workload {
                     Pipeline::start(config, fixtures::resource(), fixtures::scope(), sink.clone())
                         .expect("the lab's pipeline settings are valid")
                 };
-                let mut state =
-                    State::Pipeline { runtime, pipeline, spans: fixtures::spans(fixtures::DEFAULT_SPANS), sink };
+                let mut state = State::Pipeline { runtime, pipeline, spans: fixtures::spans(self.batch_spans()), sink };
                 // Warm-up: the pool, the encoder's scratch and the codec context grow once.
                 run_pipeline_batch(&mut state);
                 state

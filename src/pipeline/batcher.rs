@@ -32,7 +32,7 @@ pub(super) struct Batcher<S> {
     resource: Resource,
     scope: InstrumentationScope,
     sink: Arc<S>,
-    rx: mpsc::Receiver<Item>,
+    rx: super::queue::Receiver,
     control: mpsc::Receiver<Control>,
     stats: Arc<Stats>,
     pool: BufferPool,
@@ -68,7 +68,7 @@ impl<S: ExportSink> Batcher<S> {
         resource: Resource,
         scope: InstrumentationScope,
         sink: Arc<S>,
-        rx: mpsc::Receiver<Item>,
+        rx: super::queue::Receiver,
         control: mpsc::Receiver<Control>,
         stats: Arc<Stats>,
     ) -> Self {
@@ -316,7 +316,7 @@ impl<S: ExportSink> Batcher<S> {
     }
 
     async fn flush(&mut self) {
-        while let Ok(item) = self.rx.try_recv() {
+        while let Some(item) = self.rx.try_recv() {
             self.push(item).await;
         }
         self.export_all().await;
@@ -346,7 +346,7 @@ impl<S: ExportSink> Batcher<S> {
             self.metrics.clear();
             self.metric_points = 0;
             self.logs.clear();
-            while let Ok(item) = self.rx.try_recv() {
+            while let Some(item) = self.rx.try_recv() {
                 left += item.count();
             }
             self.stats.drop_items(DropReason::ShutdownDeadline, left);

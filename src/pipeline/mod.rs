@@ -18,6 +18,7 @@
 
 mod batcher;
 mod config;
+mod queue;
 mod stats;
 
 use std::future::Future;
@@ -127,7 +128,7 @@ pub struct Refused {
 /// A cheap, cloneable handle that records items without blocking.
 #[derive(Clone, Debug)]
 pub struct Handle {
-    tx: mpsc::Sender<Item>,
+    tx: queue::Sender,
     stats: Arc<Stats>,
 }
 
@@ -141,8 +142,8 @@ impl Handle {
         self.stats.accept(n);
         let (reason, item) = match self.tx.try_send(item) {
             Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Full(item)) => (DropReason::QueueFull, item),
-            Err(mpsc::error::TrySendError::Closed(item)) => (DropReason::AfterShutdown, item),
+            Err(queue::TrySendError::Full(item)) => (DropReason::QueueFull, item),
+            Err(queue::TrySendError::Closed(item)) => (DropReason::AfterShutdown, item),
         };
         self.stats.drop_items(reason, n);
         Err(Refused { reason, item })
@@ -154,7 +155,7 @@ impl Handle {
     pub async fn send(&self, item: Item) -> Result<(), Refused> {
         let n = item.count();
         self.stats.accept(n);
-        self.tx.send(item).await.map_err(|mpsc::error::SendError(item)| {
+        self.tx.send(item).await.map_err(|item| {
             self.stats.drop_items(DropReason::AfterShutdown, n);
             Refused { reason: DropReason::AfterShutdown, item }
         })
@@ -241,7 +242,7 @@ impl Pipeline {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         let stats = Arc::new(Stats::default());
-        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let (tx, rx) = queue::channel(config.queue_capacity);
         let (control_tx, control_rx) = mpsc::channel(4);
         let batcher = batcher::Batcher::new(config, resource, scope, Arc::new(sink), rx, control_rx, stats.clone());
         let task = tokio::spawn(batcher.run());
