@@ -12,7 +12,7 @@ Usage: scripts/run_benchmarks.sh [MODE] [NAME]
 Modes:
   quick           every instruction-count suite below (default)
   all             quick, the fixture sizes, every scenario natively
-                  (profiles/scenarios/<name>.txt), heap, audit
+                  (profiles/scenarios/<name>.txt), heap, flame, audit
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
@@ -21,6 +21,9 @@ Modes:
   sizes           encoded sizes and compression ratios of the standard fixtures
   heap            dhat heap profiles (profiles/dhat-<name>.json) of the hot paths
                   and the main scenarios, and the memory pool on vs off
+  flame           CPU flamegraphs (pprof, 20 s each) of cpu_intensive and
+                  production_workload: flamegraphs/<name>.svg, .pb, .folded, .json;
+                  fails unless they name our encode, compress and transport functions
   audit           the leak audit: lifecycle, 10 s of sustained load, memcheck
   save NAME       keep the last run's results as baseline NAME
   compare NAME    compare the last run's results with baseline NAME (prints, exits 0)
@@ -53,7 +56,7 @@ mode=${1:-quick}
 name=${2:-}
 case "$mode" in
   -h|--help|help) usage; exit 0 ;;
-  quick|all|serialization|simd|compression|pool|pipeline|sizes|heap|audit|report|clean) ;;
+  quick|all|serialization|simd|compression|pool|pipeline|sizes|heap|flame|audit|report|clean) ;;
   save|compare) [ -n "$name" ] || die "'$mode' needs a baseline NAME (see --help)" ;;
   ci) name=${name:-main} ;;
   *) usage >&2; die "unknown mode '$mode'" ;;
@@ -112,6 +115,25 @@ heap_runs() {
   fi
   say "the memory pool on vs off"
   "$lab" pool || die "the pool comparison failed (see above)"
+}
+
+# CPU flamegraphs, then a check that they show the data path by name: the
+# direct encoder and compression (cpu_intensive), the encoder and the HTTP
+# transport (production_workload, which sends uncompressed).
+FLAME_JOBS="cpu_intensive production_workload"
+FLAME_NAMES="otlp_lab::encode::direct otlp_lab::compress otlp_lab::transport"
+flame_runs() {
+  local j n found svgs=()
+  for j in $FLAME_JOBS; do
+    say "flamegraph $j (pprof)"
+    "$lab" flame "$j" || die "the flamegraph of $j failed (see above)"
+    svgs+=("flamegraphs/$j.svg")
+  done
+  for n in $FLAME_NAMES; do
+    found=$(grep -l -F "$n" "${svgs[@]}" | tr '\n' ' ' || true)
+    [ -n "$found" ] || die "no flamegraph names $n (${svgs[*]})"
+    say "$n: in $found"
+  done
 }
 
 audit_run() {
@@ -183,6 +205,7 @@ build_lab
 case "$mode" in
   sizes) "$lab" sizes; exit 0 ;;
   heap) heap_runs; say "heap profiles: profiles/dhat-<name>.json (open them in /usr/libexec/valgrind/dh_view.html)"; exit 0 ;;
+  flame) flame_runs; say "flamegraphs: flamegraphs/<name>.svg (a browser), .pb (go tool pprof -http=:0), .folded (see flamegraphs/README.md)"; exit 0 ;;
   audit) shift; audit_run "$@"; exit 0 ;;
   report)
     [ -n "$(ls profiles/icount/*.jsonl 2>/dev/null)" ] || die "no results: run a suite first"
@@ -216,6 +239,7 @@ case "$mode" in
       "$lab" run "$s" | tee "profiles/scenarios/$s.txt" || die "scenario $s failed (see above)"
     done
     heap_runs
+    flame_runs
     audit_run
     ;;
   *) run_suites "$results" "$mode" ;;

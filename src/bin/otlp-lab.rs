@@ -126,6 +126,37 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// CPU flamegraph of a workload or scenario under pprof (every thread):
+    /// writes <out>/<name>.svg, .pb (pprof protobuf), .folded and .json.
+    Flame {
+        /// Workload or scenario name (see `list`).
+        name: Job,
+        /// Seconds to sample (the run also stops after --max-iterations).
+        #[arg(long, default_value_t = otlp_lab::lab::flame::DEFAULT_DURATION.as_secs_f64())]
+        duration: f64,
+        /// Sampling frequency asked of SIGPROF (the kernel tick caps it near 250 Hz).
+        #[arg(long, default_value_t = otlp_lab::lab::flame::DEFAULT_FREQUENCY_HZ, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        frequency: u32,
+        /// Drop samples that land in libc, libgcc, pthread or the vDSO (this hides
+        /// allocator, memcpy and syscall cost; off by default).
+        #[arg(long, overrides_with = "no_blocklist")]
+        blocklist: bool,
+        /// Keep the samples in libc and friends (the default).
+        #[arg(long, overrides_with = "blocklist")]
+        no_blocklist: bool,
+        /// Scenarios: divide every item count by this (1 = the full size).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        scale: u32,
+        /// Stop after this many iterations even before --duration.
+        #[arg(long, default_value_t = otlp_lab::lab::flame::DEFAULT_MAX_ITERATIONS, value_parser = clap::value_parser!(u64).range(1..))]
+        max_iterations: u64,
+        /// Also write <name>-diff.svg: this run against a saved run's folded stacks.
+        #[arg(long, value_name = "SAVED.folded")]
+        diff: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "flamegraphs")]
+        out: PathBuf,
+    },
     /// Print instructions per item from iai-callgrind `--output-format=json` files.
     Icount {
         /// Files with one JSON object per line, as the runner prints them.
@@ -214,6 +245,19 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Command::Sizes { items } => otlp_lab::lab::report::print_sizes(items as usize),
         Command::Icount { files } => {
             print!("{}", otlp_lab::lab::report::icount_table(&read_icount(&files)?));
+        }
+        Command::Flame { name, duration, frequency, blocklist, no_blocklist, scale, max_iterations, diff, out } => {
+            if !(duration.is_finite() && duration > 0.0 && duration <= 86_400.0) {
+                return Err(format!("--duration must be between 0 and 86400 seconds, got {duration}").into());
+            }
+            let config = otlp_lab::lab::flame::FlameConfig {
+                duration: Duration::from_secs_f64(duration),
+                frequency_hz: frequency,
+                blocklist: if blocklist || no_blocklist { blocklist } else { otlp_lab::lab::flame::DEFAULT_BLOCKLIST },
+                scale,
+                max_iterations,
+            };
+            otlp_lab::lab::flame::flame(name, &config, diff.as_deref(), &out)?;
         }
         Command::Heap { args } => return heap_tool("run", &args),
         Command::Pool { args } => return heap_tool("pool", &args),

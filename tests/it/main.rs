@@ -1,6 +1,7 @@
 //! Integration tests, one binary with a module per concern.
 
 mod faults;
+mod flame;
 mod gate;
 mod grpc;
 mod heap;
