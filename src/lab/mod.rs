@@ -5,6 +5,7 @@
 pub mod baseline;
 pub mod budgets;
 pub mod fixtures;
+pub mod html;
 pub mod net;
 pub mod report;
 pub mod scenarios;
