@@ -150,7 +150,8 @@ pub fn lines(
     let x_max = pts().map(|p| p.0).fold(0.0_f64, f64::max);
     let y_max = pts().map(|p| p.1).fold(0.0_f64, f64::max);
     let x_max = if x_max > 0.0 { x_max * 1.05 } else { 1.0 };
-    let y_max = if y_max > 0.0 { y_max * 1.1 } else { 1.0 };
+    // Headroom at the top for the legend.
+    let y_max = if y_max > 0.0 { y_max * 1.3 } else { 1.0 };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 420)).into_drawing_area();
