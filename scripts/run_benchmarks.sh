@@ -6,13 +6,13 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/run_benchmarks.sh [MODE] [NAME]
+Usage: scripts/run_benchmarks.sh [MODE] [NAME]   (NAME: a baseline, for save, compare, ci, report, all)
        scripts/run_benchmarks.sh audit [otlp-lab audit options, e.g. --sustain 3 --no-memcheck]
 
 Modes:
   quick           every instruction-count suite below (default)
   all             quick, the fixture sizes, every scenario natively
-                  (profiles/scenarios/<name>.txt), heap, flame, audit
+                  (profiles/scenarios/<name>.txt), heap, flame, audit, report
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
@@ -30,7 +30,12 @@ Modes:
   ci [NAME]       quick twice: fail if any count differs between the two runs,
                   then fail on a flagged regression against baseline NAME
                   (default: main) when that baseline exists
-  report          print the last run's table per item (profiles/report.md)
+  report [NAME]   the report of the last run from its result files:
+                  profiles/report.html (self-contained), report.md, plots/,
+                  bmf.json, github-action-benchmark.json; gated against
+                  baseline NAME (default: main); checked in headless Chromium
+                  (scripts/check_report.sh, screenshot profiles/report.png)
+                  when chromium is installed
   clean           delete generated results (keeps baselines and READMEs)
   -h, --help      this text
 
@@ -56,13 +61,13 @@ mode=${1:-quick}
 name=${2:-}
 case "$mode" in
   -h|--help|help) usage; exit 0 ;;
-  quick|all|serialization|simd|compression|pool|pipeline|sizes|heap|flame|audit|report|clean) ;;
+  quick|serialization|simd|compression|pool|pipeline|sizes|heap|flame|audit|clean) ;;
   save|compare) [ -n "$name" ] || die "'$mode' needs a baseline NAME (see --help)" ;;
-  ci) name=${name:-main} ;;
+  ci|report|all) name=${name:-main} ;;
   *) usage >&2; die "unknown mode '$mode'" ;;
 esac
 case "$mode:$name" in
-  save:*[!A-Za-z0-9._-]*|compare:*[!A-Za-z0-9._-]*|ci:*[!A-Za-z0-9._-]*)
+  save:*[!A-Za-z0-9._-]*|compare:*[!A-Za-z0-9._-]*|ci:*[!A-Za-z0-9._-]*|report:*[!A-Za-z0-9._-]*)
     die "baseline names take letters, digits, '.', '_' and '-' only: '$name'" ;;
 esac
 
@@ -136,6 +141,19 @@ flame_runs() {
   done
 }
 
+# The report from whatever result files exist (a missing one is "not run"),
+# then the page opened in headless Chromium when it is installed.
+report_run() {
+  say "report (profiles/report.html, profiles/report.md, exports)"
+  "$lab" report --baseline "$baselines/$name.json" --floor "$gate_floor" || die "the report failed (see above)"
+  # `all` always checks (check_report.sh installs chromium if missing).
+  if [ "$mode" = all ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    scripts/check_report.sh profiles/report.html || die "the report did not pass its check in headless Chromium"
+  else
+    say "chromium not found: skipped the headless check (scripts/check_report.sh installs it with apt-get)"
+  fi
+}
+
 audit_run() {
   say "leak audit"
   command -v valgrind >/dev/null 2>&1 || ensure_valgrind
@@ -201,19 +219,15 @@ case "$mode" in
 esac
 
 build_lab
+# What this run happens on, for the report (the report itself describes the run before it).
+[ "$mode" = report ] || "$lab" env || die "otlp-lab env failed"
 
 case "$mode" in
   sizes) "$lab" sizes; exit 0 ;;
   heap) heap_runs; say "heap profiles: profiles/dhat-<name>.json (open them in /usr/libexec/valgrind/dh_view.html)"; exit 0 ;;
   flame) flame_runs; say "flamegraphs: flamegraphs/<name>.svg (a browser), .pb (go tool pprof -http=:0), .folded (see flamegraphs/README.md)"; exit 0 ;;
   audit) shift; audit_run "$@"; exit 0 ;;
-  report)
-    [ -n "$(ls profiles/icount/*.jsonl 2>/dev/null)" ] || die "no results: run a suite first"
-    { echo '# otlp-lab: instruction counts per item'; echo; echo '```';
-      "$lab" icount profiles/icount/*.jsonl; echo '```'; } >profiles/report.md
-    cat profiles/report.md
-    say "report: profiles/report.md"
-    exit 0 ;;
+  report) report_run; exit 0 ;;
   ci)
     run_suites profiles/results-first.json $SUITES_QUICK
     say "determinism: the same suites again"
@@ -241,6 +255,7 @@ case "$mode" in
     heap_runs
     flame_runs
     audit_run
+    report_run
     ;;
   *) run_suites "$results" "$mode" ;;
 esac

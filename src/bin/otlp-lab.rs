@@ -157,6 +157,33 @@ enum Command {
         #[arg(long, default_value = "flamegraphs")]
         out: PathBuf,
     },
+    /// Build the report of the last run from its result files: report.html
+    /// (self-contained), report.md, plots/*.svg, bmf.json and
+    /// github-action-benchmark.json; a part whose file is missing says "not run".
+    Report {
+        /// Folder of the result files.
+        #[arg(long, default_value = "profiles")]
+        profiles: PathBuf,
+        /// Folder of the flamegraphs.
+        #[arg(long, default_value = "flamegraphs")]
+        flamegraphs: PathBuf,
+        /// Baseline to judge the benches against (default: <profiles>/baselines/main.json).
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Where to write the report (default: the profiles folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Percent an instruction count may rise before the gate flags it.
+        #[arg(long, default_value_t = otlp_lab::lab::baseline::DEFAULT_FLOOR_PCT)]
+        floor: f64,
+    },
+    /// Write what this run happens on (CPU, cores, kernel, rustc, valgrind,
+    /// runner, commit) as JSON, for the report.
+    Env {
+        /// The file to write.
+        #[arg(long, default_value = "profiles/environment.json")]
+        out: PathBuf,
+    },
     /// Print instructions per item from iai-callgrind `--output-format=json` files.
     Icount {
         /// Files with one JSON object per line, as the runner prints them.
@@ -258,6 +285,31 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 max_iterations,
             };
             otlp_lab::lab::flame::flame(name, &config, diff.as_deref(), &out)?;
+        }
+        Command::Report { profiles, flamegraphs, baseline, out, floor } => {
+            if !(floor.is_finite() && floor >= 0.0) {
+                return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
+            }
+            let cfg = otlp_lab::lab::html::Config {
+                baseline: baseline.unwrap_or_else(|| profiles.join("baselines/main.json")),
+                out: out.unwrap_or_else(|| profiles.clone()),
+                profiles,
+                flamegraphs,
+                floor_pct: floor,
+            };
+            let w = otlp_lab::lab::html::build(&cfg)?;
+            println!("report: {} and {}", w.html.display(), w.markdown.display());
+            println!("exports: {} and {}", w.bmf.display(), w.github_action_benchmark.display());
+            if !w.not_run.is_empty() {
+                println!("not run (missing): {}", w.not_run.join(", "));
+            }
+            if w.gate_failed {
+                println!("the regression gate flagged benches (see the report's instruction counts)");
+            }
+        }
+        Command::Env { out } => {
+            let env = otlp_lab::lab::html::env::write(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            println!("{}: {} ({} cores), {}, {}", out.display(), env.cpu_model, env.cores, env.kernel, env.rustc);
         }
         Command::Heap { args } => return heap_tool("run", &args),
         Command::Pool { args } => return heap_tool("pool", &args),

@@ -143,7 +143,8 @@ impl Verdict {
         matches!(self, Verdict::Regressed | Verdict::AllocationsUp)
     }
 
-    fn label(self) -> &'static str {
+    /// How tables print it (`ok`, `improved`, `REGRESSED` ...).
+    pub fn label(self) -> &'static str {
         match self {
             Verdict::Same => "ok",
             Verdict::Improved => "improved",

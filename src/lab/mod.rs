@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod budgets;
 pub mod fixtures;
 pub mod flame;
+pub mod html;
 pub mod net;
 pub mod report;
 pub mod scenarios;

@@ -69,8 +69,9 @@ pub fn parse_icount_lines(text: &str) -> Result<Vec<IcountRow>, ReportError> {
     Ok(rows)
 }
 
-/// Items a workload processes per run (spans, points, records, ids, bytes).
-fn items_of(id: &str) -> Option<u64> {
+/// Items a workload processes per run (spans, points, records, ids, bytes),
+/// found by running it once; `None` for a name that is not a workload.
+pub fn items_of(id: &str) -> Option<u64> {
     let w: Workload = id.parse().ok()?;
     Some(w.prepare().run().items)
 }

@@ -9,6 +9,7 @@ mod http;
 mod json;
 mod pipeline;
 mod proto;
+mod report;
 mod scenarios;
 mod tls;
 mod util;
