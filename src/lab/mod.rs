@@ -7,7 +7,10 @@ pub mod budgets;
 pub mod fixtures;
 pub mod net;
 pub mod report;
+pub mod load;
 pub mod scenarios;
+#[cfg(feature = "official-sdk")]
+pub mod sdk;
 pub mod workloads;
 
 use scenarios::{PreparedScenario, Scenario, ScenarioError, ScenarioParams, ScenarioRow};
