@@ -150,7 +150,9 @@ impl fmt::Display for LoadScenario {
 
 /// A scenario name `otlp-lab load` does not know.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown load scenario `{0}`: expected one of production_workload, high_concurrency, batch_processing, network_io, sustained_load")]
+#[error(
+    "unknown load scenario `{0}`: expected one of production_workload, high_concurrency, batch_processing, network_io, sustained_load"
+)]
 pub struct UnknownLoadScenario(pub String);
 
 impl FromStr for LoadScenario {
@@ -441,7 +443,7 @@ impl Signals {
         self.spans + self.points + self.logs
     }
 
-    fn plus(self, o: Signals) -> Signals {
+    pub(crate) fn plus(self, o: Signals) -> Signals {
         Signals { spans: self.spans + o.spans, points: self.points + o.points, logs: self.logs + o.logs }
     }
 
@@ -757,10 +759,12 @@ fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
         }
         let mut offered = Signals::default();
         while let Some(joined) = tasks.join_next().await {
-            offered = offered.plus(joined.map_err(|e| LoadError::Producer(e.to_string()))?.map_err(LoadError::Producer)?);
+            offered =
+                offered.plus(joined.map_err(|e| LoadError::Producer(e.to_string()))?.map_err(LoadError::Producer)?);
         }
         let produced = start.elapsed();
-        let stats = tokio::time::timeout(SHUTDOWN * 2, exporter.shutdown(SHUTDOWN)).await.map_err(|_| LoadError::Hung)?;
+        let stats =
+            tokio::time::timeout(SHUTDOWN * 2, exporter.shutdown(SHUTDOWN)).await.map_err(|_| LoadError::Hung)?;
         Ok::<_, LoadError>((offered, stats, (start.elapsed(), produced)))
     })?;
     let p = &stats.pipeline;
@@ -820,6 +824,16 @@ pub struct LoadReport {
     pub mode: &'static str,
     /// Every run, step by step (ours first, then the SDK's, per step).
     pub runs: Vec<RunResult>,
+    /// The machine's load average (1, 5, 15 minutes) before and after the
+    /// runs: on a shared machine, other work takes CPU from the run.
+    pub load_average: (Option<[f64; 3]>, Option<[f64; 3]>),
+}
+
+/// `/proc/loadavg`'s three averages (Linux), if readable.
+fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = text.split_whitespace().map(|w| w.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
 }
 
 impl LoadReport {
@@ -830,6 +844,8 @@ impl LoadReport {
             "target": self.target,
             "mode": self.mode,
             "runs": self.runs.iter().map(RunResult::to_json).collect::<Vec<_>>(),
+            "load_average_before": self.load_average.0,
+            "load_average_after": self.load_average.1,
         });
         if self.scenario.has_targets() {
             v["targets"] = json!({
@@ -849,7 +865,8 @@ impl LoadReport {
     fn pair(&self) -> Option<(&RunResult, &RunResult)> {
         let ours = self.runs.iter().filter(|r| r.implementation == Implementation::Ours);
         ours.into_iter().find_map(|o| {
-            let sdk = self.runs.iter().find(|r| r.implementation == Implementation::Sdk && r.spec.step == o.spec.step)?;
+            let sdk =
+                self.runs.iter().find(|r| r.implementation == Implementation::Sdk && r.spec.step == o.spec.step)?;
             Some((o, sdk))
         })
     }
@@ -882,6 +899,15 @@ impl LoadReport {
             self.target,
             first.map_or(0.0, |r| r.spec.duration.as_secs_f64())
         );
+        if let (Some(b), Some(a)) = self.load_average {
+            let _ = writeln!(
+                t,
+                "machine load average (1 min) {:.1} before, {:.1} after, on {} cores",
+                b[0],
+                a[0],
+                std::thread::available_parallelism().map_or(0, usize::from)
+            );
+        }
         let _ = writeln!(
             t,
             "{:<13} {:<22} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>7}",
@@ -935,7 +961,12 @@ impl LoadReport {
                     verdict(o.items_per_s() >= TARGET_ITEMS_PER_S),
                     o.items_per_s()
                 );
-                let _ = writeln!(t, "  zero drops                 {}  ({})", verdict(o.dropped_total() == 0), o.dropped_total());
+                let _ = writeln!(
+                    t,
+                    "  zero drops                 {}  ({})",
+                    verdict(o.dropped_total() == 0),
+                    o.dropped_total()
+                );
                 let _ = writeln!(
                     t,
                     "  export p99 < {:.0} µs        {}  ({:.0} µs)",
@@ -950,10 +981,8 @@ impl LoadReport {
                     verdict(o.usage.peak_rss_bytes < TARGET_PEAK_RSS_BYTES),
                     o.usage.peak_rss_bytes as f64 / (1 << 20) as f64
                 );
-                if let Some(s) = self
-                    .runs
-                    .iter()
-                    .find(|s| s.implementation == Implementation::Sdk && s.spec.step == o.spec.step)
+                if let Some(s) =
+                    self.runs.iter().find(|s| s.implementation == Implementation::Sdk && s.spec.step == o.spec.step)
                 {
                     let ratio = o.items_per_s() / s.items_per_s().max(1e-9);
                     let spans = o.spans_per_s() / s.spans_per_s().max(1e-9);
@@ -1002,6 +1031,7 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
             .map_err(io_err("starting the loopback receiver"))?,
         ),
     };
+    let load_before = load_average();
     let mut implementations = vec![Implementation::Ours];
     if options.sdk {
         implementations.push(Implementation::Sdk);
@@ -1021,7 +1051,8 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
                 (None, Some(r)) => r.http_endpoint(),
                 (None, None) => unreachable!("a receiver is started when no endpoint is given"),
             };
-            let run = rt.block_on(run_in_child(&exe, scenario, imp, spec, &endpoint, receiver.as_ref(), options.progress))?;
+            let run =
+                rt.block_on(run_in_child(&exe, scenario, imp, spec, &endpoint, receiver.as_ref(), options.progress))?;
             runs.push(run);
         }
     }
@@ -1030,6 +1061,7 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
         target: options.endpoint.clone().unwrap_or_else(|| "loopback".to_owned()),
         mode,
         runs,
+        load_average: (load_before, load_average()),
     };
     write_report(&report, &options.out)?;
     Ok(report)
@@ -1082,8 +1114,7 @@ async fn run_in_child(
     receiver: Option<&Receiver>,
     progress: bool,
 ) -> Result<RunResult, LoadError> {
-    let child_err =
-        |detail: String| LoadError::Child { implementation: imp.name(), step: spec.step.clone(), detail };
+    let child_err = |detail: String| LoadError::Child { implementation: imp.name(), step: spec.step.clone(), detail };
     let before = receiver.map(Receiver::counts);
     let usage_before = Usage::now();
     let mut cmd = std::process::Command::new(exe);
@@ -1126,7 +1157,8 @@ async fn run_in_child(
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
-    let value: Value = serde_json::from_str(line).map_err(|e| child_err(format!("its output is not JSON ({e}): {stdout}")))?;
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| child_err(format!("its output is not JSON ({e}): {stdout}")))?;
     let mut run = RunResult::from_json(&value).map_err(child_err)?;
     if let (Some(r), Some(b)) = (receiver, before) {
         confirm_with_receiver(&mut run, r.counts(), b);
@@ -1237,7 +1269,10 @@ pub struct LoadArgs {
 /// hidden `--child`, one implementation's run as a JSON line).
 pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
     if !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= 3_600.0) {
-        return Err(LoadError::Invalid(format!("--duration must be between 0 and 3600 seconds, got {}", args.duration)));
+        return Err(LoadError::Invalid(format!(
+            "--duration must be between 0 and 3600 seconds, got {}",
+            args.duration
+        )));
     }
     let duration = Duration::from_secs_f64(args.duration);
     if let Some(implementation) = args.child {

@@ -5,9 +5,9 @@
 pub mod baseline;
 pub mod budgets;
 pub mod fixtures;
+pub mod load;
 pub mod net;
 pub mod report;
-pub mod load;
 pub mod scenarios;
 #[cfg(feature = "official-sdk")]
 pub mod sdk;

@@ -6,6 +6,7 @@ mod grpc;
 mod heap;
 mod http;
 mod json;
+mod load;
 mod pipeline;
 mod proto;
 mod scenarios;
