@@ -501,6 +501,14 @@ impl RunResult {
         self.delivered.spans as f64 / self.duration_s.max(1e-9)
     }
 
+    /// Delivered spans and log records per second: the items both
+    /// implementations export one by one (the SDK folds metric
+    /// measurements into a few aggregated points, ours sends every point),
+    /// hence the basis of the comparison with the SDK.
+    pub fn spans_logs_per_s(&self) -> f64 {
+        (self.delivered.spans + self.delivered.logs) as f64 / self.duration_s.max(1e-9)
+    }
+
     /// All dropped items.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.values().sum()
@@ -878,7 +886,9 @@ impl LoadReport {
         let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
         Some(json!({
             "step": o.spec.step,
-            "items_per_s_vs_sdk": num(div(o.items_per_s(), s.items_per_s())),
+            "basis": "items_per_s_vs_sdk compares delivered spans + log records per second; the SDK aggregates metric measurements into a few points, so all_items_per_s_vs_sdk (measurements counted as items) flatters it",
+            "items_per_s_vs_sdk": num(div(o.spans_logs_per_s(), s.spans_logs_per_s())),
+            "all_items_per_s_vs_sdk": num(div(o.items_per_s(), s.items_per_s())),
             "spans_per_s_vs_sdk": num(div(o.spans_per_s(), s.spans_per_s())),
             "p99_us_vs_sdk": num(div(o.latency.p99, s.latency.p99)),
             "cpu_s_per_million_vs_sdk": num(div(o.cpu_s_per_million(), s.cpu_s_per_million())),
@@ -984,11 +994,12 @@ impl LoadReport {
                 if let Some(s) =
                     self.runs.iter().find(|s| s.implementation == Implementation::Sdk && s.spec.step == o.spec.step)
                 {
-                    let ratio = o.items_per_s() / s.items_per_s().max(1e-9);
+                    let ratio = o.spans_logs_per_s() / s.spans_logs_per_s().max(1e-9);
                     let spans = o.spans_per_s() / s.spans_per_s().max(1e-9);
+                    let all = o.items_per_s() / s.items_per_s().max(1e-9);
                     let _ = writeln!(
                         t,
-                        "  >= {TARGET_SDK_RATIO:.0}x the SDK's items/s      {}  ({ratio:.1}x items, {spans:.1}x spans)",
+                        "  >= {TARGET_SDK_RATIO:.0}x the SDK's spans+logs/s  {}  ({ratio:.2}x; spans {spans:.2}x; all items {all:.2}x, the SDK's aggregated measurements counted)",
                         verdict(ratio >= TARGET_SDK_RATIO)
                     );
                 }
