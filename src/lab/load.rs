@@ -107,6 +107,7 @@ impl LoadScenario {
             compression,
             workers,
             batch,
+            exports: o.exports.unwrap_or(PipelineConfig::default().max_concurrent_exports),
             rate,
             duration: o.duration,
         };
@@ -217,6 +218,8 @@ pub struct LoadOptions {
     pub workers: Option<u64>,
     /// Items per batch (default the pipeline's; the batch_processing sweep sets its own).
     pub batch: Option<usize>,
+    /// Our export requests in flight at once (default the pipeline's).
+    pub exports: Option<usize>,
     /// Run the official SDK beside ours in every step.
     pub sdk: bool,
     /// Where the result file goes.
@@ -237,6 +240,7 @@ impl Default for LoadOptions {
             rate: None,
             workers: None,
             batch: None,
+            exports: None,
             sdk: false,
             out: PathBuf::from("profiles/load"),
             progress: true,
@@ -258,6 +262,8 @@ pub struct StepSpec {
     pub workers: u64,
     /// Items per batch.
     pub batch: usize,
+    /// Our export requests in flight at once (the SDK exports one at a time).
+    pub exports: usize,
     /// Offered items per second (open loop), or `None` (closed loop).
     pub rate: Option<f64>,
     /// How long load is offered.
@@ -541,6 +547,7 @@ impl RunResult {
             "cpu_system_s": self.usage.system_s,
             "peak_rss_bytes": self.usage.peak_rss_bytes,
             "batch": s.batch,
+            "max_concurrent_exports": s.exports,
             "step_duration_s": s.duration.as_secs_f64(),
             "offered_per_signal": self.offered.to_json(),
             "delivered_per_signal": self.delivered.to_json(),
@@ -587,6 +594,7 @@ impl RunResult {
                 compression,
                 workers: u("workers")?,
                 batch: usize::try_from(u("batch")?).map_err(|e| e.to_string())?,
+                exports: usize::try_from(u("max_concurrent_exports")?).map_err(|e| e.to_string())?,
                 rate: v["offered_rate"].as_f64(),
                 duration: Duration::from_secs_f64(f("step_duration_s")?),
             },
@@ -749,7 +757,11 @@ fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
     let rt = runtime()?;
     let recorder = Arc::new(LatencyRecorder::new());
     let (offered, stats, wall) = rt.block_on(async {
-        let batch = PipelineConfig { max_batch_items: spec.batch, ..PipelineConfig::default() };
+        let batch = PipelineConfig {
+            max_batch_items: spec.batch,
+            max_concurrent_exports: spec.exports,
+            ..PipelineConfig::default()
+        };
         let exporter = Exporter::builder()
             .endpoint(endpoint)
             .protocol(spec.protocol)
@@ -1022,8 +1034,8 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
     if options.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err(LoadError::Invalid("--rate must be a positive number of items per second".into()));
     }
-    if options.workers == Some(0) || options.batch == Some(0) {
-        return Err(LoadError::Invalid("--workers and --batch must be at least 1".into()));
+    if options.workers == Some(0) || options.batch == Some(0) || options.exports == Some(0) {
+        return Err(LoadError::Invalid("--workers, --batch and --exports must be at least 1".into()));
     }
     let exe = match &options.exe {
         Some(p) => p.clone(),
@@ -1106,6 +1118,8 @@ fn child_args(scenario: LoadScenario, imp: Implementation, spec: &StepSpec, endp
         spec.workers.to_string(),
         "--batch".to_owned(),
         spec.batch.to_string(),
+        "--exports".to_owned(),
+        spec.exports.to_string(),
         "--no-progress".to_owned(),
     ];
     if let Some(rate) = spec.rate {
@@ -1259,6 +1273,9 @@ pub struct LoadArgs {
     /// Items per batch (default 512; batch_processing sweeps its own).
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Our export requests in flight at once (default 2).
+    #[arg(long)]
+    pub exports: Option<usize>,
     /// Run the official SDK beside ours (needs a build with `--features official-sdk`).
     #[arg(long)]
     pub sdk: bool,
@@ -1294,6 +1311,7 @@ pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
             compression: args.compression,
             workers: args.workers.unwrap_or(scenarios::WORKERS),
             batch: args.batch.unwrap_or(PipelineConfig::default().max_batch_items),
+            exports: args.exports.unwrap_or(PipelineConfig::default().max_concurrent_exports),
             rate: args.rate,
             duration,
         };
@@ -1309,6 +1327,7 @@ pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
         rate: args.rate,
         workers: args.workers,
         batch: args.batch,
+        exports: args.exports,
         sdk: args.sdk,
         out: args.out,
         progress: !args.no_progress,

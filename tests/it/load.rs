@@ -104,7 +104,7 @@ fn bad_input_is_refused_clearly() {
     for (args, expect) in [
         (&["--duration", "0"][..], "--duration must be"),
         (&["--rate=-5"][..], "--rate must be"),
-        (&["--workers", "0"][..], "--workers and --batch must be"),
+        (&["--workers", "0"][..], "--workers, --batch and --exports must be"),
     ] {
         let out = lab().args(["load", "production_workload", "--out"]).arg(&dir).args(args).output().expect("run");
         assert!(!out.status.success(), "{args:?}");
@@ -117,4 +117,16 @@ fn bad_input_is_refused_clearly() {
         assert!(text(&out).contains("--features official-sdk"), "{}", text(&out));
     }
     assert!(!dir.exists(), "a refused run must not write results");
+}
+
+#[cfg(feature = "official-sdk")]
+#[test]
+fn the_sdk_runs_beside_ours_and_its_silent_drops_are_accounted() {
+    let dir = out_dir("sdk");
+    let out = load(&dir, &["--sdk"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v = check_result_file(&dir, "closed");
+    assert_eq!(v["runs"][1]["implementation"], "official-sdk");
+    assert!(v["ratios"]["items_per_s_vs_sdk"].is_f64(), "{v}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
