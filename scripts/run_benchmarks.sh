@@ -12,7 +12,7 @@ Usage: scripts/run_benchmarks.sh [MODE] [NAME]   (NAME: a baseline, for save, co
 Modes:
   quick           every instruction-count suite below (default)
   all             quick, the fixture sizes, every scenario natively
-                  (profiles/scenarios/<name>.txt), heap, flame, audit, report
+                  (profiles/scenarios/<name>.txt), heap, flame, audit, load, report
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
@@ -25,6 +25,10 @@ Modes:
                   production_workload: flamegraphs/<name>.svg, .pb, .folded, .json;
                   fails unless they name our encode, compress and transport functions
   audit           the leak audit: lifecycle, 10 s of sustained load, memcheck
+  load            production load runs, ours and the official SDK side by side
+                  (built with --features official-sdk): closed loop, then open
+                  loop at LOAD_RATE items/s (default 100000), LOAD_DURATION s
+                  each (default 10); profiles/load/<scenario>.json
   save NAME       keep the last run's results as baseline NAME
   compare NAME    compare the last run's results with baseline NAME (prints, exits 0)
   ci [NAME]       quick twice: fail if any count differs between the two runs,
@@ -61,7 +65,7 @@ mode=${1:-quick}
 name=${2:-}
 case "$mode" in
   -h|--help|help) usage; exit 0 ;;
-  quick|serialization|simd|compression|pool|pipeline|sizes|heap|flame|audit|clean) ;;
+  quick|serialization|simd|compression|pool|pipeline|sizes|heap|flame|audit|load|clean) ;;
   save|compare) [ -n "$name" ] || die "'$mode' needs a baseline NAME (see --help)" ;;
   ci|report|all) name=${name:-main} ;;
   *) usage >&2; die "unknown mode '$mode'" ;;
@@ -160,6 +164,19 @@ audit_run() {
   "$lab" audit "$@" || die "the leak audit failed (see above)"
 }
 
+# Load runs: ours and the official SDK, each in a child process of its own,
+# against the loopback receiver; about a minute in all at the defaults.
+load_runs() {
+  local rate=${LOAD_RATE:-100000} duration=${LOAD_DURATION:-10}
+  say "building otlp-lab with the official SDK (--features official-sdk)"
+  cargo build --release --quiet --features official-sdk --bin otlp-lab || die "cargo build --features official-sdk failed (see above)"
+  say "load: production_workload, closed loop, ours and the SDK (${duration} s each)"
+  "$lab" load production_workload --sdk --duration "$duration" --no-progress || die "the closed-loop load run failed (see above)"
+  say "load: sustained_load, open loop at $rate items/s, ours and the SDK (${duration} s each)"
+  "$lab" load sustained_load --sdk --rate "$rate" --duration "$duration" --no-progress || die "the open-loop load run failed (see above)"
+  say "load results: profiles/load/production_workload.json, profiles/load/sustained_load.json"
+}
+
 # Address-space randomization off, so that no count depends on where the
 # loader put things (valgrind's own layout is fixed already; this is cheap insurance).
 norandom() {
@@ -196,6 +213,7 @@ run_suites() {
 gate_floor=${GATE_FLOOR_PCT:-0.5}
 
 case "$mode" in
+  load) load_runs; exit 0 ;;   # builds its own binary (with the SDK)
   clean)
     say "deleting generated results (baselines and READMEs stay)"
     find profiles -mindepth 1 -maxdepth 1 ! -name README.md ! -name baselines -exec rm -rf {} +
@@ -255,6 +273,7 @@ case "$mode" in
     heap_runs
     flame_runs
     audit_run
+    load_runs
     report_run
     ;;
   *) run_suites "$results" "$mode" ;;

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use crate::compress::{CompressError, Compression};
 use crate::model::{InstrumentationScope, Resource};
-use crate::pipeline::ExportRequest;
 use crate::pipeline::{BodyFormat, FlushError, Handle, Pipeline, PipelineConfig, StatsSnapshot};
+use crate::pipeline::{ExportRequest, ExportResult, ExportSink};
 use crate::transport::grpc::GrpcClient;
 use crate::transport::http::{HttpClient, HttpConfigError};
 use crate::transport::{Accepted, Attempt, BreakerConfig, Resilient, ResilientStats, RetryConfig, TransportError};
@@ -134,6 +134,7 @@ pub struct ExporterBuilder {
     breaker: BreakerConfig,
     resource: Resource,
     scope: InstrumentationScope,
+    observer: Option<Arc<dyn ExportObserver>>,
 }
 
 impl Default for ExporterBuilder {
@@ -151,6 +152,7 @@ impl Default for ExporterBuilder {
             breaker: BreakerConfig::default(),
             resource: Resource::default(),
             scope: InstrumentationScope::new("otlp-lab", env!("CARGO_PKG_VERSION")),
+            observer: None,
         }
     }
 }
@@ -217,6 +219,13 @@ impl ExporterBuilder {
     /// The instrumentation scope every batch carries.
     pub fn scope(mut self, scope: InstrumentationScope) -> Self {
         self.scope = scope;
+        self
+    }
+
+    /// Told once per export request how long it took (retries and backoff
+    /// included) and how it ended: the lab's latency histograms.
+    pub fn observer(mut self, observer: Arc<dyn ExportObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -293,8 +302,34 @@ impl ExporterBuilder {
             }
         };
         let sink = Arc::new(Resilient::new(client, self.retry, self.breaker, self.timeout)?);
-        let pipeline = Pipeline::start(self.batch, self.resource, self.scope, sink.clone())?;
+        let observed = Observed { sink: sink.clone(), observer: self.observer };
+        let pipeline = Pipeline::start(self.batch, self.resource, self.scope, observed)?;
         Ok(Exporter { pipeline, sink })
+    }
+}
+
+/// Sees every export request once it has ended (delivered or dropped),
+/// with its duration from the first attempt to the final result. Called on
+/// the export task: keep it short and free of allocation.
+pub trait ExportObserver: Send + Sync + fmt::Debug + 'static {
+    /// One export request ended after `elapsed`.
+    fn exported(&self, request: &ExportRequest, result: &ExportResult, elapsed: Duration);
+}
+
+/// The exporter's sink: the resilient transport, timed for the observer.
+#[derive(Debug)]
+struct Observed {
+    sink: Arc<Resilient<Client>>,
+    observer: Option<Arc<dyn ExportObserver>>,
+}
+
+impl ExportSink for Observed {
+    async fn export(&self, request: &ExportRequest) -> ExportResult {
+        let Some(observer) = &self.observer else { return self.sink.export(request).await };
+        let start = std::time::Instant::now();
+        let result = self.sink.export(request).await;
+        observer.exported(request, &result, start.elapsed());
+        result
     }
 }
 

@@ -184,6 +184,11 @@ enum Command {
         #[arg(long, default_value = "profiles/environment.json")]
         out: PathBuf,
     },
+    /// Timed load run (closed loop, or open loop with --rate) against the
+    /// loopback receiver or an OTLP endpoint, with --sdk the official SDK
+    /// beside ours: delivered items/s, drops by reason, export latency, CPU
+    /// and peak RSS; writes profiles/load/<scenario>.json.
+    Load(otlp_lab::lab::load::LoadArgs),
     /// Print instructions per item from iai-callgrind `--output-format=json` files.
     Icount {
         /// Files with one JSON object per line, as the runner prints them.
@@ -269,6 +274,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 println!("{} {bytes}", out.join(name).display());
             }
         }
+        Command::Load(args) => otlp_lab::lab::load::cli(args)?,
         Command::Sizes { items } => otlp_lab::lab::report::print_sizes(items as usize),
         Command::Icount { files } => {
             print!("{}", otlp_lab::lab::report::icount_table(&read_icount(&files)?));

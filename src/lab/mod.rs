@@ -7,9 +7,12 @@ pub mod budgets;
 pub mod fixtures;
 pub mod flame;
 pub mod html;
+pub mod load;
 pub mod net;
 pub mod report;
 pub mod scenarios;
+#[cfg(feature = "official-sdk")]
+pub mod sdk;
 pub mod workloads;
 
 use scenarios::{PreparedScenario, Scenario, ScenarioError, ScenarioParams, ScenarioRow};

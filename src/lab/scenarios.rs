@@ -560,7 +560,7 @@ const WEB_CACHE_MISS_EVERY: u64 = 3;
 const WEB_USERS: u64 = 1_000;
 /// Nanoseconds per millisecond: span times are in ns, and the simulated
 /// requests are laid out in ms.
-const NS_PER_MS: u64 = 1_000_000;
+pub(crate) const NS_PER_MS: u64 = 1_000_000;
 /// Length of a simulated request (its server span), which its error log quotes.
 const REQUEST_NS: u64 = 3 * NS_PER_MS;
 /// Start-to-start spacing of simulated requests and calls: longer than a
@@ -573,11 +573,11 @@ const SERVICES: [&str; 3] = ["frontend", "orders", "payments"];
 /// Spans per batch size: two full batches of the largest size.
 const BATCH_SPANS: u64 = 10_000;
 /// Batch sizes compared: from chatty to about 2.3 MB per request (under the receiver's 4 MiB limit).
-const BATCH_SIZES: [usize; 4] = [100, 500, 1_000, 5_000];
+pub(crate) const BATCH_SIZES: [usize; 4] = [100, 500, 1_000, 5_000];
 /// Spans per producer count: 20 per producer at the largest count.
 const CONCURRENCY_SPANS: u64 = 10_000;
 /// Producer counts compared.
-const PRODUCERS: [u64; 5] = [10, 50, 100, 200, 500];
+pub(crate) const PRODUCERS: [u64; 5] = [10, 50, 100, 200, 500];
 /// Distinct item ids in the API spans' paths: 1 to 4 digits, so that
 /// encoded spans vary in size as real ones do.
 const API_ITEM_IDS: u64 = 10_000;
@@ -670,12 +670,12 @@ const NETWORK_SPANS: u64 = 10_000;
 /// Items of production_workload.
 const PRODUCTION_ITEMS: u64 = 100_000;
 /// Worker tasks of production_workload.
-const WORKERS: u64 = 50;
+pub(crate) const WORKERS: u64 = 50;
 /// A worker's unit of work: 7 spans, one 2-point metric and one log record
 /// make 10 items in the 70/20/10 mix.
-const BLOCK_ITEMS: u64 = 10;
+pub(crate) const BLOCK_ITEMS: u64 = 10;
 /// The spans of a block.
-const BLOCK_SPANS: u64 = 7;
+pub(crate) const BLOCK_SPANS: u64 = 7;
 
 /// The pipeline's default batch size (512 spans ≈ 234 KB encoded), which
 /// the network scenarios keep unless they vary it.
@@ -720,7 +720,7 @@ fn span_id(rng: &mut SplitMix64) -> SpanId {
 }
 
 /// A typical API server span, as the concurrency and production workers make.
-fn api_span(rng: &mut SplitMix64, worker: u64, seq: u64) -> Span {
+pub(crate) fn api_span(rng: &mut SplitMix64, worker: u64, seq: u64) -> Span {
     let start = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
     Span::builder("GET /api/items/{id}")
         .with_capacity(5)
@@ -738,7 +738,7 @@ fn api_span(rng: &mut SplitMix64, worker: u64, seq: u64) -> Span {
 }
 
 /// An INFO record tied to a span, about the size of the fixture's.
-fn app_log(rng: &mut SplitMix64, seq: u64) -> LogRecord {
+pub(crate) fn app_log(rng: &mut SplitMix64, seq: u64) -> LogRecord {
     let t = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
     let order = rng.below(1_000_000);
     LogRecord::builder()
@@ -773,7 +773,7 @@ fn request_counter(ok: u64, errors: u64, time: u64) -> Metric {
 }
 
 /// A 2-point gauge, sum or histogram (by `n % 3`), so every metric encoder runs.
-fn two_point_metric(rng: &mut SplitMix64, n: u64, time: u64) -> Metric {
+pub(crate) fn two_point_metric(rng: &mut SplitMix64, n: u64, time: u64) -> Metric {
     let attrs = |cpu: i64| vec![KeyValue::new("host.name", "node-17"), KeyValue::new("cpu", cpu)];
     match n % 3 {
         0 => {

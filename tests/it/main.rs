@@ -7,6 +7,7 @@ mod grpc;
 mod heap;
 mod http;
 mod json;
+mod load;
 mod pipeline;
 mod proto;
 mod report;
