@@ -40,7 +40,7 @@ profiles/baselines/<NAME>.json (saved runs). The callgrind profiles stay under
 target/iai/ (callgrind_annotate, KCachegrind). Installs valgrind (apt-get) and
 the pinned iai-callgrind-runner (cargo install --locked) when they are missing.
 Environment: GATE_FLOOR_PCT (default 0.5) overrides the gate's floor;
-EXPORTER_LOW and EXPORTER_HIGH (default 5000 and 25000) the exporter mode's span counts.
+EXPORTER_LOW and EXPORTER_HIGH (default 10000 and 50000) the exporter mode's span counts.
 USAGE
 }
 
@@ -124,15 +124,14 @@ audit_run() {
   "$lab" audit "$@" || die "the leak audit failed (see above)"
 }
 
-# The whole-exporter comparison. Span counts: 5k and 25k rather than the
-# 10k and 50k of DESIGN.md, which keep the official SDK under callgrind for
-# about 40 minutes on this machine (EXPORTER_LOW/EXPORTER_HIGH override them).
+# The whole-exporter comparison at the span counts of DESIGN.md (10k and
+# 50k; EXPORTER_LOW and EXPORTER_HIGH override them): 60 callgrind runs.
 exporter_run() {
   ensure_valgrind
   say "building otlp-lab with the official SDK (--features official-sdk)"
   cargo build --release --quiet --features official-sdk --bin otlp-lab || die "cargo build --features official-sdk failed (see above)"
-  say "whole-exporter instructions per span under callgrind, ours and the official SDK (about 15 minutes)"
-  norandom "$lab" exporter-compare --repeats 3 --low "${EXPORTER_LOW:-5000}" --high "${EXPORTER_HIGH:-25000}" \
+  say "whole-exporter instructions per span under callgrind, ours and the official SDK (60 runs, about 8 minutes)"
+  norandom "$lab" exporter-compare --repeats 3 --low "${EXPORTER_LOW:-10000}" --high "${EXPORTER_HIGH:-50000}" \
     --out profiles/exporter.json || die "the exporter comparison failed (see above)"
 }
 
