@@ -12,7 +12,7 @@ Usage: scripts/run_benchmarks.sh [MODE] [NAME]   (NAME: a baseline, for save, co
 Modes:
   quick           every instruction-count suite below (default)
   all             quick, the fixture sizes, every scenario natively
-                  (profiles/scenarios/<name>.txt), heap, flame, audit, load, report
+                  (profiles/scenarios/<name>.txt), heap, flame, audit, load, exporter, report
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
@@ -29,6 +29,9 @@ Modes:
                   (built with --features official-sdk): closed loop, then open
                   loop at LOAD_RATE items/s (default 100000), LOAD_DURATION s
                   each (default 10); profiles/load/<scenario>.json
+  exporter        the whole exporter process under callgrind, ours beside the
+                  official SDK (built with --features official-sdk): marginal
+                  instructions per span, 3 runs per case (profiles/exporter.json)
   save NAME       keep the last run's results as baseline NAME
   compare NAME    compare the last run's results with baseline NAME (prints, exits 0)
   ci [NAME]       quick twice: fail if any count differs between the two runs,
@@ -48,7 +51,8 @@ profiles/results.json (BMF: instructions and allocations per bench),
 profiles/baselines/<NAME>.json (saved runs). The callgrind profiles stay under
 target/iai/ (callgrind_annotate, KCachegrind). Installs valgrind (apt-get) and
 the pinned iai-callgrind-runner (cargo install --locked) when they are missing.
-Environment: GATE_FLOOR_PCT (default 0.5) overrides the gate's floor.
+Environment: GATE_FLOOR_PCT (default 0.5) overrides the gate's floor;
+EXPORTER_LOW and EXPORTER_HIGH (default 10000 and 50000) the exporter mode's span counts.
 USAGE
 }
 
@@ -65,7 +69,7 @@ mode=${1:-quick}
 name=${2:-}
 case "$mode" in
   -h|--help|help) usage; exit 0 ;;
-  quick|serialization|simd|compression|pool|pipeline|sizes|heap|flame|audit|load|clean) ;;
+  quick|serialization|simd|compression|pool|pipeline|sizes|heap|flame|audit|load|exporter|clean) ;;
   save|compare) [ -n "$name" ] || die "'$mode' needs a baseline NAME (see --help)" ;;
   ci|report|all) name=${name:-main} ;;
   *) usage >&2; die "unknown mode '$mode'" ;;
@@ -177,6 +181,17 @@ load_runs() {
   say "load results: profiles/load/production_workload.json, profiles/load/sustained_load.json"
 }
 
+# The whole-exporter comparison at the span counts of DESIGN.md (10k and
+# 50k; EXPORTER_LOW and EXPORTER_HIGH override them): 60 callgrind runs.
+exporter_run() {
+  ensure_valgrind
+  say "building otlp-lab with the official SDK (--features official-sdk)"
+  cargo build --release --quiet --features official-sdk --bin otlp-lab || die "cargo build --features official-sdk failed (see above)"
+  say "whole-exporter instructions per span under callgrind, ours and the official SDK (60 runs, about 8 minutes)"
+  norandom "$lab" exporter-compare --repeats 3 --low "${EXPORTER_LOW:-10000}" --high "${EXPORTER_HIGH:-50000}" \
+    --out profiles/exporter.json || die "the exporter comparison failed (see above)"
+}
+
 # Address-space randomization off, so that no count depends on where the
 # loader put things (valgrind's own layout is fixed already; this is cheap insurance).
 norandom() {
@@ -246,6 +261,7 @@ case "$mode" in
   flame) flame_runs; say "flamegraphs: flamegraphs/<name>.svg (a browser), .pb (go tool pprof -http=:0), .folded (see flamegraphs/README.md)"; exit 0 ;;
   audit) shift; audit_run "$@"; exit 0 ;;
   report) report_run; exit 0 ;;
+  exporter) exporter_run; say "results: profiles/exporter.json"; exit 0 ;;
   ci)
     run_suites profiles/results-first.json $SUITES_QUICK
     say "determinism: the same suites again"
@@ -274,6 +290,7 @@ case "$mode" in
     flame_runs
     audit_run
     load_runs
+    exporter_run
     report_run
     ;;
   *) run_suites "$results" "$mode" ;;

@@ -189,6 +189,53 @@ enum Command {
     /// beside ours: delivered items/s, drops by reason, export latency, CPU
     /// and peak RSS; writes profiles/load/<scenario>.json.
     Load(otlp_lab::lab::load::LoadArgs),
+    /// One whole exporter process: create N fixture spans one by one through
+    /// an implementation's API, export them, shut down; exits non-zero unless
+    /// every span was exported (what `exporter-compare` runs under callgrind).
+    ExporterRun {
+        /// ours, or sdk (the official SDK; needs `--features official-sdk`).
+        #[arg(long)]
+        implementation: otlp_lab::lab::exporter_run::Implementation,
+        /// Spans to create.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        spans: u64,
+        /// Base URL of the receiver.
+        #[arg(long)]
+        endpoint: String,
+        /// http/protobuf or grpc.
+        #[arg(long, default_value = "http/protobuf")]
+        protocol: otlp_lab::exporter::Protocol,
+        /// none, gzip or zstd (each implementation's default level).
+        #[arg(long, default_value = "none")]
+        compression: otlp_lab::compress::Compression,
+    },
+    /// Marginal instructions per span of the whole exporter process under
+    /// callgrind (high minus low span count), ours beside the official SDK,
+    /// per protocol and codec; writes profiles/exporter.json.
+    ExporterCompare {
+        /// Runs per implementation, case and span count.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        repeats: u32,
+        /// The smaller span count.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        low: u64,
+        /// The larger span count.
+        #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+        high: u64,
+        /// Comma-separated: ours, sdk.
+        #[arg(long, value_delimiter = ',', default_value = "ours,sdk")]
+        implementations: Vec<otlp_lab::lab::exporter_run::Implementation>,
+        /// Comma-separated PROTOCOL+COMPRESSION cases.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "http/protobuf+none,http/protobuf+zstd,http/protobuf+gzip,grpc+none,grpc+zstd"
+        )]
+        cases: Vec<otlp_lab::lab::exporter_run::Case>,
+        /// Where to write the results.
+        #[arg(long, default_value = "profiles/exporter.json")]
+        out: PathBuf,
+    },
     /// Print instructions per item from iai-callgrind `--output-format=json` files.
     Icount {
         /// Files with one JSON object per line, as the runner prints them.
@@ -275,6 +322,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             }
         }
         Command::Load(args) => otlp_lab::lab::load::cli(args)?,
+        Command::ExporterRun { implementation, spans, endpoint, protocol, compression } => {
+            use otlp_lab::lab::exporter_run::{Case, RunPlan, run};
+            let plan = RunPlan { implementation, spans, endpoint, case: Case { protocol, compression } };
+            let report = run(&plan)?;
+            eprintln!(
+                "otlp-lab: {implementation} exported {} of {} spans ({})",
+                report.exported, report.created, plan.case
+            );
+        }
+        Command::ExporterCompare { repeats, low, high, implementations, cases, out } => {
+            use otlp_lab::lab::exporter_run::{CompareConfig, compare, table};
+            let cfg = CompareConfig { repeats, low, high, implementations, cases, out, exe: std::env::current_exe()? };
+            let rows = compare(&cfg)?;
+            print!("{}", table(&cfg, &rows));
+        }
         Command::Sizes { items } => otlp_lab::lab::report::print_sizes(items as usize),
         Command::Icount { files } => {
             print!("{}", otlp_lab::lab::report::icount_table(&read_icount(&files)?));

@@ -4,6 +4,7 @@
 
 pub mod baseline;
 pub mod budgets;
+pub mod exporter_run;
 pub mod fixtures;
 pub mod flame;
 pub mod html;

@@ -1,5 +1,6 @@
 //! Integration tests, one binary with a module per concern.
 
+mod exporter_run;
 mod faults;
 mod flame;
 mod gate;
