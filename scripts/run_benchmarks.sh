@@ -178,7 +178,12 @@ load_runs() {
   "$lab" load production_workload --sdk --duration "$duration" --no-progress || die "the closed-loop load run failed (see above)"
   say "load: sustained_load, open loop at $rate items/s, ours and the SDK (${duration} s each)"
   "$lab" load sustained_load --sdk --rate "$rate" --duration "$duration" --no-progress || die "the open-loop load run failed (see above)"
-  say "load results: profiles/load/production_workload.json, profiles/load/sustained_load.json"
+  # The sweeps, ours only and shorter: the report plots throughput against
+  # producers and latency per protocol and codec from them.
+  say "load: high_concurrency sweep (10 to 500 producers) and network_io (HTTP and gRPC, each codec), 2 s a step"
+  "$lab" load high_concurrency --duration 2 --no-progress || die "the high_concurrency load run failed (see above)"
+  "$lab" load network_io --duration 2 --no-progress || die "the network_io load run failed (see above)"
+  say "load results: profiles/load/{production_workload,sustained_load,high_concurrency,network_io}.json"
 }
 
 # The whole-exporter comparison at the span counts of DESIGN.md (10k and

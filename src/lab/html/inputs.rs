@@ -137,6 +137,15 @@ impl<'a> Obj<'a> {
             .collect()
     }
 
+    /// The numeric entries of an object, skipping the rest: `ratios` of a
+    /// load run also names its step and basis in words, and a ratio over zero
+    /// is null (JSON has no infinity).
+    fn numeric_entries(&self, key: &str) -> Result<Vec<(String, f64)>, InputError> {
+        let Some(v) = self.get(key) else { return Ok(Vec::new()) };
+        let map = v.as_object().ok_or_else(|| self.err(key, "an object"))?;
+        Ok(map.iter().filter_map(|(k, x)| x.as_f64().map(|x| (k.clone(), x))).collect())
+    }
+
     fn u64s(&self, key: &str) -> Result<Vec<u64>, InputError> {
         let items =
             self.get(key).and_then(Value::as_array).ok_or_else(|| self.err(key, "an array of whole numbers"))?;
@@ -432,7 +441,7 @@ impl Load {
                 })
             })?,
             targets,
-            ratios: o.numbers("ratios")?,
+            ratios: o.numeric_entries("ratios")?,
         })
     }
 }
