@@ -92,6 +92,14 @@ impl<'a> RevWriter<'a> {
         RevWriter { buf, floor, pos: end, end }
     }
 
+    /// Uses all of `buf` as scratch (at least [`MIN_SCRATCH`] of it).
+    fn tail_of(buf: &'a mut Vec<u8>) -> Self {
+        if buf.len() < MIN_SCRATCH {
+            buf.resize(MIN_SCRATCH, 0);
+        }
+        Self::over(buf, 0)
+    }
+
     /// Uses the spare capacity of `buf` (after its current contents) as scratch.
     fn append_to(buf: &'a mut Vec<u8>) -> Self {
         let floor = buf.len();
@@ -731,6 +739,32 @@ pub fn encode_logs(d: &LogsData, out: &mut Vec<u8>) -> usize {
     w.finish_append()
 }
 
+/// Encodes `d` (an `ExportTraceServiceRequest`) at the end of `buf`, using
+/// all of `buf` as scratch and growing it when it is too short; returns where
+/// the encoding starts: the output is `buf[start..]`. Nothing is copied or
+/// zeroed when `buf` already holds as many bytes as the encoding needs, such
+/// as a buffer from [`crate::pool::BufferPool::get_initialized`] that held a
+/// batch before, so the pipeline can send the buffer itself as the body.
+pub fn encode_traces_tail(d: &TracesData, buf: &mut Vec<u8>) -> usize {
+    let mut w = RevWriter::tail_of(buf);
+    w.traces(d);
+    w.pos
+}
+
+/// [`encode_traces_tail`] for an `ExportMetricsServiceRequest`.
+pub fn encode_metrics_tail(d: &MetricsData, buf: &mut Vec<u8>) -> usize {
+    let mut w = RevWriter::tail_of(buf);
+    w.metrics(d);
+    w.pos
+}
+
+/// [`encode_traces_tail`] for an `ExportLogsServiceRequest`.
+pub fn encode_logs_tail(d: &LogsData, buf: &mut Vec<u8>) -> usize {
+    let mut w = RevWriter::tail_of(buf);
+    w.logs(d);
+    w.pos
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -756,6 +790,30 @@ mod tests {
             reference::encode_logs(&d, &mut b);
             assert_eq!(a, b, "logs({n})");
         }
+    }
+
+    #[test]
+    fn tail_encoding_over_stale_bytes_matches() {
+        // A buffer left dirty by an earlier, larger batch, then a smaller
+        // one, then one that has to grow it: the tail is always the encoding.
+        let mut buf = vec![0xAB; 3000];
+        for n in [8, 1, 512, 0] {
+            let d = fixtures::traces(n);
+            let mut expect = Vec::new();
+            encode_traces(&d, &mut expect);
+            let start = encode_traces_tail(&d, &mut buf);
+            assert_eq!(&buf[start..], &expect[..], "traces({n})");
+            let d = fixtures::logs(n);
+            let mut expect = Vec::new();
+            encode_logs(&d, &mut expect);
+            let start = encode_logs_tail(&d, &mut buf);
+            assert_eq!(&buf[start..], &expect[..], "logs({n})");
+        }
+        let d = fixtures::metrics(10);
+        let mut expect = Vec::new();
+        encode_metrics(&d, &mut expect);
+        let start = encode_metrics_tail(&d, &mut buf);
+        assert_eq!(&buf[start..], &expect[..], "metrics");
     }
 
     #[test]

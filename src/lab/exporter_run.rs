@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::compress::Compression;
 use crate::exporter::{Exporter, Protocol};
-use crate::lab::fixtures::{self, BASE_TIME_NS, SEED, SplitMix64};
-use crate::model::{Event, FLAG_HAS_IS_REMOTE, FLAG_IS_REMOTE, FLAG_SAMPLED, Span, SpanId, SpanKind, Status, TraceId};
+use crate::lab::fixtures::{self, FixtureIdStream};
 use crate::pipeline::Item;
 use crate::receiver::{Receiver, ReceiverConfig};
 
@@ -131,98 +130,6 @@ impl FromStr for Case {
     }
 }
 
-/// The ids of span `idx` of the standard trace batch, drawn from the seeded
-/// fixture PRNG in the same order as [`fixtures::spans`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FixtureIds {
-    /// Index of the span.
-    pub idx: u64,
-    /// Its trace id.
-    pub trace_id: [u8; 16],
-    /// Its span id.
-    pub span_id: [u8; 8],
-    /// Its parent's span id.
-    pub parent: [u8; 8],
-    /// Whether the parent is remote (every 8th span starts a trace with a remote parent).
-    pub parent_remote: bool,
-}
-
-impl FixtureIds {
-    /// Start of the span, ns since the epoch.
-    pub fn start(&self) -> u64 {
-        BASE_TIME_NS + self.idx * MS
-    }
-    /// End of the span (start + 1.25 ms).
-    pub fn end(&self) -> u64 {
-        self.start() + MS + MS / 4
-    }
-}
-
-/// The fixture's span ids one at a time, so that a run creates each span just
-/// before it hands it over, as an instrumented service would.
-#[derive(Clone, Debug)]
-pub struct FixtureIdStream {
-    rng: SplitMix64,
-    idx: u64,
-    trace_id: [u8; 16],
-    parent: [u8; 8],
-}
-
-impl Default for FixtureIdStream {
-    fn default() -> Self {
-        FixtureIdStream { rng: SplitMix64::new(SEED), idx: 0, trace_id: [0; 16], parent: [0; 8] }
-    }
-}
-
-impl Iterator for FixtureIdStream {
-    type Item = FixtureIds;
-    fn next(&mut self) -> Option<FixtureIds> {
-        let remote = self.idx.is_multiple_of(8);
-        if remote {
-            self.trace_id[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
-            self.trace_id[8..].copy_from_slice(&self.rng.next_u64().to_le_bytes());
-            self.parent = self.rng.next_u64().to_le_bytes();
-        }
-        let span_id = self.rng.next_u64().to_le_bytes();
-        let ids =
-            FixtureIds { idx: self.idx, trace_id: self.trace_id, span_id, parent: self.parent, parent_remote: remote };
-        self.parent = span_id;
-        self.idx += 1;
-        Some(ids)
-    }
-}
-
-/// Span `ids.idx` of the standard trace batch, built with our span builder
-/// (equal to `fixtures::spans(n)[idx]`).
-pub fn fixture_span(ids: &FixtureIds) -> Span {
-    let idx = ids.idx;
-    let mut flags = FLAG_SAMPLED | FLAG_HAS_IS_REMOTE;
-    if ids.parent_remote {
-        flags |= FLAG_IS_REMOTE;
-    }
-    let start = ids.start();
-    Span::builder("GET /api/users/{id}")
-        .with_capacity(10)
-        .parent(TraceId(ids.trace_id), SpanId(ids.parent))
-        .span_id(SpanId(ids.span_id))
-        .flags(flags)
-        .kind(SpanKind::Server)
-        .times(start, ids.end())
-        .attr("http.request.method", "GET")
-        .attr("url.full", format!("https://shop.example.com/api/users/{idx}"))
-        .attr("http.response.status_code", 200)
-        .attr("server.address", "shop.example.com")
-        .attr("server.port", 443)
-        .attr("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)")
-        .attr("db.system", "postgresql")
-        .attr("cache.hit", true)
-        .attr("duration_ms", 1.25)
-        .attr("thread.id", (idx % 16) as i64)
-        .event(Event::new("cache.lookup", start + MS / 2).attr("cache.key", format!("user:{idx}")))
-        .status(Status::OK)
-        .build()
-}
-
 /// What one `exporter-run` does.
 #[derive(Clone, Debug)]
 pub struct RunPlan {
@@ -281,7 +188,7 @@ fn run_ours(plan: &RunPlan) -> Result<RunReport, Box<dyn Error>> {
         // `send` waits for queue room: on one thread the batcher only runs
         // while the producer waits, and `try_span` would drop what does not fit.
         for ids in FixtureIdStream::default().take(usize::try_from(plan.spans)?) {
-            h.send(Item::Span(fixture_span(&ids))).await?;
+            h.send(Item::Span(fixtures::span(&ids))).await?;
         }
         let stats = exporter.shutdown(SHUTDOWN_DEADLINE).await;
         let p = stats.pipeline;
@@ -321,9 +228,10 @@ mod sdk {
         BatchConfigBuilder, BatchSpanProcessor, IdGenerator, SdkTracerProvider, SpanData, SpanExporter,
     };
 
-    use super::{FixtureIdStream, FixtureIds, MS, RunPlan, RunReport, SHUTDOWN_DEADLINE};
+    use super::{MS, RunPlan, RunReport, SHUTDOWN_DEADLINE};
     use crate::compress::Compression;
     use crate::exporter::Protocol;
+    use crate::lab::fixtures::{FixtureIdStream, FixtureIds};
 
     /// The processor's queue. The SDK drops a span that finds its queue full
     /// (default 2,048) and has no backpressure; under callgrind the producer
@@ -867,12 +775,6 @@ async fn wait_for_spans(receiver: &Receiver, want: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_span_stream_is_the_fixture() {
-        let built: Vec<Span> = FixtureIdStream::default().take(64).map(|ids| fixture_span(&ids)).collect();
-        assert_eq!(built, fixtures::spans(64));
-    }
 
     #[test]
     fn reads_callgrind_totals_and_names_bad_input() {

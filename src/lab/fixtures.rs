@@ -8,7 +8,7 @@ use crate::model::ids::splitmix64_mix;
 use crate::model::{
     Event, FLAG_HAS_IS_REMOTE, FLAG_IS_REMOTE, FLAG_SAMPLED, HistogramDataPoint, InstrumentationScope, KeyValue,
     LogRecord, LogsData, Metric, MetricData, MetricsData, NumberDataPoint, NumberValue, Resource, Severity, Span,
-    SpanId, SpanKind, Status, Temporality, TraceId, TracesData,
+    SpanId, SpanKind, Status, Str, Temporality, TraceId, TracesData,
 };
 
 /// Seed of every fixture's PRNG.
@@ -76,45 +76,102 @@ pub fn scope() -> InstrumentationScope {
     InstrumentationScope::new("otlp-lab", "0.1.0")
 }
 
+/// The ids of span `idx` of the standard trace batch, drawn from the seeded
+/// fixture PRNG in the same order as [`spans`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixtureIds {
+    /// Index of the span.
+    pub idx: u64,
+    /// Its trace id.
+    pub trace_id: [u8; 16],
+    /// Its span id.
+    pub span_id: [u8; 8],
+    /// Its parent's span id.
+    pub parent: [u8; 8],
+    /// Whether the parent is remote (every 8th span starts a trace with a remote parent).
+    pub parent_remote: bool,
+}
+
+impl FixtureIds {
+    /// Start of the span, ns since the epoch.
+    pub fn start(&self) -> u64 {
+        BASE_TIME_NS + self.idx * MS
+    }
+    /// End of the span (start + 1.25 ms).
+    pub fn end(&self) -> u64 {
+        self.start() + MS + MS / 4
+    }
+}
+
+/// The fixture's span ids one at a time, so that a run creates each span just
+/// before it hands it over, as an instrumented service would.
+#[derive(Clone, Debug)]
+pub struct FixtureIdStream {
+    rng: SplitMix64,
+    idx: u64,
+    trace_id: [u8; 16],
+    parent: [u8; 8],
+}
+
+impl Default for FixtureIdStream {
+    fn default() -> Self {
+        FixtureIdStream { rng: SplitMix64::new(SEED), idx: 0, trace_id: [0; 16], parent: [0; 8] }
+    }
+}
+
+impl Iterator for FixtureIdStream {
+    type Item = FixtureIds;
+    fn next(&mut self) -> Option<FixtureIds> {
+        let remote = self.idx.is_multiple_of(8);
+        if remote {
+            self.trace_id[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+            self.trace_id[8..].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+            self.parent = self.rng.next_u64().to_le_bytes();
+        }
+        let span_id = self.rng.next_u64().to_le_bytes();
+        let ids =
+            FixtureIds { idx: self.idx, trace_id: self.trace_id, span_id, parent: self.parent, parent_remote: remote };
+        self.parent = span_id;
+        self.idx += 1;
+        Some(ids)
+    }
+}
+
+/// Span `ids.idx` of the standard trace batch, built with our span builder
+/// as an instrumented service would: ids and times it knows, the two
+/// per-request strings formatted with [`Str::format`].
+pub fn span(ids: &FixtureIds) -> Span {
+    let idx = ids.idx;
+    let mut flags = FLAG_SAMPLED | FLAG_HAS_IS_REMOTE;
+    if ids.parent_remote {
+        flags |= FLAG_IS_REMOTE;
+    }
+    let start = ids.start();
+    Span::builder("GET /api/users/{id}")
+        .with_capacity(10)
+        .parent(TraceId(ids.trace_id), SpanId(ids.parent))
+        .span_id(SpanId(ids.span_id))
+        .flags(flags)
+        .kind(SpanKind::Server)
+        .times(start, ids.end())
+        .attr("http.request.method", "GET")
+        .attr("url.full", Str::format(format_args!("https://shop.example.com/api/users/{idx}")))
+        .attr("http.response.status_code", 200)
+        .attr("server.address", "shop.example.com")
+        .attr("server.port", 443)
+        .attr("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)")
+        .attr("db.system", "postgresql")
+        .attr("cache.hit", true)
+        .attr("duration_ms", 1.25)
+        .attr("thread.id", (idx % 16) as i64)
+        .event(Event::new("cache.lookup", start + MS / 2).attr("cache.key", Str::format(format_args!("user:{idx}"))))
+        .status(Status::OK)
+        .build()
+}
+
 /// The spans of the standard trace batch (see DESIGN.md).
 pub fn spans(n: usize) -> Vec<Span> {
-    let mut rng = SplitMix64::new(SEED);
-    let mut out = Vec::with_capacity(n);
-    let mut trace_id = TraceId::INVALID;
-    let mut parent = SpanId::INVALID;
-    for idx in 0..n {
-        let mut flags = FLAG_SAMPLED | FLAG_HAS_IS_REMOTE;
-        if idx % 8 == 0 {
-            trace_id = rng.trace_id();
-            parent = rng.span_id();
-            flags |= FLAG_IS_REMOTE;
-        }
-        let span_id = rng.span_id();
-        let start = BASE_TIME_NS + idx as u64 * MS;
-        let span = Span::builder("GET /api/users/{id}")
-            .with_capacity(10)
-            .parent(trace_id, parent)
-            .span_id(span_id)
-            .flags(flags)
-            .kind(SpanKind::Server)
-            .times(start, start + MS + MS / 4)
-            .attr("http.request.method", "GET")
-            .attr("url.full", format!("https://shop.example.com/api/users/{idx}"))
-            .attr("http.response.status_code", 200)
-            .attr("server.address", "shop.example.com")
-            .attr("server.port", 443)
-            .attr("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)")
-            .attr("db.system", "postgresql")
-            .attr("cache.hit", true)
-            .attr("duration_ms", 1.25)
-            .attr("thread.id", (idx % 16) as i64)
-            .event(Event::new("cache.lookup", start + MS / 2).attr("cache.key", format!("user:{idx}")))
-            .status(Status::OK)
-            .build();
-        out.push(span);
-        parent = span_id;
-    }
-    out
+    FixtureIdStream::default().take(n).map(|ids| span(&ids)).collect()
 }
 
 /// The standard trace batch of `n` spans.
@@ -240,6 +297,27 @@ pub fn logs(n: usize) -> LogsData {
 mod tests {
     use super::*;
     use crate::model::AnyValue;
+
+    #[test]
+    fn the_id_stream_draws_as_specified() {
+        // DESIGN.md's draw order, written out independently of the stream:
+        // every 8th span starts a trace (trace id, then its remote parent),
+        // then each span draws its own id and parents the next.
+        let mut rng = SplitMix64::new(SEED);
+        let (mut trace, mut parent) = (TraceId::INVALID, SpanId::INVALID);
+        for (idx, s) in spans(64).iter().enumerate() {
+            if idx % 8 == 0 {
+                trace = rng.trace_id();
+                parent = rng.span_id();
+            }
+            let id = rng.span_id();
+            assert_eq!((s.trace_id, s.parent_span_id, s.span_id), (trace, Some(parent), id), "span {idx}");
+            assert_eq!(s.flags & FLAG_IS_REMOTE != 0, idx % 8 == 0, "span {idx}");
+            assert_eq!(s.start_time_unix_nano, BASE_TIME_NS + idx as u64 * MS);
+            assert_eq!(s.attributes[1].value, AnyValue::from(format!("https://shop.example.com/api/users/{idx}")));
+            parent = id;
+        }
+    }
 
     #[test]
     fn deterministic_and_shaped_as_designed() {

@@ -188,21 +188,13 @@ impl Span {
         }
     }
 
-    /// Starts a span with fresh random trace and span ids, sampled, kind internal,
-    /// starting now. Every setter can override these.
+    /// Starts a span, sampled, kind internal. Whatever the setters leave
+    /// unset is filled in by [`SpanBuilder::build`]: fresh random trace and
+    /// span ids, and the current time as start and end. So a caller that
+    /// knows its ids and times pays for neither a draw nor a clock read.
     pub fn builder(name: impl Into<Str>) -> SpanBuilder {
-        let now = unix_nanos(SystemTime::now());
         SpanBuilder {
-            span: Span {
-                trace_id: TraceId::random(),
-                span_id: SpanId::random(),
-                flags: FLAG_SAMPLED,
-                name: name.into(),
-                kind: SpanKind::Internal,
-                start_time_unix_nano: now,
-                end_time_unix_nano: now,
-                ..Default::default()
-            },
+            span: Span { flags: FLAG_SAMPLED, name: name.into(), kind: SpanKind::Internal, ..Default::default() },
         }
     }
 }
@@ -291,8 +283,21 @@ impl SpanBuilder {
         self.span.status = status;
         self
     }
-    /// Finishes the span.
-    pub fn build(self) -> Span {
+    /// Finishes the span. An all-zero id (invalid in OTLP and W3C) means
+    /// unset and is drawn at random here; so are zero start and end times,
+    /// which become now.
+    pub fn build(mut self) -> Span {
+        let s = &mut self.span;
+        if s.trace_id == TraceId::default() {
+            s.trace_id = TraceId::random();
+        }
+        if s.span_id == SpanId::default() {
+            s.span_id = SpanId::random();
+        }
+        if s.start_time_unix_nano == 0 && s.end_time_unix_nano == 0 {
+            let now = unix_nanos(SystemTime::now());
+            (s.start_time_unix_nano, s.end_time_unix_nano) = (now, now);
+        }
         self.span
     }
 }

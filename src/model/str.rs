@@ -58,6 +58,57 @@ impl Str {
         Str(s)
     }
 
+    /// Formats into a string that shares a thread-local chunk with the
+    /// strings formatted before it: `Str::format(format_args!("user:{id}"))`.
+    ///
+    /// `format!` allocates a `String` per call (and `Str::from(String)`
+    /// shrinks it to size, a second trip to the allocator); here a chunk of
+    /// 4 KiB serves some dozens of attribute values, each
+    /// holding a reference to it, and is freed when the last of them is
+    /// dropped. So a string kept for long keeps its whole chunk: meant for
+    /// telemetry values that live until their batch is exported. Without
+    /// arguments the literal itself is used, and a `Display` impl that
+    /// formats with this itself falls back to a `String`.
+    pub fn format(args: fmt::Arguments<'_>) -> Self {
+        if let Some(s) = args.as_str() {
+            return Str::from_static(s);
+        }
+        FORMAT_CHUNK
+            .with(|chunk| {
+                let mut chunk = chunk.try_borrow_mut().ok()?;
+                if chunk.capacity() - chunk.len() < FORMAT_CHUNK_MIN_ROOM {
+                    // The old chunk lives on in the strings split off it.
+                    *chunk = bytes::BytesMut::with_capacity(FORMAT_CHUNK_BYTES);
+                }
+                // Left over by a `Display` impl that panicked half-way.
+                chunk.clear();
+                // Only errors if a `Display` impl does: then, as `format!`
+                // would panic, this keeps what was written so far.
+                let _partial = fmt::Write::write_fmt(&mut ChunkWriter(&mut chunk), args);
+                let bytes = chunk.split().freeze();
+                // SAFETY: the chunk was emptied, then given only whole
+                // `&str`s by `ChunkWriter::write_str`, and all of it was split
+                // off: `bytes` is valid UTF-8.
+                #[allow(unsafe_code)]
+                let s = unsafe { ByteString::from_bytes_unchecked(bytes) };
+                Some(Str(s))
+            })
+            .unwrap_or_else(|| Str::from(fmt::format(args)))
+    }
+
+    /// Frees this thread's [`Str::format`] chunk now rather than at thread
+    /// exit (strings formatted from it keep their part of it alive). A leak
+    /// audit calls it after a job, so that this per-thread cache of a few
+    /// KiB is not counted as memory the job left behind.
+    pub fn release_format_chunk() {
+        // A `Display` impl calling this while `format` runs: leave it be.
+        FORMAT_CHUNK.with(|chunk| {
+            if let Ok(mut chunk) = chunk.try_borrow_mut() {
+                *chunk = bytes::BytesMut::new();
+            }
+        });
+    }
+
     /// The string slice.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -66,6 +117,26 @@ impl Str {
     /// The underlying shared bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+}
+
+/// Size of the chunks [`Str::format`] formats into.
+const FORMAT_CHUNK_BYTES: usize = 4096;
+
+/// A chunk with less room than this is replaced before formatting, so that a
+/// string rarely has to move to a new chunk half-way.
+const FORMAT_CHUNK_MIN_ROOM: usize = 256;
+
+thread_local! {
+    static FORMAT_CHUNK: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
+struct ChunkWriter<'a>(&'a mut bytes::BytesMut);
+
+impl fmt::Write for ChunkWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -122,5 +193,38 @@ impl fmt::Debug for Str {
 impl fmt::Display for Str {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_shares_a_chunk_and_survives_its_replacement() {
+        let a = Str::format(format_args!("user:{}", 7));
+        let b = Str::format(format_args!("https://shop.example.com/api/users/{}", 12345));
+        assert_eq!((a.as_str(), b.as_str()), ("user:7", "https://shop.example.com/api/users/12345"));
+        // Enough strings to need several chunks: the early ones stay intact.
+        let many: Vec<Str> = (0..1000).map(|i| Str::format(format_args!("value-{i:04}"))).collect();
+        for (i, s) in many.iter().enumerate() {
+            assert_eq!(s.as_str(), format!("value-{i:04}"));
+        }
+        assert_eq!(a, "user:7");
+        // A literal is not copied; a long string moves to a fresh chunk.
+        assert_eq!(Str::format(format_args!("static")), "static");
+        let long = "x".repeat(3 * FORMAT_CHUNK_BYTES);
+        assert_eq!(Str::format(format_args!("{long}!")).len(), long.len() + 1);
+    }
+
+    #[test]
+    fn format_inside_a_display_impl_falls_back() {
+        struct Nested;
+        impl fmt::Display for Nested {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&Str::format(format_args!("inner-{}", 1)))
+            }
+        }
+        assert_eq!(Str::format(format_args!("outer-{}", Nested)), "outer-inner-1");
     }
 }

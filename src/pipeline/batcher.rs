@@ -144,10 +144,28 @@ impl<S: ExportSink> Batcher<S> {
                     self.export_all().await;
                 }
                 item = self.rx.recv(), if queue_open => match item {
-                    Some(item) => self.push(item).await,
+                    Some(item) => {
+                        self.push(item).await;
+                        self.drain_queued().await;
+                    }
                     None => queue_open = false,
                 },
             }
+        }
+    }
+
+    /// Takes what else is already queued, up to one batch, before the next
+    /// `select!`: a round of it (control, exports in flight, a fresh timer,
+    /// the queue) costs several times what batching an item does, and under
+    /// load the queue is rarely empty. Stops early when a control message
+    /// was stashed, so a flush or shutdown waits for at most one batch.
+    async fn drain_queued(&mut self) {
+        for _ in 0..self.config.max_batch_items {
+            if self.stashed.is_some() {
+                break;
+            }
+            let Some(item) = self.rx.try_recv() else { break };
+            self.push(item).await;
         }
     }
 
@@ -224,30 +242,47 @@ impl<S: ExportSink> Batcher<S> {
         };
         let items = items as u64;
         self.dispatching = items;
-        let raw = match self.config.format {
-            BodyFormat::Protobuf => match &batch {
-                Batch::Traces(d) => self.encoder.traces(d),
-                Batch::Metrics(d) => self.encoder.metrics(d),
-                Batch::Logs(d) => self.encoder.logs(d),
-            },
-            BodyFormat::Json => {
-                self.json_scratch.clear();
-                match &batch {
-                    Batch::Traces(d) => json::write_traces(d, &mut self.json_scratch),
-                    Batch::Metrics(d) => json::write_metrics(d, &mut self.json_scratch),
-                    Batch::Logs(d) => json::write_logs(d, &mut self.json_scratch),
-                }
-                &self.json_scratch
+        let (body, raw_len) = match (self.config.format, self.config.compression) {
+            // Encoded in place at the end of a pooled buffer that is then the
+            // body itself: no copy between encoder, pipeline and transport.
+            (BodyFormat::Protobuf, Compression::None) => {
+                let mut buf = self.pool.get_initialized();
+                let start = match &batch {
+                    Batch::Traces(d) => direct::encode_traces_tail(d, &mut buf),
+                    Batch::Metrics(d) => direct::encode_metrics_tail(d, &mut buf),
+                    Batch::Logs(d) => direct::encode_logs_tail(d, &mut buf),
+                };
+                let raw_len = buf.len() - start;
+                (buf.into_bytes_from(start), raw_len)
+            }
+            (format, codec) => {
+                let raw = match format {
+                    BodyFormat::Protobuf => match &batch {
+                        Batch::Traces(d) => self.encoder.traces(d),
+                        Batch::Metrics(d) => self.encoder.metrics(d),
+                        Batch::Logs(d) => self.encoder.logs(d),
+                    },
+                    BodyFormat::Json => {
+                        self.json_scratch.clear();
+                        match &batch {
+                            Batch::Traces(d) => json::write_traces(d, &mut self.json_scratch),
+                            Batch::Metrics(d) => json::write_metrics(d, &mut self.json_scratch),
+                            Batch::Logs(d) => json::write_logs(d, &mut self.json_scratch),
+                        }
+                        &self.json_scratch
+                    }
+                };
+                let body = compress(&self.pool, &mut self.compressor, codec, raw);
+                (body.into_bytes(), raw.len())
             }
         };
-        let (body, raw_len) = compress(&self.pool, &mut self.compressor, self.config.compression, raw);
         drop(batch);
         self.dispatch(signal, body, items, raw_len).await;
     }
 
     /// Waits for a free export slot (the queue fills meanwhile: backpressure
     /// becomes counted drops at the door), then spawns the export.
-    async fn dispatch(&mut self, signal: Signal, body: crate::pool::PooledBuf, items: u64, raw_len: usize) {
+    async fn dispatch(&mut self, signal: Signal, body: bytes::Bytes, items: u64, raw_len: usize) {
         let permit = loop {
             let deadline = self.deadline;
             // Biased: a fixed polling order (tokio otherwise randomizes it per
@@ -368,17 +403,13 @@ fn record(stats: &Stats, items: u64, result: ExportResult) {
     }
 }
 
-/// Copies or compresses the encoded batch into a pooled body.
-fn compress(
-    pool: &BufferPool,
-    compressor: &mut Compressor,
-    codec: Compression,
-    raw: &[u8],
-) -> (crate::pool::PooledBuf, usize) {
+/// Compresses the encoded batch into a pooled body (or copies it, for
+/// OTLP/JSON without a codec).
+fn compress(pool: &BufferPool, compressor: &mut Compressor, codec: Compression, raw: &[u8]) -> crate::pool::PooledBuf {
     let mut body = pool.get();
     match codec {
         Compression::None => body.extend_from_slice(raw),
         _ => compressor.compress(codec, raw, &mut body).expect("the codec was validated at start"),
     }
-    (body, raw.len())
+    body
 }

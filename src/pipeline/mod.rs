@@ -34,7 +34,6 @@ pub use stats::{DropReason, StatsSnapshot};
 use crate::compress::Compression;
 use crate::encode::Signal;
 use crate::model::{InstrumentationScope, LogRecord, Metric, Resource, Span};
-use crate::pool::PooledBuf;
 use stats::Stats;
 
 /// One telemetry item offered to the pipeline.
@@ -63,8 +62,11 @@ impl Item {
 pub struct ExportRequest {
     /// Which OTLP service it is for.
     pub signal: Signal,
-    /// The request body (an `Export*ServiceRequest`), compressed with `compression`.
-    pub body: PooledBuf,
+    /// The request body (an `Export*ServiceRequest`), compressed with
+    /// `compression`: a pooled buffer behind a `Bytes`, so that transports
+    /// send it (and retries resend it) without copying, and it returns to
+    /// the pool when the last clone is dropped.
+    pub body: bytes::Bytes,
     /// The codec of `body`.
     pub compression: Compression,
     /// The encoding of `body` before compression.

@@ -36,7 +36,7 @@ impl Default for BufferPoolConfig {
 
 /// A bounded pool of reusable byte buffers, shared by cloning.
 ///
-/// [`BufferPool::get`] hands out a [`PooledBuf`] that returns itself, cleared,
+/// [`BufferPool::get`] hands out an empty [`PooledBuf`] that returns itself
 /// when dropped. One mutex guards the idle list (held for a push or a pop,
 /// never while allocating or freeing); counters are atomics.
 #[derive(Clone)]
@@ -45,7 +45,7 @@ pub struct BufferPool {
 }
 
 struct Shared {
-    /// Idle buffers, all empty; its capacity is reserved up front so that
+    /// Idle buffers, at the length their last user left; its capacity is reserved up front so that
     /// returning a buffer never reallocates the list.
     idle: Mutex<Vec<Vec<u8>>>,
     config: BufferPoolConfig,
@@ -118,9 +118,13 @@ impl BufferPool {
         self.shared.config
     }
 
-    /// An empty buffer: an idle one if there is one (keeping its capacity),
-    /// else a new one with [`BufferPoolConfig::initial_capacity`].
-    pub fn get(&self) -> PooledBuf {
+    /// A buffer still holding what its last user left in it (a new one is
+    /// empty): for a writer that overwrites it in place, such as
+    /// [`crate::encode::direct::encode_traces_tail`], which would otherwise
+    /// pay to zero the bytes it then writes. An idle buffer if there is one
+    /// (keeping its capacity), else a new one with
+    /// [`BufferPoolConfig::initial_capacity`].
+    pub fn get_initialized(&self) -> PooledBuf {
         let shared = &self.shared;
         let idle = {
             let mut list = shared.lock_idle();
@@ -142,6 +146,14 @@ impl BufferPool {
             }
         };
         PooledBuf { buf, pool: Arc::clone(shared) }
+    }
+
+    /// An empty buffer: an idle one if there is one (keeping its capacity),
+    /// else a new one with [`BufferPoolConfig::initial_capacity`].
+    pub fn get(&self) -> PooledBuf {
+        let mut buf = self.get_initialized();
+        buf.clear();
+        buf
     }
 
     /// A snapshot of the counters.
@@ -180,7 +192,7 @@ impl Shared {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn put(&self, mut buf: Vec<u8>) {
+    fn put(&self, buf: Vec<u8>) {
         let capacity = buf.capacity();
         if capacity == 0 {
             // Emptied by its user (`mem::take`): nothing worth keeping.
@@ -192,7 +204,8 @@ impl Shared {
             self.discarded_oversize.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        buf.clear();
+        // Kept at its length: the bytes stay initialized for
+        // `get_initialized`, and `get` clears on the way out.
         let rejected = {
             let mut list = self.lock_idle();
             if list.len() < self.config.max_pooled {
@@ -217,8 +230,8 @@ impl Shared {
     }
 }
 
-/// A buffer on loan from a [`BufferPool`]; it returns to the pool, cleared,
-/// when dropped (from any thread).
+/// A buffer on loan from a [`BufferPool`]; it returns to the pool when
+/// dropped (from any thread).
 pub struct PooledBuf {
     buf: Vec<u8>,
     pool: Arc<Shared>,
@@ -231,6 +244,37 @@ impl PooledBuf {
         self.pool.detached.fetch_add(1, Ordering::Relaxed);
         // Leaves an empty `Vec` behind, which `put` ignores on drop.
         std::mem::take(&mut self.buf)
+    }
+}
+
+/// A pooled buffer's bytes from `start` on, as the owner behind a `Bytes`.
+struct Tail {
+    buf: PooledBuf,
+    start: usize,
+}
+
+impl AsRef<[u8]> for Tail {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+impl PooledBuf {
+    /// Hands the bytes from `start` on to a `Bytes` without copying them
+    /// (one small allocation for the owner): the HTTP and gRPC stacks take
+    /// `Bytes`, and the buffer returns to the pool when the last clone of
+    /// it is dropped, retries included.
+    ///
+    /// # Panics
+    /// If `start` is past the end.
+    pub fn into_bytes_from(self, start: usize) -> bytes::Bytes {
+        assert!(start <= self.buf.len(), "start {start} past the end {}", self.buf.len());
+        bytes::Bytes::from_owner(Tail { buf: self, start })
+    }
+
+    /// [`PooledBuf::into_bytes_from`] the start.
+    pub fn into_bytes(self) -> bytes::Bytes {
+        self.into_bytes_from(0)
     }
 }
 
@@ -288,6 +332,26 @@ mod tests {
         assert_eq!(again.capacity(), capacity, "and keep their capacity");
         let stats = pool.stats();
         assert_eq!((stats.hits, stats.misses, stats.pooled, stats.bytes_held), (1, 1, 0, 0));
+    }
+
+    #[test]
+    fn initialized_buffers_keep_their_bytes_and_bytes_return_them() {
+        let pool = BufferPool::new(4, 1 << 20);
+        let mut first = pool.get();
+        first.extend_from_slice(b"hello world");
+        drop(first);
+        let again = pool.get_initialized();
+        assert_eq!(&again[..], b"hello world", "get_initialized keeps the bytes");
+        let bytes = again.into_bytes_from(6);
+        let clone = bytes.clone();
+        assert_eq!(&clone[..], b"world");
+        assert_eq!(pool.stats().pooled, 0, "on loan while a Bytes holds it");
+        drop(bytes);
+        assert_eq!(pool.stats().pooled, 0, "a clone still holds it");
+        drop(clone);
+        let stats = pool.stats();
+        assert_eq!((stats.pooled, stats.returned, stats.hits), (1, 2, 1));
+        assert!(pool.get().is_empty(), "get clears");
     }
 
     #[test]

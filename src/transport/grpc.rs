@@ -184,7 +184,7 @@ impl GrpcClient {
             endpoint: self.endpoint.clone(),
             source: std::io::Error::other(e),
         })?;
-        let mut req = Request::new(Bytes::copy_from_slice(&request.body));
+        let mut req = Request::new(request.body.clone());
         for (k, v) in &self.headers {
             req.metadata_mut().insert(k.clone(), v.clone());
         }

@@ -127,8 +127,8 @@ impl HttpClient {
         }
     }
 
-    /// One POST of the request's body. The body is copied once into the
-    /// request (the pooled buffer goes back to the pipeline's pool).
+    /// One POST of the request's body. The body is shared, not copied: its
+    /// pooled buffer goes back to the pipeline's pool once hyper is done.
     pub async fn send(&self, request: &ExportRequest) -> Result<Accepted, TransportError> {
         let i = Self::index(request.signal);
         let endpoint = &self.labels[i];
@@ -143,9 +143,7 @@ impl HttpClient {
         if let Some(encoding) = request.compression.content_encoding() {
             builder = builder.header(header::CONTENT_ENCODING, encoding);
         }
-        let mut req = builder
-            .body(Full::new(Bytes::copy_from_slice(&request.body)))
-            .expect("method, URI and static headers are valid");
+        let mut req = builder.body(Full::new(request.body.clone())).expect("method, URI and static headers are valid");
         req.headers_mut().extend(self.headers.clone());
         let response = self
             .client

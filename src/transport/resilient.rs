@@ -307,7 +307,6 @@ mod tests {
     use crate::compress::Compression;
     use crate::encode::Signal;
     use crate::pipeline::BodyFormat;
-    use crate::pool::BufferPool;
 
     const MS: Duration = Duration::from_millis(1);
     const SEC: Duration = Duration::from_secs(1);
@@ -367,7 +366,7 @@ mod tests {
     fn request() -> ExportRequest {
         ExportRequest {
             signal: Signal::Traces,
-            body: BufferPool::default().get(),
+            body: bytes::Bytes::new(),
             compression: Compression::None,
             format: BodyFormat::Protobuf,
             items: 10,

@@ -70,12 +70,9 @@ async fn malformed_protobuf_is_invalid_argument_and_permanent() {
     let receiver = Receiver::start(config(Faults::default())).await.expect("bind");
     let client = GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[], None)
         .expect("endpoint");
-    let pool = otlp_lab::pool::BufferPool::default();
-    let mut body = pool.get();
-    body.extend_from_slice(&[0x0a, 0xff, 0xff, 0x01]);
     let req = ExportRequest {
         signal: Signal::Traces,
-        body,
+        body: bytes::Bytes::from_static(&[0x0a, 0xff, 0xff, 0x01]),
         compression: Compression::None,
         format: BodyFormat::Protobuf,
         items: 1,

@@ -146,10 +146,9 @@ async fn an_unreachable_receiver_is_a_connect_error() {
     // Bind then drop a listener: nothing listens on that port any more.
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let client = HttpClient::new(&format!("http://127.0.0.1:{port}"), &[]).expect("endpoint");
-    let pool = otlp_lab::pool::BufferPool::default();
     let req = ExportRequest {
         signal: otlp_lab::encode::Signal::Traces,
-        body: pool.get(),
+        body: Bytes::new(),
         compression: Compression::None,
         format: BodyFormat::Protobuf,
         items: 0,
