@@ -24,8 +24,6 @@ use crate::lab::fixtures::{self, FixtureIdStream};
 use crate::pipeline::Item;
 use crate::receiver::{Receiver, ReceiverConfig};
 
-const MS: u64 = 1_000_000;
-
 /// How long an exporter-run may take to deliver what is left at shutdown.
 /// Generous: under callgrind everything runs about 50 to 100 times slower.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(600);
@@ -228,10 +226,12 @@ mod sdk {
         BatchConfigBuilder, BatchSpanProcessor, IdGenerator, SdkTracerProvider, SpanData, SpanExporter,
     };
 
-    use super::{MS, RunPlan, RunReport, SHUTDOWN_DEADLINE};
+    use super::{RunPlan, RunReport, SHUTDOWN_DEADLINE};
     use crate::compress::Compression;
     use crate::exporter::Protocol;
     use crate::lab::fixtures::{FixtureIdStream, FixtureIds};
+
+    const MS: u64 = 1_000_000;
 
     /// The processor's queue. The SDK drops a span that finds its queue full
     /// (default 2,048) and has no backpressure; under callgrind the producer
