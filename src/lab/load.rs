@@ -976,13 +976,28 @@ impl LoadReport {
             for o in self.runs.iter().filter(|r| r.implementation == Implementation::Ours) {
                 let _ = writeln!(t, "targets ({}, {}):", o.implementation.name(), o.spec.step);
                 let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
-                let _ = writeln!(
-                    t,
-                    "  delivered >= {:.0} items/s   {}  ({:.0})",
-                    TARGET_ITEMS_PER_S,
-                    verdict(o.items_per_s() >= TARGET_ITEMS_PER_S),
-                    o.items_per_s()
-                );
+                match o.spec.rate {
+                    // An open loop below the target rate cannot show it: what it
+                    // shows is whether that rate is sustained (the lines below).
+                    Some(rate) if rate < TARGET_ITEMS_PER_S => {
+                        let _ = writeln!(
+                            t,
+                            "  delivered >= {:.0} items/s   n/a   (open loop offering {:.0} items/s: the closed-loop run shows the rate; delivered {:.0})",
+                            TARGET_ITEMS_PER_S,
+                            rate,
+                            o.items_per_s()
+                        );
+                    }
+                    _ => {
+                        let _ = writeln!(
+                            t,
+                            "  delivered >= {:.0} items/s   {}  ({:.0})",
+                            TARGET_ITEMS_PER_S,
+                            verdict(o.items_per_s() >= TARGET_ITEMS_PER_S),
+                            o.items_per_s()
+                        );
+                    }
+                }
                 let _ = writeln!(
                     t,
                     "  zero drops                 {}  ({})",

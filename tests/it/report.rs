@@ -78,6 +78,9 @@ fn the_report_carries_the_files_figures_and_marks_what_did_not_run() {
         "16.23x",
         "≥ 500,000",
         "34.0 MiB",
+        // sustained_load.json: an open loop below the goal is not judged on it
+        "open loop, offered 100,000",
+        "n/a (the closed-loop run judges it)",
         // exporter.json
         "26,900",
         "8,123",
