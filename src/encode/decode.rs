@@ -1445,13 +1445,13 @@ mod tests {
             reference::encode_traces(d, &mut b);
             out.extend([a, b]);
         }
-        for d in [rich_metrics()] {
+        for d in [rich_metrics(), fixtures::metrics(10)] {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             direct::encode_metrics(&d, &mut a);
             reference::encode_metrics(&d, &mut b);
             out.extend([a, b]);
         }
-        for d in [rich_logs()] {
+        for d in [rich_logs(), fixtures::logs(3)] {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             direct::encode_logs(&d, &mut a);
             reference::encode_logs(&d, &mut b);
@@ -1910,7 +1910,7 @@ mod tests {
 
         #[test]
         fn random_mutations_of_fixtures_agree(
-            which in 0usize..8,
+            which in 0usize..12,
             edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..6),
         ) {
             let encodings = small_encodings();
