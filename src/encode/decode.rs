@@ -30,6 +30,11 @@ use crate::model::*;
 /// prost's `RECURSION_LIMIT`: message nesting below the top-level request.
 const RECURSION_LIMIT: u32 = 100;
 
+/// Most elements reserved ahead of decoding them (see `count_fields`): far
+/// above a span's attributes or a request's spans per scope (512 in the
+/// fixtures), and about 300 KiB at most for the largest element, a span.
+const MAX_RESERVE: usize = 1024;
+
 /// The message being decoded when a wire error occurred.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -521,6 +526,34 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
+    /// Counts the fields numbered `tags` from the cursor to `end`: a
+    /// capacity hint for the repeated fields of the message about to be
+    /// decoded, so that its vectors are allocated once instead of grown by
+    /// doubling. It stops at the first malformed field or group (the decode
+    /// proper reports it), and is capped so that a body of many empty,
+    /// invalid elements cannot make it allocate far ahead of the decode.
+    fn count_fields<const N: usize>(&self, end: usize, tags: [u32; N]) -> [usize; N] {
+        let mut counts = [0; N];
+        let mut probe = Decoder { body: self.body, buf: self.buf, pos: self.pos };
+        while probe.pos < end {
+            let Ok((tag, wt)) = probe.key(end) else { break };
+            if let Some(i) = tags.iter().position(|&t| t == tag) {
+                counts[i] += 1;
+            }
+            let skipped = match wt {
+                VARINT => probe.varint(end).map(drop),
+                FIXED64 => probe.fixed64_raw(end).map(drop),
+                FIXED32 => probe.fixed32(FIXED32, end).map(drop),
+                LEN => probe.len_delimited(LEN, end).map(drop),
+                _ => break,
+            };
+            if skipped.is_err() {
+                break;
+            }
+        }
+        counts.map(|n| n.min(MAX_RESERVE))
+    }
+
     /// Skips a field this decoder does not model, as prost's `skip_field`
     /// does: even a varint counts against the recursion limit, and a group's
     /// fields are one level down.
@@ -771,6 +804,8 @@ impl Decoder<'_> {
     /// Merges a `Resource` into `r`.
     fn resource(&mut self, wt: u8, end: usize, depth: u32, r: &mut Resource) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        let [attributes] = self.count_fields(end, [1]);
+        r.attributes.reserve(attributes);
         fields!(self, end, depth, Message::Resource, |tag, wt| {
             1 => self.key_value(wt, end, depth, &mut r.attributes),
             2 => self.uint32(wt, end).map(|x| r.dropped_attributes_count = x),
@@ -837,6 +872,8 @@ impl Decoder<'_> {
     fn scope_spans(&mut self, wt: u8, end: usize, depth: u32) -> R<ScopeSpans> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut out = ScopeSpans::default();
+        let [spans] = self.count_fields(end, [2]);
+        out.spans.reserve_exact(spans);
         fields!(self, end, depth, Message::ScopeSpans, |tag, wt| {
             1 => self.scope(wt, end, depth, &mut out.scope),
             2 => self.span(wt, end, depth).map(|x| out.spans.push(x)),
@@ -848,6 +885,10 @@ impl Decoder<'_> {
     fn span(&mut self, wt: u8, end: usize, depth: u32) -> R<Span> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut s = Span::default();
+        let [attributes, events, links] = self.count_fields(end, [9, 11, 13]);
+        s.attributes.reserve_exact(attributes);
+        s.events.reserve_exact(events);
+        s.links.reserve_exact(links);
         let (mut tid, mut sid, mut pid): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         let mut kind = 0;
         let (mut code, mut message) = (0, Str::EMPTY);
@@ -890,6 +931,8 @@ impl Decoder<'_> {
     fn event(&mut self, wt: u8, end: usize, depth: u32) -> R<Event> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut e = Event::default();
+        let [attributes] = self.count_fields(end, [3]);
+        e.attributes.reserve_exact(attributes);
         fields!(self, end, depth, Message::Event, |tag, wt| {
             1 => self.fixed64(wt, end).map(|x| e.time_unix_nano = x),
             2 => self.string(wt, end).map(|x| e.name = x),
@@ -902,6 +945,8 @@ impl Decoder<'_> {
     fn link(&mut self, wt: u8, end: usize, depth: u32) -> R<Link> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut l = Link::default();
+        let [attributes] = self.count_fields(end, [4]);
+        l.attributes.reserve_exact(attributes);
         let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
         fields!(self, end, depth, Message::Link, |tag, wt| {
             1 => self.bytes(wt, end).map(|b| tid = b),
@@ -946,6 +991,8 @@ impl Decoder<'_> {
     fn scope_logs(&mut self, wt: u8, end: usize, depth: u32) -> R<ScopeLogs> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut out = ScopeLogs::default();
+        let [records] = self.count_fields(end, [2]);
+        out.log_records.reserve_exact(records);
         fields!(self, end, depth, Message::ScopeLogs, |tag, wt| {
             1 => self.scope(wt, end, depth, &mut out.scope),
             2 => self.log_record(wt, end, depth).map(|x| out.log_records.push(x)),
@@ -957,6 +1004,8 @@ impl Decoder<'_> {
     fn log_record(&mut self, wt: u8, end: usize, depth: u32) -> R<LogRecord> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut r = LogRecord::default();
+        let [attributes] = self.count_fields(end, [6]);
+        r.attributes.reserve_exact(attributes);
         let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
         let mut body_strindex = false;
         fields!(self, end, depth, Message::LogRecord, |tag, wt| {
@@ -1013,6 +1062,8 @@ impl Decoder<'_> {
     fn scope_metrics(&mut self, wt: u8, end: usize, depth: u32) -> R<ScopeMetrics> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut out = ScopeMetrics::default();
+        let [metrics] = self.count_fields(end, [2]);
+        out.metrics.reserve_exact(metrics);
         fields!(self, end, depth, Message::ScopeMetrics, |tag, wt| {
             1 => self.scope(wt, end, depth, &mut out.scope),
             2 => self.metric(wt, end, depth).map(|x| out.metrics.push(x)),
@@ -1146,8 +1197,9 @@ impl Decoder<'_> {
 
     fn number_point(&mut self, wt: u8, end: usize, depth: u32) -> R<NumberDataPoint> {
         let (end, depth) = self.message(wt, end, depth)?;
+        let [attributes] = self.count_fields(end, [7]);
         let mut p = NumberDataPoint {
-            attributes: Vec::new(),
+            attributes: Vec::with_capacity(attributes),
             start_time_unix_nano: 0,
             time_unix_nano: 0,
             value: None,
@@ -1168,6 +1220,8 @@ impl Decoder<'_> {
     fn histogram_point(&mut self, wt: u8, end: usize, depth: u32) -> R<HistogramDataPoint> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut p = HistogramDataPoint::default();
+        let [attributes] = self.count_fields(end, [9]);
+        p.attributes.reserve_exact(attributes);
         fields!(self, end, depth, Message::HistogramDataPoint, |tag, wt| {
             2 => self.fixed64(wt, end).map(|x| p.start_time_unix_nano = x),
             3 => self.fixed64(wt, end).map(|x| p.time_unix_nano = x),
