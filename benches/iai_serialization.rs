@@ -26,6 +26,7 @@ use otlp_lab::lab::workloads::{Prepared, Workload};
 #[bench::json_parse_metrics_100(Workload::JsonParseMetrics.prepare())]
 #[bench::json_parse_logs_512(Workload::JsonParseLogs.prepare())]
 #[bench::decode_reference_traces_512(Workload::DecodeReferenceTraces.prepare())]
+#[bench::decode_direct_traces_512(Workload::DecodeDirectTraces.prepare())]
 fn serialization(mut p: Prepared) -> Prepared {
     black_box(p.run());
     p

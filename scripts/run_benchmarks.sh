@@ -113,7 +113,7 @@ build_lab() {
 }
 
 # Heap profiles: one process per job (dhat counts are process-wide).
-HEAP_JOBS="encode_direct_traces_512 encode_zstd1_traces_512 pipeline_batch_zstd1_discard_512 decode_reference_traces_512 memory_patterns cpu_intensive production_workload"
+HEAP_JOBS="encode_direct_traces_512 encode_zstd1_traces_512 pipeline_batch_zstd1_discard_512 decode_reference_traces_512 decode_direct_traces_512 memory_patterns cpu_intensive production_workload"
 heap_runs() {
   local j
   for j in $HEAP_JOBS; do

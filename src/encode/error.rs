@@ -25,6 +25,10 @@ pub enum EncodeError {
     /// The protobuf bytes are malformed (prost's message names the field path).
     #[error("malformed protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    /// The protobuf bytes are malformed, as the direct decoder found (the
+    /// message names the innermost message and field).
+    #[error("malformed protobuf: {0}")]
+    Wire(#[from] super::decode::WireError),
     /// A field has a value OTLP does not allow.
     #[error("invalid {field:?}: {reason}")]
     Invalid {

@@ -1,11 +1,13 @@
 //! Encoding and decoding of the model.
 //!
 //! Owns: OTLP/protobuf (the [`direct`] encoder that writes wire bytes straight
-//! from the model, and the [`reference`] path through the official
-//! `opentelemetry-proto` prost types, which is also the decoder), and
-//! OTLP/JSON ([`json`]). Does not own: compression, buffers' lifetimes
-//! (callers pass in pooled buffers), transport.
+//! from the model, the [`decode`]r that reads them straight into it, and the
+//! [`reference`] path through the official `opentelemetry-proto` prost types,
+//! which both are checked against), and OTLP/JSON ([`json`]). Does not own:
+//! compression, buffers' lifetimes (callers pass in pooled buffers),
+//! transport.
 
+pub mod decode;
 pub mod direct;
 mod error;
 pub mod json;

@@ -1,6 +1,6 @@
 //! The reference path: model ↔ official `opentelemetry-proto` prost structs ↔
-//! bytes. It is what the direct encoder is checked against, and the decoder the
-//! receiver and the tests use.
+//! bytes. It is what the direct encoder and the direct decoder
+//! ([`super::decode`]) are checked against, in tests and benches.
 //!
 //! Conventions shared with [`super::direct`] so both produce the same bytes:
 //! resource and scope are always written (possibly empty), an `AnyValue` is

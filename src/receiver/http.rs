@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::{Received, Shared};
 use crate::compress::{CompressError, Compression, Decompressor};
-use crate::encode::{Signal, json, reference};
+use crate::encode::{Signal, decode, json};
 
 /// The two OTLP/HTTP body formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,8 +264,9 @@ async fn accept(req: Request<Incoming>, shared: &Shared) -> Result<(), Refusal> 
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     shared.counters.body_bytes.fetch_add(body.len() as u64, Relaxed);
-    let mut raw = match codec {
-        Compression::None => body.to_vec(),
+    // Protobuf decodes from shared bytes: its strings are slices of `body`.
+    let body = match codec {
+        Compression::None => body,
         codec => {
             let mut out = Vec::new();
             Decompressor::new().decompress(codec, &body, &mut out, config.max_decompressed_bytes).map_err(
@@ -274,23 +275,37 @@ async fn accept(req: Request<Incoming>, shared: &Shared) -> Result<(), Refusal> 
                     e => Refusal::new(StatusCode::BAD_REQUEST, format!("cannot decompress the body: {e}")),
                 },
             )?;
-            out
+            Bytes::from(out)
         }
     };
-    // simd-json parses in place: keep the body as sent for the capture.
-    let pristine = (format == Format::Json && shared.config.capture_dir.is_some()).then(|| raw.clone());
+    let capture = shared.config.capture_dir.is_some();
     let bad =
         |e: &dyn std::fmt::Display| Refusal::new(StatusCode::BAD_REQUEST, format!("cannot decode the request: {e}"));
-    let received = match (signal, format) {
-        (Signal::Traces, Format::Protobuf) => Received::Traces(reference::decode_traces(&raw).map_err(|e| bad(&e))?),
-        (Signal::Traces, Format::Json) => Received::Traces(json::parse_traces(&mut raw).map_err(|e| bad(&e))?),
-        (Signal::Metrics, Format::Protobuf) => Received::Metrics(reference::decode_metrics(&raw).map_err(|e| bad(&e))?),
-        (Signal::Metrics, Format::Json) => Received::Metrics(json::parse_metrics(&mut raw).map_err(|e| bad(&e))?),
-        (Signal::Logs, Format::Protobuf) => Received::Logs(reference::decode_logs(&raw).map_err(|e| bad(&e))?),
-        (Signal::Logs, Format::Json) => Received::Logs(json::parse_logs(&mut raw).map_err(|e| bad(&e))?),
+    let (received, captured) = match format {
+        Format::Protobuf => {
+            let received = match signal {
+                Signal::Traces => Received::Traces(decode::decode_traces(&body).map_err(|e| bad(&e))?),
+                Signal::Metrics => Received::Metrics(decode::decode_metrics(&body).map_err(|e| bad(&e))?),
+                Signal::Logs => Received::Logs(decode::decode_logs(&body).map_err(|e| bad(&e))?),
+            };
+            (received, body)
+        }
+        Format::Json => {
+            // simd-json parses in place: keep the body as sent for the
+            // capture. Without one, a body this task owns alone becomes the
+            // Vec without a copy.
+            let pristine = if capture { body.clone() } else { Bytes::new() };
+            let mut raw = Vec::from(body);
+            let received = match signal {
+                Signal::Traces => Received::Traces(json::parse_traces(&mut raw).map_err(|e| bad(&e))?),
+                Signal::Metrics => Received::Metrics(json::parse_metrics(&mut raw).map_err(|e| bad(&e))?),
+                Signal::Logs => Received::Logs(json::parse_logs(&mut raw).map_err(|e| bad(&e))?),
+            };
+            (received, pristine)
+        }
     };
-    if let Some(body) = pristine.as_deref().or(Some(&raw)).filter(|_| shared.config.capture_dir.is_some()) {
-        super::capture_to_file(shared, signal, if format == Format::Json { "json" } else { "pb" }, body);
+    if capture {
+        super::capture_to_file(shared, signal, if format == Format::Json { "json" } else { "pb" }, &captured);
     }
     let c = &shared.counters;
     match &received {

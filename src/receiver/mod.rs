@@ -5,10 +5,12 @@
 //! limits (compressed and decompressed body size, concurrent connections,
 //! header and body read time), the spec's answers (400 malformed, 404, 405,
 //! 413 too large, 415 unsupported content type or encoding, each with a
-//! `google.rpc.Status` body), decoding with the reference decoder, counts per
-//! signal, optional in-memory capture of what it decoded, and seeded fault
-//! injection, and capture of request bodies to files. OTLP/gRPC serves the
-//! three official services on tonic with the same decoding and counts.
+//! `google.rpc.Status` body), decoding (OTLP/HTTP protobuf with the direct
+//! decoder, straight from the received bytes), counts per signal, optional
+//! in-memory capture of what it decoded, and seeded fault injection, and
+//! capture of request bodies to files. OTLP/gRPC serves the three official
+//! services on tonic (prost's codec, then the reference conversion: the same
+//! model and counts).
 
 mod grpc;
 mod http;
