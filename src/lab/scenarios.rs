@@ -43,7 +43,7 @@ use crate::lab::fixtures::{self, SplitMix64};
 use crate::lab::workloads::{Outcome, fingerprint};
 use crate::model::{
     AnyValue, FLAG_IS_REMOTE, FLAG_SAMPLED, HistogramDataPoint, KeyValue, LogRecord, Metric, MetricData,
-    NumberDataPoint, NumberValue, Resource, Severity, Span, SpanContext, SpanId, SpanKind, Status, Temporality,
+    NumberDataPoint, NumberValue, Resource, Severity, Span, SpanContext, SpanId, SpanKind, Status, Str, Temporality,
     TraceId, TraceparentError, TracesData,
 };
 use crate::pipeline::{DropReason, Handle, Item, PipelineConfig, StatsSnapshot};
@@ -730,7 +730,7 @@ pub(crate) fn api_span(rng: &mut SplitMix64, worker: u64, seq: u64) -> Span {
         .times(start, start + NS_PER_MS)
         .attr("http.request.method", "GET")
         .attr("http.route", "/api/items/{id}")
-        .attr("url.path", format!("/api/items/{}", rng.below(API_ITEM_IDS)))
+        .attr("url.path", Str::format(format_args!("/api/items/{}", rng.below(API_ITEM_IDS))))
         .attr("http.response.status_code", 200)
         .attr("worker.id", worker as i64)
         .status(Status::OK)
@@ -744,7 +744,7 @@ pub(crate) fn app_log(rng: &mut SplitMix64, seq: u64) -> LogRecord {
     LogRecord::builder()
         .times(t, t)
         .severity(Severity::INFO, "INFO")
-        .body(format!("order {order:06} placed by user {seq:05}, payment accepted"))
+        .body(Str::format(format_args!("order {order:06} placed by user {seq:05}, payment accepted")))
         .attr("code.function", "checkout::place_order")
         .span_context(trace_id(rng), span_id(rng), FLAG_SAMPLED)
         .build()
@@ -1156,7 +1156,7 @@ async fn web_application(
             .times(t0, t0 + REQUEST_NS)
             .attr("http.request.method", "GET")
             .attr("http.route", "/api/users/{id}")
-            .attr("url.path", format!("/api/users/{user}"))
+            .attr("url.path", Str::format(format_args!("/api/users/{user}")))
             .attr("http.response.status_code", status)
             .status(if error { Status::error("upstream timeout") } else { Status::OK })
             .build();
@@ -1171,7 +1171,10 @@ async fn web_application(
             let log = LogRecord::builder()
                 .times(t_end, t_end)
                 .severity(Severity::ERROR, "ERROR")
-                .body(format!("GET /api/users/{user}: upstream timeout after {} ms", REQUEST_NS / NS_PER_MS))
+                .body(Str::format(format_args!(
+                    "GET /api/users/{user}: upstream timeout after {} ms",
+                    REQUEST_NS / NS_PER_MS
+                )))
                 .attr("http.response.status_code", status)
                 .span_context(trace, root, FLAG_SAMPLED)
                 .build();

@@ -208,16 +208,19 @@ pub struct SpanBuilder {
 
 impl SpanBuilder {
     /// Sets the trace id.
+    #[inline]
     pub fn trace_id(mut self, id: TraceId) -> Self {
         self.span.trace_id = id;
         self
     }
     /// Sets the span id.
+    #[inline]
     pub fn span_id(mut self, id: SpanId) -> Self {
         self.span.span_id = id;
         self
     }
     /// Makes this a child of `parent` in the same trace.
+    #[inline]
     pub fn parent(mut self, trace_id: TraceId, parent: SpanId) -> Self {
         self.span.trace_id = trace_id;
         self.span.parent_span_id = Some(parent);
@@ -226,6 +229,7 @@ impl SpanBuilder {
     /// Makes this the server side of a call that arrived with `remote`
     /// (extracted from `traceparent`): same trace, remote parent, its flags
     /// and tracestate.
+    #[inline]
     pub fn child_of_remote(mut self, remote: &super::SpanContext) -> Self {
         self.span.trace_id = remote.trace_id;
         self.span.parent_span_id = Some(remote.span_id);
@@ -234,51 +238,61 @@ impl SpanBuilder {
         self
     }
     /// Sets the flags (see [`Span::flags`]).
+    #[inline]
     pub fn flags(mut self, flags: u32) -> Self {
         self.span.flags = flags;
         self
     }
     /// Sets the W3C tracestate.
+    #[inline]
     pub fn trace_state(mut self, state: impl Into<Str>) -> Self {
         self.span.trace_state = state.into();
         self
     }
     /// Sets the kind.
+    #[inline]
     pub fn kind(mut self, kind: SpanKind) -> Self {
         self.span.kind = kind;
         self
     }
     /// Sets start and end, ns since the Unix epoch.
+    #[inline]
     pub fn times(mut self, start_unix_nano: u64, end_unix_nano: u64) -> Self {
         self.span.start_time_unix_nano = start_unix_nano;
         self.span.end_time_unix_nano = end_unix_nano;
         self
     }
     /// Sets start and end from `SystemTime`s.
+    #[inline]
     pub fn system_times(self, start: SystemTime, end: SystemTime) -> Self {
         self.times(unix_nanos(start), unix_nanos(end))
     }
     /// Adds an attribute.
+    #[inline]
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
         self.span.attributes.push(KeyValue::new(key, value));
         self
     }
     /// Reserves room for `n` more attributes (avoids regrowth in hot loops).
+    #[inline]
     pub fn with_capacity(mut self, attributes: usize) -> Self {
         self.span.attributes.reserve_exact(attributes);
         self
     }
     /// Adds an event.
+    #[inline]
     pub fn event(mut self, event: Event) -> Self {
         self.span.events.push(event);
         self
     }
     /// Adds a link.
+    #[inline]
     pub fn link(mut self, link: Link) -> Self {
         self.span.links.push(link);
         self
     }
     /// Sets the status.
+    #[inline]
     pub fn status(mut self, status: Status) -> Self {
         self.span.status = status;
         self
@@ -286,6 +300,7 @@ impl SpanBuilder {
     /// Finishes the span. An all-zero id (invalid in OTLP and W3C) means
     /// unset and is drawn at random here; so are zero start and end times,
     /// which become now.
+    #[inline]
     pub fn build(mut self) -> Span {
         let s = &mut self.span;
         if s.trace_id == TraceId::default() {
