@@ -39,7 +39,9 @@ use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer
 use crate::compress::Compression;
 use crate::exporter::Protocol;
 use crate::lab::fixtures::{self, SplitMix64};
-use crate::lab::load::{Implementation, LatencyRecorder, LoadError, Pace, RunResult, Signals, StepSpec, Usage, ticker};
+use crate::lab::load::{
+    Implementation, LatencyRecorder, LoadError, OpenLoop, Pace, RunResult, Signals, StepSpec, Usage,
+};
 use crate::lab::scenarios::{BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
 
 /// How the SDK's exporters are set up.
@@ -434,19 +436,10 @@ async fn sdk_producer(i: Instruments, worker: u64, pace: Pace) -> Signals {
             }
         }
         Pace::Open { deadline, blocks_per_tick } => {
-            let mut interval = ticker();
-            let mut credit = 0.0;
-            loop {
-                interval.tick().await;
-                if Instant::now() >= deadline {
-                    break;
-                }
-                credit += blocks_per_tick;
-                while credit >= 1.0 {
-                    offered = offered.plus(sdk_block(&i, &mut rng, worker, block));
-                    block += 1;
-                    credit -= 1.0;
-                }
+            let mut pacer = OpenLoop::new(deadline, blocks_per_tick);
+            while pacer.next_block().await {
+                offered = offered.plus(sdk_block(&i, &mut rng, worker, block));
+                block += 1;
             }
         }
     }
