@@ -50,6 +50,9 @@ pub const TARGET_P99_US: f64 = 5_000.0;
 pub const TARGET_PEAK_RSS_BYTES: u64 = 40 << 20;
 /// Target ratio of our delivered rate to the official SDK's.
 pub const TARGET_SDK_RATIO: f64 = 5.0;
+/// The largest `--queue`: the ring is allocated whole at start, about
+/// 300 bytes an item, so this bounds it near 300 MiB.
+pub const MAX_QUEUE: usize = 1 << 20;
 /// Deadline of the final shutdown: far above what a drain needs, so that
 /// only a hung receiver reaches it.
 const SHUTDOWN: Duration = Duration::from_secs(30);
@@ -108,6 +111,7 @@ impl LoadScenario {
             workers,
             batch,
             exports: o.exports.unwrap_or(PipelineConfig::default().max_concurrent_exports),
+            queue: o.queue.unwrap_or(PipelineConfig::default().queue_capacity),
             rate,
             duration: o.duration,
         };
@@ -220,6 +224,8 @@ pub struct LoadOptions {
     pub batch: Option<usize>,
     /// Our export requests in flight at once (default the pipeline's).
     pub exports: Option<usize>,
+    /// Items the queue holds (ours and the SDK's; default the pipeline's 2,048).
+    pub queue: Option<usize>,
     /// Run the official SDK beside ours in every step.
     pub sdk: bool,
     /// Where the result file goes.
@@ -241,6 +247,7 @@ impl Default for LoadOptions {
             workers: None,
             batch: None,
             exports: None,
+            queue: None,
             sdk: false,
             out: PathBuf::from("profiles/load"),
             progress: true,
@@ -264,6 +271,9 @@ pub struct StepSpec {
     pub batch: usize,
     /// Our export requests in flight at once (the SDK exports one at a time).
     pub exports: usize,
+    /// Items the queue holds, ours and the SDK's span and log queues alike
+    /// (the SDK's is never below one batch).
+    pub queue: usize,
     /// Offered items per second (open loop), or `None` (closed loop).
     pub rate: Option<f64>,
     /// How long load is offered.
@@ -548,6 +558,7 @@ impl RunResult {
             "peak_rss_bytes": self.usage.peak_rss_bytes,
             "batch": s.batch,
             "max_concurrent_exports": s.exports,
+            "queue_capacity": s.queue,
             "step_duration_s": s.duration.as_secs_f64(),
             "offered_per_signal": self.offered.to_json(),
             "delivered_per_signal": self.delivered.to_json(),
@@ -595,6 +606,11 @@ impl RunResult {
                 workers: u("workers")?,
                 batch: usize::try_from(u("batch")?).map_err(|e| e.to_string())?,
                 exports: usize::try_from(u("max_concurrent_exports")?).map_err(|e| e.to_string())?,
+                // Results written before the setting existed ran with the default.
+                queue: match v.get("queue_capacity") {
+                    None => PipelineConfig::default().queue_capacity,
+                    Some(_) => usize::try_from(u("queue_capacity")?).map_err(|e| e.to_string())?,
+                },
                 rate: v["offered_rate"].as_f64(),
                 duration: Duration::from_secs_f64(f("step_duration_s")?),
             },
@@ -790,6 +806,7 @@ fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
         let batch = PipelineConfig {
             max_batch_items: spec.batch,
             max_concurrent_exports: spec.exports,
+            queue_capacity: spec.queue,
             ..PipelineConfig::default()
         };
         let exporter = Exporter::builder()
@@ -1034,6 +1051,17 @@ impl LoadReport {
                     verdict(o.dropped_total() == 0),
                     o.dropped_total()
                 );
+                let queue_full = o.dropped.get(DropReason::QueueFull.name()).copied().unwrap_or(0);
+                if o.spec.rate.is_some() && queue_full > 0 {
+                    // An open loop keeps offering while an export is in
+                    // flight: the queue must hold what arrives meanwhile.
+                    let _ = writeln!(
+                        t,
+                        "    {queue_full} refused by the full queue of {} items: for this rate try --queue {} (or more --exports)",
+                        o.spec.queue,
+                        o.spec.queue.saturating_mul(4).min(MAX_QUEUE)
+                    );
+                }
                 let _ = writeln!(
                     t,
                     "  export p99 < {:.0} µs        {}  ({:.0} µs)",
@@ -1079,8 +1107,12 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
     if options.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err(LoadError::Invalid("--rate must be a positive number of items per second".into()));
     }
-    if options.workers == Some(0) || options.batch == Some(0) || options.exports == Some(0) {
-        return Err(LoadError::Invalid("--workers, --batch and --exports must be at least 1".into()));
+    if options.workers == Some(0) || options.batch == Some(0) || options.exports == Some(0) || options.queue == Some(0)
+    {
+        return Err(LoadError::Invalid("--workers, --batch, --exports and --queue must be at least 1".into()));
+    }
+    if options.queue.is_some_and(|q| q > MAX_QUEUE) {
+        return Err(LoadError::Invalid(format!("--queue must be at most {MAX_QUEUE} items")));
     }
     let exe = match &options.exe {
         Some(p) => p.clone(),
@@ -1165,6 +1197,8 @@ fn child_args(scenario: LoadScenario, imp: Implementation, spec: &StepSpec, endp
         spec.batch.to_string(),
         "--exports".to_owned(),
         spec.exports.to_string(),
+        "--queue".to_owned(),
+        spec.queue.to_string(),
         "--no-progress".to_owned(),
     ];
     if let Some(rate) = spec.rate {
@@ -1321,6 +1355,11 @@ pub struct LoadArgs {
     /// Our export requests in flight at once (default 2).
     #[arg(long)]
     pub exports: Option<usize>,
+    /// Items the queue holds, ours and the SDK's alike (default 2,048; at
+    /// most 1,048,576). An open loop at a high rate needs room for the
+    /// items offered while an export is in flight.
+    #[arg(long)]
+    pub queue: Option<usize>,
     /// Run the official SDK beside ours (needs a build with `--features official-sdk`).
     #[arg(long)]
     pub sdk: bool,
@@ -1357,6 +1396,7 @@ pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
             workers: args.workers.unwrap_or(scenarios::WORKERS),
             batch: args.batch.unwrap_or(PipelineConfig::default().max_batch_items),
             exports: args.exports.unwrap_or(PipelineConfig::default().max_concurrent_exports),
+            queue: args.queue.unwrap_or(PipelineConfig::default().queue_capacity),
             rate: args.rate,
             duration,
         };
@@ -1373,6 +1413,7 @@ pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
         workers: args.workers,
         batch: args.batch,
         exports: args.exports,
+        queue: args.queue,
         sdk: args.sdk,
         out: args.out,
         progress: !args.no_progress,
@@ -1437,6 +1478,45 @@ mod tests {
         assert_eq!(v["latency_us"]["count"], 4);
         assert_eq!(v["compression"], "zstd");
         assert_eq!(RunResult::from_json(&v).expect("reads back"), run);
+        // A result written before `--queue` existed ran with the default queue.
+        let mut old = v.clone();
+        old.as_object_mut().expect("an object").remove("queue_capacity");
+        assert_eq!(
+            RunResult::from_json(&old).expect("reads back").spec.queue,
+            PipelineConfig::default().queue_capacity
+        );
+    }
+
+    #[test]
+    fn an_open_loop_refused_by_a_full_queue_is_told_how_to_make_room() {
+        let o = LoadOptions { rate: Some(600_000.0), queue: Some(1_024), ..LoadOptions::default() };
+        let spec = LoadScenario::Sustained.steps(&o)[0].clone();
+        assert_eq!(spec.queue, 1_024);
+        let run = |dropped: u64| RunResult {
+            implementation: Implementation::Ours,
+            spec: spec.clone(),
+            duration_s: 1.0,
+            offered: Signals { spans: 1_000, points: 0, logs: 0 },
+            delivered: Signals { spans: 1_000 - dropped, points: 0, logs: 0 },
+            exported: 1_000 - dropped,
+            dropped: BTreeMap::from([(DropReason::QueueFull.name().to_owned(), dropped)]),
+            latency: LatencySummary::default(),
+            usage: Usage::default(),
+            receiver_cpu_s: None,
+            offered_per_s: 1_000.0,
+            requests: 2,
+            notes: Vec::new(),
+        };
+        let report = |dropped| LoadReport {
+            scenario: LoadScenario::Sustained,
+            target: "loopback".to_owned(),
+            mode: "open",
+            runs: vec![run(dropped)],
+            load_average: (None, None),
+        };
+        let t = report(7).table();
+        assert!(t.contains("7 refused by the full queue of 1024 items: for this rate try --queue 4096"), "{t}");
+        assert!(!report(0).table().contains("try --queue"));
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct SdkConfig {
     pub compression: Compression,
     /// Spans and log records per export (`max_export_batch_size`).
     pub batch: usize,
+    /// The span and log processors' queues (`max_queue_size`; never below `batch`).
+    pub queue: usize,
 }
 
 /// Why the SDK could not be set up.
@@ -155,10 +157,10 @@ impl SdkProviders {
             }
             other => return Err(SdkError::Protocol(other)),
         };
-        // The SDK's defaults (queue 2,048, 5 s delay), with the batch size of the step.
+        // The SDK's defaults (5 s delay), with the batch size and queue of the step.
         let batch = BatchConfigBuilder::default()
             .with_max_export_batch_size(config.batch)
-            .with_max_queue_size(config.batch.max(2_048))
+            .with_max_queue_size(config.queue.max(config.batch))
             .build();
         let tracer = SdkTracerProvider::builder()
             .with_resource(resource.clone())
@@ -172,7 +174,7 @@ impl SdkProviders {
             .with_batch_config(
                 opentelemetry_sdk::logs::BatchConfigBuilder::default()
                     .with_max_export_batch_size(config.batch)
-                    .with_max_queue_size(config.batch.max(2_048))
+                    .with_max_queue_size(config.queue.max(config.batch))
                     .build(),
             )
             .build();
@@ -454,6 +456,7 @@ pub(crate) fn run_production(spec: &StepSpec, endpoint: &str) -> Result<RunResul
         protocol: spec.protocol,
         compression: spec.compression,
         batch: spec.batch,
+        queue: spec.queue,
     };
     let providers = SdkProviders::start(&config).map_err(|e| LoadError::Invalid(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_current_thread()

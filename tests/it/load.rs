@@ -84,10 +84,12 @@ fn a_closed_loop_run_writes_the_contract_and_delivers_everything() {
 #[test]
 fn an_open_loop_run_accounts_for_every_offer() {
     let dir = out_dir("open");
-    let out = load(&dir, &["--rate", "20000"]);
+    let out = load(&dir, &["--rate", "20000", "--queue", "4096"]);
     assert!(out.status.success(), "{}", text(&out));
     let v = check_result_file(&dir, "open");
     assert_eq!(v["runs"][0]["offered_rate"], 20_000.0);
+    // The child ran with the queue it was given.
+    assert_eq!(v["runs"][0]["queue_capacity"], 4096);
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
@@ -104,7 +106,9 @@ fn bad_input_is_refused_clearly() {
     for (args, expect) in [
         (&["--duration", "0"][..], "--duration must be"),
         (&["--rate=-5"][..], "--rate must be"),
-        (&["--workers", "0"][..], "--workers, --batch and --exports must be"),
+        (&["--workers", "0"][..], "--workers, --batch, --exports and --queue must be"),
+        (&["--queue", "0"][..], "--workers, --batch, --exports and --queue must be"),
+        (&["--queue", "2000000"][..], "--queue must be at most 1048576 items"),
     ] {
         let out = lab().args(["load", "production_workload", "--out"]).arg(&dir).args(args).output().expect("run");
         assert!(!out.status.success(), "{args:?}");
