@@ -148,24 +148,25 @@ pub fn span(ids: &FixtureIds) -> Span {
     }
     let start = ids.start();
     Span::builder("GET /api/users/{id}")
-        .with_capacity(10)
         .parent(TraceId(ids.trace_id), SpanId(ids.parent))
         .span_id(SpanId(ids.span_id))
         .flags(flags)
         .kind(SpanKind::Server)
         .times(start, ids.end())
-        .attr("http.request.method", "GET")
-        .attr("url.full", Str::format(format_args!("https://shop.example.com/api/users/{idx}")))
-        .attr("http.response.status_code", 200)
-        .attr("server.address", "shop.example.com")
-        .attr("server.port", 443)
-        .attr("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)")
-        .attr("db.system", "postgresql")
-        .attr("cache.hit", true)
-        .attr("duration_ms", 1.25)
-        .attr("thread.id", (idx % 16) as i64)
-        .event(Event::new("cache.lookup", start + MS / 2).attr("cache.key", Str::format(format_args!("user:{idx}"))))
         .status(Status::OK)
+        .attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.full", Str::format(format_args!("https://shop.example.com/api/users/{idx}"))),
+            KeyValue::new("http.response.status_code", 200),
+            KeyValue::new("server.address", "shop.example.com"),
+            KeyValue::new("server.port", 443),
+            KeyValue::new("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)"),
+            KeyValue::new("db.system", "postgresql"),
+            KeyValue::new("cache.hit", true),
+            KeyValue::new("duration_ms", 1.25),
+            KeyValue::new("thread.id", (idx % 16) as i64),
+        ])
+        .event(Event::new("cache.lookup", start + MS / 2).attr("cache.key", Str::format(format_args!("user:{idx}"))))
         .build()
 }
 

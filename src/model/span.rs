@@ -273,6 +273,14 @@ impl SpanBuilder {
         self.span.attributes.push(KeyValue::new(key, value));
         self
     }
+    /// Adds attributes: `.attributes([KeyValue::new("k", "v"), ..])`. One
+    /// call for many pairs: each setter call moves the whole builder, a
+    /// few hundred bytes, which the compiler cannot always avoid.
+    #[inline]
+    pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.span.attributes.extend(attributes);
+        self
+    }
     /// Reserves room for `n` more attributes (avoids regrowth in hot loops).
     #[inline]
     pub fn with_capacity(mut self, attributes: usize) -> Self {

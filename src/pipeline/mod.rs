@@ -127,6 +127,39 @@ pub struct Refused {
     pub item: Item,
 }
 
+/// The future of [`Handle::send`]: ready at once when the queue had room.
+#[must_use = "an item waiting for room is only sent if the future is awaited"]
+pub struct SendItem<'a>(Option<std::pin::Pin<Box<dyn Future<Output = Result<(), Refused>> + Send + 'a>>>);
+
+impl std::fmt::Debug for SendItem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "SendItem(waiting)" } else { "SendItem(sent)" })
+    }
+}
+
+impl Future for SendItem<'_> {
+    type Output = Result<(), Refused>;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match self.0.as_mut() {
+            None => std::task::Poll::Ready(Ok(())),
+            Some(waiting) => waiting.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Counts a waiting item as dropped if its send is cancelled (the future
+/// dropped before the queue took it): accepted items must all be accounted.
+struct CountIfCancelled<'a> {
+    stats: &'a Stats,
+    items: u64,
+}
+
+impl Drop for CountIfCancelled<'_> {
+    fn drop(&mut self) {
+        self.stats.drop_items(DropReason::QueueFull, self.items);
+    }
+}
+
 /// A cheap, cloneable handle that records items without blocking.
 #[derive(Clone, Debug)]
 pub struct Handle {
@@ -153,11 +186,33 @@ impl Handle {
 
     /// Hands an item over, waiting for room in the queue instead of
     /// dropping: for producers that prefer backpressure to loss (batch jobs,
-    /// the lab's closed-loop generators). Fails only after shutdown.
-    pub async fn send(&self, item: Item) -> Result<(), Refused> {
+    /// the lab's closed-loop generators). Fails only after shutdown. A send
+    /// cancelled while it waits counts its item as dropped (`QueueFull`).
+    ///
+    /// The first offer happens here, not at the first poll: when there is
+    /// room, the item goes straight into the queue and the future holds none
+    /// of its few hundred bytes (an `async fn` would copy the item into its
+    /// state, and again into each future it awaits). Only a wait for room
+    /// allocates its future.
+    pub fn send(&self, item: Item) -> SendItem<'_> {
         let n = item.count();
         self.stats.accept(n);
-        self.tx.send(item).await.map_err(|item| {
+        match self.tx.try_send(item) {
+            Ok(()) => SendItem(None),
+            Err(queue::TrySendError::Full(item)) => SendItem(Some(Box::pin(self.wait_for_room(item, n)))),
+            Err(queue::TrySendError::Closed(item)) => {
+                self.stats.drop_items(DropReason::AfterShutdown, n);
+                let refused = Refused { reason: DropReason::AfterShutdown, item };
+                SendItem(Some(Box::pin(std::future::ready(Err(refused)))))
+            }
+        }
+    }
+
+    async fn wait_for_room(&self, item: Item, n: u64) -> Result<(), Refused> {
+        let cancelled = CountIfCancelled { stats: &self.stats, items: n };
+        let sent = self.tx.wait_for_room(item).await;
+        std::mem::forget(cancelled);
+        sent.map_err(|item| {
             self.stats.drop_items(DropReason::AfterShutdown, n);
             Refused { reason: DropReason::AfterShutdown, item }
         })

@@ -118,14 +118,10 @@ impl Sender {
         self.push(item)
     }
 
-    /// Waits for room; fails (handing the item back) only once closed.
-    pub(super) async fn send(&self, item: Item) -> Result<(), Item> {
-        // The fast path takes no lock: registering a waiter does.
-        let mut item = match self.push(item) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(back)) => return Err(back),
-            Err(TrySendError::Full(back)) => back,
-        };
+    /// Waits for room for an item that found the queue full (the fast path,
+    /// [`Sender::try_send`], takes no lock: registering a waiter does); fails,
+    /// handing the item back, only once closed.
+    pub(super) async fn wait_for_room(&self, mut item: Item) -> Result<(), Item> {
         loop {
             // Registered before the retry, so a pop between a failed push
             // and the wait still wakes this producer.
@@ -218,15 +214,24 @@ mod tests {
         });
     }
 
+    /// What `Handle::send` does: the fast path, then the wait.
+    async fn send(tx: &Sender, item: Item) -> Result<(), Item> {
+        match tx.try_send(item) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Closed(item)) => Err(item),
+            Err(TrySendError::Full(item)) => tx.wait_for_room(item).await,
+        }
+    }
+
     #[test]
     fn ends_when_the_last_sender_leaves_and_wakes_blocked_senders_on_close() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         rt.block_on(async {
             let (tx, rx) = channel(1);
             let tx2 = tx.clone();
-            tx.send(span()).await.unwrap();
+            send(&tx, span()).await.unwrap();
             // The ring is full: this send waits until the close refuses it.
-            let blocked = tokio::spawn(async move { tx2.send(span()).await.is_err() });
+            let blocked = tokio::spawn(async move { send(&tx2, span()).await.is_err() });
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             rx.close();
             assert!(blocked.await.unwrap(), "a blocked send must fail after close");
@@ -236,7 +241,7 @@ mod tests {
             let (tx, rx) = channel(4);
             let producer = tokio::spawn(async move {
                 for _ in 0..100 {
-                    tx.send(span()).await.unwrap();
+                    send(&tx, span()).await.unwrap();
                 }
             });
             let mut got = 0;

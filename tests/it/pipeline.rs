@@ -12,7 +12,7 @@ use otlp_lab::encode::{Signal, reference};
 use otlp_lab::lab::fixtures;
 use otlp_lab::model::{LogRecord, Metric, Span};
 use otlp_lab::pipeline::{
-    DropReason, ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig, StatsSnapshot,
+    DropReason, ExportRequest, ExportResult, ExportSink, Item, Pipeline, PipelineConfig, StatsSnapshot,
 };
 
 #[derive(Clone, Copy)]
@@ -175,6 +175,26 @@ async fn a_full_queue_refuses_at_once_and_counts_and_shutdown_stops_at_its_deadl
     assert_eq!(late.reason, DropReason::AfterShutdown);
     let stats = h.stats();
     assert_eq!(stats.dropped(DropReason::AfterShutdown), 1);
+    assert_balanced(&stats);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_given_up_while_waiting_for_room_counts_its_item_as_dropped() {
+    let sink = Sink::new(Behavior::Hang);
+    let p = start(config(2, 4, 1, Compression::None), &sink);
+    let h = p.handle();
+    let mut given_up = 0;
+    for s in fixtures::spans(40) {
+        // The sink hangs, so the queue fills and a send has to wait; the
+        // caller stops waiting after 1 ms.
+        if tokio::time::timeout(Duration::from_millis(1), h.send(Item::Span(s))).await.is_err() {
+            given_up += 1;
+        }
+    }
+    assert!(given_up > 0);
+    let stats = p.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(stats.accepted, 40);
+    assert_eq!(stats.dropped(DropReason::QueueFull), given_up, "{stats}");
     assert_balanced(&stats);
 }
 
