@@ -129,7 +129,10 @@ pub struct Refused {
 
 /// The future of [`Handle::send`]: ready at once when the queue had room.
 #[must_use = "an item waiting for room is only sent if the future is awaited"]
-pub struct SendItem<'a>(Option<std::pin::Pin<Box<dyn Future<Output = Result<(), Refused>> + Send + 'a>>>);
+pub struct SendItem<'a>(Option<Waiting<'a>>);
+
+/// A send waiting for room.
+type Waiting<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), Refused>> + Send + 'a>>;
 
 impl std::fmt::Debug for SendItem<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
