@@ -227,7 +227,6 @@ mod sdk {
     };
 
     use super::{RunPlan, RunReport, SHUTDOWN_DEADLINE};
-    use crate::compress::Compression;
     use crate::exporter::Protocol;
     use crate::lab::fixtures::{FixtureIdStream, FixtureIds};
 
@@ -333,11 +332,7 @@ mod sdk {
         plan: &RunPlan,
         runtime: &tokio::runtime::Handle,
     ) -> Result<opentelemetry_otlp::SpanExporter, Box<dyn Error>> {
-        let compression = match plan.case.compression {
-            Compression::None => None,
-            Compression::Gzip { .. } => Some(opentelemetry_otlp::Compression::Gzip),
-            Compression::Zstd { .. } => Some(opentelemetry_otlp::Compression::Zstd),
-        };
+        let compression = crate::lab::sdk::compression(plan.case.compression);
         let base = plan.endpoint.trim_end_matches('/');
         Ok(match plan.case.protocol {
             Protocol::Grpc => {

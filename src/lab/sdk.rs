@@ -111,11 +111,7 @@ impl SdkProviders {
         let wrap = Wrap { io: &io.handle, latency: &latency, counters: &counters };
         let resource = resource();
         let base = config.endpoint.trim_end_matches('/');
-        let compression = match config.compression {
-            Compression::None => None,
-            Compression::Gzip { .. } => Some(opentelemetry_otlp::Compression::Gzip),
-            Compression::Zstd { .. } => Some(opentelemetry_otlp::Compression::Zstd),
-        };
+        let compression = compression(config.compression);
         // tonic's channel spawns its worker when it is built: build inside the runtime.
         let _entered = io.handle.enter();
         let (spans, metrics, logs) = match config.protocol {
@@ -192,6 +188,16 @@ impl SdkProviders {
         let _ = self.logger.shutdown();
         let _ = self.meter.shutdown();
         self.io.stop();
+    }
+}
+
+/// Our codec as the SDK's: it has no levels, so ours at its default level
+/// is the fair comparison.
+pub(crate) fn compression(c: Compression) -> Option<opentelemetry_otlp::Compression> {
+    match c {
+        Compression::None => None,
+        Compression::Gzip { .. } => Some(opentelemetry_otlp::Compression::Gzip),
+        Compression::Zstd { .. } => Some(opentelemetry_otlp::Compression::Zstd),
     }
 }
 

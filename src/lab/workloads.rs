@@ -609,20 +609,10 @@ impl Prepared {
                 outcome
             }
             (State::Bytes { input }, DecodeReferenceTraces) => {
-                let d = reference::decode_traces(input).expect("the fixture decodes");
-                let mut checksum = 0u64;
-                for s in d.spans() {
-                    checksum = checksum.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0) ^ s.attributes.len() as u64;
-                }
-                Outcome { items: d.span_count() as u64, bytes: input.len() as u64, checksum }
+                decoded(&reference::decode_traces(input).expect("the fixture decodes"), input.len())
             }
             (State::Body { input }, _) => {
-                let d = decode::decode_traces(input).expect("the fixture decodes");
-                let mut checksum = 0u64;
-                for s in d.spans() {
-                    checksum = checksum.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0) ^ s.attributes.len() as u64;
-                }
-                Outcome { items: d.span_count() as u64, bytes: input.len() as u64, checksum }
+                decoded(&decode::decode_traces(input).expect("the fixture decodes"), input.len())
             }
             (State::Bytes { input }, w) => {
                 let ok = if w == Utf8Simd { simd::validate_utf8(input) } else { simd::validate_utf8_scalar(input) };
@@ -766,6 +756,16 @@ fn run_pipeline_batch(state: &mut State) -> Outcome {
         bytes: sink.bytes.swap(0, Ordering::Relaxed),
         checksum: sink.digest.swap(0, Ordering::Relaxed) ^ exported,
     }
+}
+
+/// Touches every decoded span, so that the decode cannot be optimised away;
+/// one definition, so that both decoders' checksums can be compared.
+fn decoded(d: &TracesData, bytes: usize) -> Outcome {
+    let mut checksum = 0u64;
+    for s in d.spans() {
+        checksum = checksum.rotate_left(5) ^ u64::from_le_bytes(s.span_id.0) ^ s.attributes.len() as u64;
+    }
+    Outcome { items: d.span_count() as u64, bytes: bytes as u64, checksum }
 }
 
 fn encoded(items: usize, out: &[u8]) -> Outcome {

@@ -202,7 +202,12 @@ impl Handle {
         self.stats.accept(n);
         match self.tx.try_send(item) {
             Ok(()) => SendItem(None),
-            Err(queue::TrySendError::Full(item)) => SendItem(Some(Box::pin(self.wait_for_room(item, n)))),
+            Err(queue::TrySendError::Full(item)) => {
+                // Built here, not inside the future: a future dropped before
+                // its first poll never runs its body, but drops its arguments.
+                let cancelled = CountIfCancelled { stats: &self.stats, items: n };
+                SendItem(Some(Box::pin(self.wait_for_room(item, cancelled))))
+            }
             Err(queue::TrySendError::Closed(item)) => {
                 self.stats.drop_items(DropReason::AfterShutdown, n);
                 let refused = Refused { reason: DropReason::AfterShutdown, item };
@@ -211,8 +216,8 @@ impl Handle {
         }
     }
 
-    async fn wait_for_room(&self, item: Item, n: u64) -> Result<(), Refused> {
-        let cancelled = CountIfCancelled { stats: &self.stats, items: n };
+    async fn wait_for_room(&self, item: Item, cancelled: CountIfCancelled<'_>) -> Result<(), Refused> {
+        let n = cancelled.items;
         let sent = self.tx.wait_for_room(item).await;
         std::mem::forget(cancelled);
         sent.map_err(|item| {

@@ -199,6 +199,28 @@ async fn a_send_given_up_while_waiting_for_room_counts_its_item_as_dropped() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_send_dropped_before_its_first_poll_counts_its_item_as_dropped() {
+    let sink = Sink::new(Behavior::Hang);
+    let p = start(config(2, 4, 1, Compression::None), &sink);
+    let h = p.handle();
+    let mut waiting = 0;
+    for s in fixtures::spans(40) {
+        // Found the queue full and never awaited: the future is dropped
+        // with the item inside it.
+        let send = h.send(Item::Span(s));
+        if format!("{send:?}") == "SendItem(waiting)" {
+            waiting += 1;
+        }
+        drop(send);
+    }
+    assert!(waiting > 0);
+    let stats = p.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(stats.accepted, 40);
+    assert_eq!(stats.dropped(DropReason::QueueFull), waiting, "{stats}");
+    assert_balanced(&stats);
+}
+
+#[tokio::test(start_paused = true)]
 async fn receiver_outcomes_are_counted_by_reason() {
     for (behavior, expect_exported, reason) in [
         (Behavior::Partial(3), 100 - 4 * 3, Some(DropReason::Rejected)),

@@ -40,3 +40,10 @@ fn names_are_unique_and_parse_back() {
     assert_eq!(names.len(), Workload::ALL.len());
     assert!("no_such_workload".parse::<Workload>().is_err());
 }
+
+#[test]
+fn both_decoders_give_the_same_spans_of_the_same_bytes() {
+    let reference = Workload::DecodeReferenceTraces.prepare().run();
+    let direct = Workload::DecodeDirectTraces.prepare().run();
+    assert_eq!(reference, direct);
+}
