@@ -385,9 +385,11 @@ fn profile(
     let done = dhat::HeapStats::get();
     let samples = sampler.map(Sampler::stop).unwrap_or_default();
     drop(prepared);
-    // The span builder's per-thread formatting chunk is released as the
-    // thread would at exit: a cache, not something the job left behind.
+    // The span builder's per-thread formatting chunk and the recycled span
+    // lists are released as the thread would at exit: caches (bounded), not
+    // something the job left behind.
     otlp_lab::model::Str::release_format_chunk();
+    otlp_lab::pool::lists::release();
     let exit = dhat::HeapStats::get();
     drop(profiler);
     // dhat reports a failed write on stderr only: check that this process wrote the file.

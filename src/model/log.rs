@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use super::span::unix_nanos;
+use super::span::{push_recycled, unix_nanos};
 use super::{AnyValue, InstrumentationScope, KeyValue, Resource, SpanId, Str, TraceId};
 
 /// OTLP `SeverityNumber` (1-24; 0 is unspecified). Kept as a number so that
@@ -91,7 +91,7 @@ impl LogRecordBuilder {
     }
     /// Adds an attribute.
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
-        self.record.attributes.push(KeyValue::new(key, value));
+        push_recycled(&mut self.record.attributes, KeyValue::new(key, value), crate::pool::lists::key_values);
         self
     }
     /// Ties the record to a span.

@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{AnyValue, InstrumentationScope, KeyValue, Resource, SpanId, Str, TraceId};
+use crate::pool::lists;
 
 /// The role of a span in a trace: OTLP `Span.SpanKind`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -106,7 +107,7 @@ impl Event {
 
     /// Adds an attribute.
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
-        self.attributes.push(KeyValue::new(key, value));
+        push_recycled(&mut self.attributes, KeyValue::new(key, value), lists::key_values);
         self
     }
 }
@@ -199,6 +200,16 @@ impl Span {
     }
 }
 
+/// Pushes onto a list, taking its first block from the pipeline's recycled
+/// lists (see [`crate::pool::lists`]) rather than the allocator.
+#[inline]
+pub(super) fn push_recycled<T>(list: &mut Vec<T>, item: T, recycled: fn() -> Vec<T>) {
+    if list.capacity() == 0 {
+        *list = recycled();
+    }
+    list.push(item);
+}
+
 /// Builds a [`Span`]: `Span::builder("GET /users").kind(SpanKind::Server).attr("k", "v").build()`.
 #[derive(Clone, Debug)]
 #[must_use]
@@ -270,7 +281,7 @@ impl SpanBuilder {
     /// Adds an attribute.
     #[inline]
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
-        self.span.attributes.push(KeyValue::new(key, value));
+        push_recycled(&mut self.span.attributes, KeyValue::new(key, value), lists::key_values);
         self
     }
     /// Adds attributes: `.attributes([KeyValue::new("k", "v"), ..])`. One
@@ -278,6 +289,9 @@ impl SpanBuilder {
     /// few hundred bytes, which the compiler cannot always avoid.
     #[inline]
     pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        if self.span.attributes.capacity() == 0 {
+            self.span.attributes = lists::key_values();
+        }
         self.span.attributes.extend(attributes);
         self
     }
@@ -290,7 +304,7 @@ impl SpanBuilder {
     /// Adds an event.
     #[inline]
     pub fn event(mut self, event: Event) -> Self {
-        self.span.events.push(event);
+        push_recycled(&mut self.span.events, event, lists::events);
         self
     }
     /// Adds a link.

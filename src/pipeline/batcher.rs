@@ -145,7 +145,9 @@ impl<S: ExportSink> Batcher<S> {
                 }
                 item = self.rx.recv(), if queue_open => match item {
                     Some(item) => {
-                        self.push(item).await;
+                        if let Some(full) = self.stage(item) {
+                            self.export_full(full).await;
+                        }
                         self.drain_queued().await;
                     }
                     None => queue_open = false,
@@ -165,11 +167,37 @@ impl<S: ExportSink> Batcher<S> {
                 break;
             }
             let Some(item) = self.rx.try_recv() else { break };
-            self.push(item).await;
+            if let Some(full) = self.stage(item) {
+                self.export_full(full).await;
+            }
         }
     }
 
+    /// Stages an item and exports its batch if full (flush and shutdown;
+    /// the hot loops call `stage` themselves, see there).
     async fn push(&mut self, item: Item) {
+        if let Some(full) = self.stage(item) {
+            self.export_full(full).await;
+        }
+    }
+
+    /// Exports the batch that [`Batcher::stage`] found full.
+    async fn export_full(&mut self, full: Signal) {
+        match full {
+            Signal::Traces => self.export_traces().await,
+            Signal::Metrics => self.export_metrics().await,
+            Signal::Logs => self.export_logs().await,
+        }
+        if self.spans.is_empty() && self.metrics.is_empty() && self.logs.is_empty() {
+            self.oldest = None;
+        }
+    }
+
+    /// Adds an item to its batch; says whose batch is now full. Not async:
+    /// the item (a few hundred bytes) then moves straight from the queue
+    /// into its batch, not through a future's state.
+    #[inline]
+    fn stage(&mut self, item: Item) -> Option<Signal> {
         if self.oldest.is_none() {
             self.oldest = Some(Instant::now());
         }
@@ -177,26 +205,17 @@ impl<S: ExportSink> Batcher<S> {
         match item {
             Item::Span(s) => {
                 self.spans.push(s);
-                if self.spans.len() >= max {
-                    self.export_traces().await;
-                }
+                (self.spans.len() >= max).then_some(Signal::Traces)
             }
             Item::Metric(m) => {
                 self.metric_points += m.data.as_ref().map_or(0, |d| d.point_count());
                 self.metrics.push(m);
-                if self.metric_points >= max {
-                    self.export_metrics().await;
-                }
+                (self.metric_points >= max).then_some(Signal::Metrics)
             }
             Item::Log(l) => {
                 self.logs.push(l);
-                if self.logs.len() >= max {
-                    self.export_logs().await;
-                }
+                (self.logs.len() >= max).then_some(Signal::Logs)
             }
-        }
-        if self.spans.is_empty() && self.metrics.is_empty() && self.logs.is_empty() {
-            self.oldest = None;
         }
     }
 
@@ -234,7 +253,7 @@ impl<S: ExportSink> Batcher<S> {
 
     /// Encodes and compresses a batch into a pooled body, frees the batch,
     /// and hands the body to an export task.
-    async fn export(&mut self, batch: Batch) {
+    async fn export(&mut self, mut batch: Batch) {
         let (signal, items) = match &batch {
             Batch::Traces(d) => (Signal::Traces, d.span_count()),
             Batch::Metrics(d) => (Signal::Metrics, d.point_count()),
@@ -276,6 +295,14 @@ impl<S: ExportSink> Batcher<S> {
                 (body.into_bytes(), raw.len())
             }
         };
+        // The spans' and records' lists go back to the builders: a batch
+        // freeing its 1,500 small blocks at once would take the allocator's
+        // slow path for each (see crate::pool::lists).
+        match &mut batch {
+            Batch::Traces(d) => crate::pool::lists::recycle_traces(d),
+            Batch::Logs(d) => crate::pool::lists::recycle_logs(d),
+            Batch::Metrics(_) => {}
+        }
         drop(batch);
         self.dispatch(signal, body, items, raw_len).await;
     }
