@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use super::span::{push_recycled, unix_nanos};
+use super::span::unix_nanos;
 use super::{AnyValue, InstrumentationScope, KeyValue, Resource, SpanId, Str, TraceId};
 
 /// OTLP `SeverityNumber` (1-24; 0 is unspecified). Kept as a number so that
@@ -59,7 +59,13 @@ impl LogRecord {
     pub fn builder() -> LogRecordBuilder {
         let now = unix_nanos(SystemTime::now());
         LogRecordBuilder {
-            record: LogRecord { time_unix_nano: now, observed_time_unix_nano: now, ..Default::default() },
+            // The list is taken here, as in `Span::builder`, not in `attr`.
+            record: LogRecord {
+                time_unix_nano: now,
+                observed_time_unix_nano: now,
+                attributes: crate::pool::lists::key_values(),
+                ..Default::default()
+            },
         }
     }
 }
@@ -91,7 +97,7 @@ impl LogRecordBuilder {
     }
     /// Adds an attribute.
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
-        push_recycled(&mut self.record.attributes, KeyValue::new(key, value), crate::pool::lists::key_values);
+        self.record.attributes.push(KeyValue::new(key, value));
         self
     }
     /// Ties the record to a span.

@@ -102,12 +102,13 @@ pub struct Event {
 impl Event {
     /// An event without attributes.
     pub fn new(name: impl Into<Str>, time_unix_nano: u64) -> Self {
-        Event { time_unix_nano, name: name.into(), ..Default::default() }
+        // The list is taken here, as in `Span::builder`, not in `attr`.
+        Event { time_unix_nano, name: name.into(), attributes: lists::key_values(), ..Default::default() }
     }
 
     /// Adds an attribute.
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
-        push_recycled(&mut self.attributes, KeyValue::new(key, value), lists::key_values);
+        self.attributes.push(KeyValue::new(key, value));
         self
     }
 }
@@ -195,7 +196,16 @@ impl Span {
     /// knows its ids and times pays for neither a draw nor a clock read.
     pub fn builder(name: impl Into<Str>) -> SpanBuilder {
         SpanBuilder {
-            span: Span { flags: FLAG_SAMPLED, name: name.into(), kind: SpanKind::Internal, ..Default::default() },
+            span: Span {
+                flags: FLAG_SAMPLED,
+                name: name.into(),
+                kind: SpanKind::Internal,
+                // Taken here, before the builder exists, rather than in a
+                // setter: a call inside the chain makes the compiler copy
+                // the whole builder around it.
+                attributes: lists::key_values(),
+                ..Default::default()
+            },
         }
     }
 }
@@ -203,7 +213,7 @@ impl Span {
 /// Pushes onto a list, taking its first block from the pipeline's recycled
 /// lists (see [`crate::pool::lists`]) rather than the allocator.
 #[inline]
-pub(super) fn push_recycled<T>(list: &mut Vec<T>, item: T, recycled: fn() -> Vec<T>) {
+fn push_recycled<T>(list: &mut Vec<T>, item: T, recycled: fn() -> Vec<T>) {
     if list.capacity() == 0 {
         *list = recycled();
     }
@@ -281,7 +291,7 @@ impl SpanBuilder {
     /// Adds an attribute.
     #[inline]
     pub fn attr(mut self, key: impl Into<Str>, value: impl Into<AnyValue>) -> Self {
-        push_recycled(&mut self.span.attributes, KeyValue::new(key, value), lists::key_values);
+        self.span.attributes.push(KeyValue::new(key, value));
         self
     }
     /// Adds attributes: `.attributes([KeyValue::new("k", "v"), ..])`. One
@@ -289,9 +299,6 @@ impl SpanBuilder {
     /// few hundred bytes, which the compiler cannot always avoid.
     #[inline]
     pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        if self.span.attributes.capacity() == 0 {
-            self.span.attributes = lists::key_values();
-        }
         self.span.attributes.extend(attributes);
         self
     }
