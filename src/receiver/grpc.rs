@@ -1,25 +1,23 @@
 //! OTLP/gRPC: the three official services on tonic, with the same decoding,
 //! counting, capture and fault injection as OTLP/HTTP.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use bytes::{Buf as _, Bytes};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::codec::CompressionEncoding;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::{Context, Poll, StdError};
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use super::{Received, Shared};
-use crate::encode::{Signal, reference};
+use crate::encode::{Signal, decode};
 
 /// The three services share the receiver's state.
 #[derive(Clone, Debug)]
@@ -38,17 +36,25 @@ impl Services {
         }
     }
 
-    /// The request as protobuf for the capture folder, when there is one
-    /// (re-encoded: tonic has already decoded it).
-    fn captured_body(&self, request: &impl prost::Message) -> Option<Vec<u8>> {
-        self.0.config.capture_dir.is_some().then(|| request.encode_to_vec())
+    /// Writes an accepted request's body to the capture folder.
+    fn capture(&self, signal: Signal, body: &[u8]) {
+        if self.0.config.capture_dir.is_some() {
+            super::capture_to_file(&self.0, signal, "pb", body);
+        }
     }
 
-    /// Writes an accepted request's body to the capture folder.
-    fn capture(&self, signal: Signal, body: Option<Vec<u8>>) {
-        if let Some(body) = body {
-            super::capture_to_file(&self.0, signal, "pb", &body);
-        }
+    /// One Export call: the message arrives undecoded (see [`RawCodec`]) and
+    /// is decoded as an OTLP/HTTP body is, by the direct decoder.
+    async fn export(&self, signal: Signal, message: Bytes) -> Result<(), Status> {
+        self.admit().await?;
+        let received = match signal {
+            Signal::Traces => decode::decode_traces(&message).map(Received::Traces),
+            Signal::Metrics => decode::decode_metrics(&message).map(Received::Metrics),
+            Signal::Logs => decode::decode_logs(&message).map(Received::Logs),
+        };
+        self.accept(received)?;
+        self.capture(signal, &message);
+        Ok(())
     }
 
     fn accept(&self, received: Result<Received, crate::encode::EncodeError>) -> Result<(), Status> {
@@ -70,48 +76,147 @@ impl Services {
     }
 }
 
-#[tonic::async_trait]
-impl TraceService for Services {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.admit().await?;
-        let request = request.into_inner();
-        let body = self.captured_body(&request);
-        self.accept(reference::traces_from_proto(request).map(Received::Traces))?;
-        self.capture(Signal::Traces, body);
-        Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
+/// Hands each gRPC message on as the bytes it arrived in (tonic has
+/// already taken off the frame and any compression), so that the service
+/// decodes it with the direct decoder, strings sliced from the message,
+/// instead of prost's types and a conversion (about 2.5 times the
+/// instructions, `decode_reference_traces_512` against
+/// `decode_direct_traces_512`). Encodes the service's prost response.
+struct RawCodec<R>(PhantomData<fn() -> R>);
+
+impl<R> Default for RawCodec<R> {
+    fn default() -> Self {
+        RawCodec(PhantomData)
     }
 }
 
-#[tonic::async_trait]
-impl MetricsService for Services {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.admit().await?;
-        let request = request.into_inner();
-        let body = self.captured_body(&request);
-        self.accept(reference::metrics_from_proto(request).map(Received::Metrics))?;
-        self.capture(Signal::Metrics, body);
-        Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
+impl<R: prost::Message + Send + 'static> Codec for RawCodec<R> {
+    type Encode = R;
+    type Decode = Bytes;
+    type Encoder = RawCodec<R>;
+    type Decoder = RawCodec<R>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec::default()
     }
 }
 
-#[tonic::async_trait]
-impl LogsService for Services {
-    async fn export(
-        &self,
-        request: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        self.admit().await?;
-        let request = request.into_inner();
-        let body = self.captured_body(&request);
-        self.accept(reference::logs_from_proto(request).map(Received::Logs))?;
-        self.capture(Signal::Logs, body);
-        Ok(Response::new(ExportLogsServiceResponse { partial_success: None }))
+impl<R: prost::Message> Encoder for RawCodec<R> {
+    type Item = R;
+    type Error = Status;
+
+    fn encode(&mut self, item: R, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst).map_err(|e| Status::internal(format!("cannot encode the response: {e}")))
+    }
+}
+
+impl<R> Decoder for RawCodec<R> {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        // Split off the frame's buffer, not copied.
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// One of the three OTLP collector services.
+trait Service: Send + Sync + 'static {
+    /// The gRPC service name.
+    const NAME: &'static str;
+    /// Its one method, Export.
+    const PATH: &'static str;
+    const SIGNAL: Signal;
+    /// The Export response (empty: no partial success to report).
+    type Response: prost::Message + Default + Send + 'static;
+}
+
+struct TraceService;
+impl Service for TraceService {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    const SIGNAL: Signal = Signal::Traces;
+    type Response = ExportTraceServiceResponse;
+}
+
+struct MetricsService;
+impl Service for MetricsService {
+    const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    const SIGNAL: Signal = Signal::Metrics;
+    type Response = ExportMetricsServiceResponse;
+}
+
+struct LogsService;
+impl Service for LogsService {
+    const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    const SIGNAL: Signal = Signal::Logs;
+    type Response = ExportLogsServiceResponse;
+}
+
+/// A service's route, written by hand: the generated `*ServiceServer`s are
+/// tied to prost's codec. Same behaviour otherwise: gzip and zstd accepted,
+/// the decoded size bounded, UNIMPLEMENTED for any other method.
+struct Route<S> {
+    services: Services,
+    max_decoded: usize,
+    service: PhantomData<fn() -> S>,
+}
+
+impl<S> Clone for Route<S> {
+    fn clone(&self) -> Self {
+        Route { services: self.services.clone(), max_decoded: self.max_decoded, service: PhantomData }
+    }
+}
+
+impl<S: Service> tonic::server::NamedService for Route<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Route<S>
+where
+    S: Service,
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path() != S::PATH {
+            return Box::pin(async move {
+                let mut response = http::Response::new(tonic::body::Body::default());
+                let headers = response.headers_mut();
+                headers.insert(Status::GRPC_STATUS, (tonic::Code::Unimplemented as i32).into());
+                headers.insert(http::header::CONTENT_TYPE, tonic::metadata::GRPC_CONTENT_TYPE);
+                Ok(response)
+            });
+        }
+        let services = self.services.clone();
+        let mut grpc = tonic::server::Grpc::new(RawCodec::<S::Response>::default())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .max_decoding_message_size(self.max_decoded);
+        Box::pin(async move {
+            let export = tower::service_fn(move |request: Request<Bytes>| {
+                let services = services.clone();
+                async move {
+                    services.export(S::SIGNAL, request.into_inner()).await?;
+                    Ok::<_, Status>(Response::new(S::Response::default()))
+                }
+            });
+            Ok(grpc.unary(export, req).await)
+        })
     }
 }
 
@@ -187,22 +292,19 @@ pub(super) fn serve(
             )
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     }
-    let svc = Services(shared.clone());
+    let services = Services(shared.clone());
     // Decoded size is bounded by max_decoding_message_size: a bomb stops there.
-    macro_rules! server {
-        ($server:ident) => {
-            $server::new(svc.clone())
-                .accept_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Zstd)
-                .max_decoding_message_size(limit)
+    macro_rules! route {
+        ($service:ident) => {
+            Route::<$service> { services: services.clone(), max_decoded: limit, service: PhantomData }
         };
     }
     let router = builder
         .concurrency_limit_per_connection(shared.config.max_connections)
         .layer(DecodeErrorIsInvalidArgument)
-        .add_service(server!(TraceServiceServer))
-        .add_service(server!(MetricsServiceServer))
-        .add_service(server!(LogsServiceServer));
+        .add_service(route!(TraceService))
+        .add_service(route!(MetricsService))
+        .add_service(route!(LogsService));
     Ok(async move {
         let served = router
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {

@@ -111,3 +111,32 @@ async fn thirty_percent_unavailable_loses_nothing_over_grpc() {
     assert_eq!(counts.spans, 1500);
     assert!(stats.pipeline.is_balanced());
 }
+
+#[tokio::test]
+async fn a_message_over_the_decoded_limit_is_refused_and_the_receiver_keeps_serving() {
+    let receiver = Receiver::start(ReceiverConfig { max_decompressed_bytes: 4096, ..config(Faults::default()) })
+        .await
+        .expect("bind");
+    let client = GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[], None)
+        .expect("endpoint");
+    let request = |spans: usize| {
+        let mut body = Vec::new();
+        otlp_lab::encode::direct::encode_traces(&fixtures::traces(spans), &mut body);
+        let raw_len = body.len();
+        ExportRequest {
+            signal: Signal::Traces,
+            body: body.into(),
+            compression: Compression::None,
+            format: BodyFormat::Protobuf,
+            items: spans as u64,
+            raw_len,
+        }
+    };
+    let big = request(100);
+    assert!(big.raw_len > 4096);
+    let err = client.send(&big).await.expect_err("over the limit");
+    assert!(err.to_string().contains("gRPC status"), "{err}");
+    client.send(&request(1)).await.expect("a small one is taken");
+    let counts = receiver.shutdown().await;
+    assert_eq!(counts.spans, 1);
+}
