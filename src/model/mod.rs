@@ -2,8 +2,9 @@
 //! OTLP's messages so that every encoder maps it one to one.
 //!
 //! Owns: the types and their builders. Does not own: any encoding, I/O or
-//! pooling (the builders take their lists from [`crate::pool::lists`]). Strings are [`Str`] (static, owned or shared without copying),
-//! ids are fixed-size newtypes with hex `Display`/`FromStr`.
+//! pooling (the builders take their lists from [`crate::pool::lists`]).
+//! Strings are [`Str`] (static, owned or shared without copying), ids are
+//! fixed-size newtypes with hex `Display`/`FromStr`.
 
 mod common;
 mod context;

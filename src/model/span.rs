@@ -210,16 +210,6 @@ impl Span {
     }
 }
 
-/// Pushes onto a list, taking its first block from the pipeline's recycled
-/// lists (see [`crate::pool::lists`]) rather than the allocator.
-#[inline]
-fn push_recycled<T>(list: &mut Vec<T>, item: T, recycled: fn() -> Vec<T>) {
-    if list.capacity() == 0 {
-        *list = recycled();
-    }
-    list.push(item);
-}
-
 /// Builds a [`Span`]: `Span::builder("GET /users").kind(SpanKind::Server).attr("k", "v").build()`.
 #[derive(Clone, Debug)]
 #[must_use]
@@ -311,7 +301,11 @@ impl SpanBuilder {
     /// Adds an event.
     #[inline]
     pub fn event(mut self, event: Event) -> Self {
-        push_recycled(&mut self.span.events, event, lists::events);
+        // The first block comes from the recycled lists (crate::pool::lists).
+        if self.span.events.capacity() == 0 {
+            self.span.events = lists::events();
+        }
+        self.span.events.push(event);
         self
     }
     /// Adds a link.
