@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
-use otlp_lab::lab::workloads::{Prepared, Workload};
+use otlp_lab::workloads::{Prepared, Workload};
 
 // DHAT runs beside callgrind on the paths budgeted at zero allocations
 // (src/lab/budgets.rs), so that the gate sees an allocation added there.

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
-use otlp_lab::lab::workloads::{Prepared, Workload};
+use otlp_lab::workloads::{Prepared, Workload};
 
 #[library_benchmark]
 #[bench::pipeline_batch_discard_512(Workload::PipelineBatch.prepare())]

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
-use otlp_lab::lab::workloads::{Prepared, Workload};
+use otlp_lab::workloads::{Prepared, Workload};
 
 #[library_benchmark]
 #[bench::encode_direct_traces_pooled_512(Workload::EncodeDirectTracesPooled.prepare())]

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The page's sections, in order: must equal otlp_lab::lab::html::SECTION_IDS
+# The page's sections, in order: must equal otlp_lab::html::SECTION_IDS
 # (tests/it/report.rs checks that this line lists them).
 SECTIONS="summary environment instructions heap load exporter flamegraphs exports"
 

@@ -121,7 +121,7 @@ heap_runs() {
     "$lab" heap "$j" --iterations 3 || die "heap profile of $j failed (see above)"
   done
   if command -v node >/dev/null 2>&1; then
-    scripts/check_dhat_viewer.sh profiles/dhat-production_workload.json otlp_lab::lab::scenarios \
+    scripts/check_dhat_viewer.sh profiles/dhat-production_workload.json otlp_lab::scenarios \
       || die "the DHAT viewer did not render profiles/dhat-production_workload.json"
   else
     say "node not found: skipped opening the profiles in the DHAT viewer (scripts/check_dhat_viewer.sh)"
@@ -134,7 +134,7 @@ heap_runs() {
 # direct encoder and compression (cpu_intensive), the encoder and the HTTP
 # transport (production_workload, which sends uncompressed).
 FLAME_JOBS="cpu_intensive production_workload"
-FLAME_NAMES="otlp_lab::encode::direct otlp_lab::compress otlp_lab::transport"
+FLAME_NAMES="otlp_pipeline::encode::direct otlp_pipeline::compress otlp_pipeline::transport"
 flame_runs() {
   local j n found svgs=()
   for j in $FLAME_JOBS; do

@@ -2,7 +2,7 @@
 //! installs dhat's global allocator, and one `#[test]` because dhat allows one
 //! profiler per process and its counts are process-wide.
 
-use otlp_lab::lab::budgets::{BUDGETS, Budget};
+use otlp_lab::budgets::{BUDGETS, Budget};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -38,7 +38,7 @@ fn steady_state_allocations_stay_within_budget() {
     // The checker must catch a real allocation: the reference encoder builds
     // prost structs on every run, so the same measurement sees its blocks.
     let reference =
-        Budget { workload: otlp_lab::lab::workloads::Workload::EncodeReferenceTraces, blocks_per_run: 0, why: "" };
+        Budget { workload: otlp_lab::workloads::Workload::EncodeReferenceTraces, blocks_per_run: 0, why: "" };
     let blocks = blocks_in_steady_state(&reference);
     assert!(blocks >= 20 * 512 * RUNS, "the measurement missed the reference encoder's allocations: {blocks}");
     assert!(failures.is_empty(), "over budget:\n{}", failures.join("\n"));

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use otlp_lab::compress::{CompressError, Compression, Compressor, Decompressor};
+use otlp_pipeline::compress::{CompressError, Compression, Compressor, Decompressor};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;

@@ -11,9 +11,9 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use otlp_lab::lab::Job;
-use otlp_lab::lab::scenarios::ScenarioParams;
-use otlp_lab::lab::workloads::Workload;
+use otlp_lab::Job;
+use otlp_lab::scenarios::ScenarioParams;
+use otlp_lab::workloads::Workload;
 
 mod heap_alloc {
     //! dhat's allocator, wrapped to count allocation sizes (power-of-two
@@ -388,8 +388,8 @@ fn profile(
     // The span builder's per-thread formatting chunk and the recycled span
     // lists are released as the thread would at exit: caches (bounded), not
     // something the job left behind.
-    otlp_lab::model::Str::release_format_chunk();
-    otlp_lab::pool::lists::release();
+    otlp_pipeline::model::Str::release_format_chunk();
+    otlp_pipeline::pool::lists::release();
     let exit = dhat::HeapStats::get();
     drop(profiler);
     // dhat reports a failed write on stderr only: check that this process wrote the file.

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use otlp_lab::lab::Job;
-use otlp_lab::lab::scenarios::ScenarioParams;
+use otlp_lab::Job;
+use otlp_lab::scenarios::ScenarioParams;
 
 /// The allocation- and CPU-profiling lab for an OTLP telemetry pipeline.
 #[derive(Parser)]
@@ -76,10 +76,10 @@ enum Command {
         loopback: bool,
         /// http/protobuf, http/json or grpc.
         #[arg(long, default_value = "http/protobuf")]
-        protocol: otlp_lab::exporter::Protocol,
+        protocol: otlp_pipeline::exporter::Protocol,
         /// none, gzip, zstd (optionally with a level: zstd:3).
         #[arg(long, default_value = "none")]
-        compression: otlp_lab::compress::Compression,
+        compression: otlp_pipeline::compress::Compression,
         /// Spans to send.
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
         spans: u64,
@@ -132,10 +132,10 @@ enum Command {
         /// Workload or scenario name (see `list`).
         name: Job,
         /// Seconds to sample (the run also stops after --max-iterations).
-        #[arg(long, default_value_t = otlp_lab::lab::flame::DEFAULT_DURATION.as_secs_f64())]
+        #[arg(long, default_value_t = otlp_lab::flame::DEFAULT_DURATION.as_secs_f64())]
         duration: f64,
         /// Sampling frequency asked of SIGPROF (the kernel tick caps it near 250 Hz).
-        #[arg(long, default_value_t = otlp_lab::lab::flame::DEFAULT_FREQUENCY_HZ, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        #[arg(long, default_value_t = otlp_lab::flame::DEFAULT_FREQUENCY_HZ, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         frequency: u32,
         /// Drop samples that land in libc, libgcc, pthread or the vDSO (this hides
         /// allocator, memcpy and syscall cost; off by default).
@@ -148,7 +148,7 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         scale: u32,
         /// Stop after this many iterations even before --duration.
-        #[arg(long, default_value_t = otlp_lab::lab::flame::DEFAULT_MAX_ITERATIONS, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = otlp_lab::flame::DEFAULT_MAX_ITERATIONS, value_parser = clap::value_parser!(u64).range(1..))]
         max_iterations: u64,
         /// Also write <name>-diff.svg: this run against a saved run's folded stacks.
         #[arg(long, value_name = "SAVED.folded")]
@@ -174,7 +174,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Percent an instruction count may rise before the gate flags it.
-        #[arg(long, default_value_t = otlp_lab::lab::baseline::DEFAULT_FLOOR_PCT)]
+        #[arg(long, default_value_t = otlp_lab::baseline::DEFAULT_FLOOR_PCT)]
         floor: f64,
     },
     /// Write what this run happens on (CPU, cores, kernel, rustc, valgrind,
@@ -188,14 +188,14 @@ enum Command {
     /// loopback receiver or an OTLP endpoint, with --sdk the official SDK
     /// beside ours: delivered items/s, drops by reason, export latency, CPU
     /// and peak RSS; writes profiles/load/<scenario>.json.
-    Load(otlp_lab::lab::load::LoadArgs),
+    Load(otlp_lab::load::LoadArgs),
     /// One whole exporter process: create N fixture spans one by one through
     /// an implementation's API, export them, shut down; exits non-zero unless
     /// every span was exported (what `exporter-compare` runs under callgrind).
     ExporterRun {
         /// ours, or sdk (the official SDK; needs `--features official-sdk`).
         #[arg(long)]
-        implementation: otlp_lab::lab::exporter_run::Implementation,
+        implementation: otlp_lab::exporter_run::Implementation,
         /// Spans to create.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         spans: u64,
@@ -204,10 +204,10 @@ enum Command {
         endpoint: String,
         /// http/protobuf or grpc.
         #[arg(long, default_value = "http/protobuf")]
-        protocol: otlp_lab::exporter::Protocol,
+        protocol: otlp_pipeline::exporter::Protocol,
         /// none, gzip or zstd (each implementation's default level).
         #[arg(long, default_value = "none")]
-        compression: otlp_lab::compress::Compression,
+        compression: otlp_pipeline::compress::Compression,
     },
     /// Marginal instructions per span of the whole exporter process under
     /// callgrind (high minus low span count), ours beside the official SDK,
@@ -224,14 +224,14 @@ enum Command {
         high: u64,
         /// Comma-separated: ours, sdk.
         #[arg(long, value_delimiter = ',', default_value = "ours,sdk")]
-        implementations: Vec<otlp_lab::lab::exporter_run::Implementation>,
+        implementations: Vec<otlp_lab::exporter_run::Implementation>,
         /// Comma-separated PROTOCOL+COMPRESSION cases.
         #[arg(
             long,
             value_delimiter = ',',
             default_value = "http/protobuf+none,http/protobuf+zstd,http/protobuf+gzip,grpc+none,grpc+zstd"
         )]
-        cases: Vec<otlp_lab::lab::exporter_run::Case>,
+        cases: Vec<otlp_lab::exporter_run::Case>,
         /// Where to write the results.
         #[arg(long, default_value = "profiles/exporter.json")]
         out: PathBuf,
@@ -260,7 +260,7 @@ enum Command {
         /// The run to judge (BMF JSON).
         results: PathBuf,
         /// Percent an instruction count may rise before it is flagged.
-        #[arg(long, default_value_t = otlp_lab::lab::baseline::DEFAULT_FLOOR_PCT)]
+        #[arg(long, default_value_t = otlp_lab::baseline::DEFAULT_FLOOR_PCT)]
         floor: f64,
         /// Determinism check: any difference at all fails (both files from the same binary).
         #[arg(long)]
@@ -295,10 +295,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         }
         Command::Receive { http, grpc, expect_spans, expect_points, expect_logs, timeout } => {
             let expect = [expect_spans, expect_points, expect_logs];
-            return runtime()?.block_on(otlp_lab::lab::net::receive(http, grpc, expect, Duration::from_secs(timeout)));
+            return runtime()?.block_on(otlp_lab::net::receive(http, grpc, expect, Duration::from_secs(timeout)));
         }
         Command::Send { endpoint, loopback, protocol, compression, spans, points, logs, deadline } => {
-            let plan = otlp_lab::lab::net::SendPlan {
+            let plan = otlp_lab::net::SendPlan {
                 protocol,
                 compression,
                 spans,
@@ -308,22 +308,22 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             };
             let endpoint = (!loopback).then(|| {
                 endpoint.unwrap_or_else(|| {
-                    let port = if protocol == otlp_lab::exporter::Protocol::Grpc { 4317 } else { 4318 };
+                    let port = if protocol == otlp_pipeline::exporter::Protocol::Grpc { 4317 } else { 4318 };
                     format!("http://127.0.0.1:{port}")
                 })
             });
-            return runtime()?.block_on(otlp_lab::lab::net::send(endpoint, plan));
+            return runtime()?.block_on(otlp_lab::net::send(endpoint, plan));
         }
         Command::Encode { out, items } => {
-            let written = otlp_lab::lab::report::write_fixture_bodies(&out, items as usize)
+            let written = otlp_lab::report::write_fixture_bodies(&out, items as usize)
                 .map_err(|e| format!("{}: {e}", out.display()))?;
             for (name, bytes) in written {
                 println!("{} {bytes}", out.join(name).display());
             }
         }
-        Command::Load(args) => otlp_lab::lab::load::cli(args)?,
+        Command::Load(args) => otlp_lab::load::cli(args)?,
         Command::ExporterRun { implementation, spans, endpoint, protocol, compression } => {
-            use otlp_lab::lab::exporter_run::{Case, RunPlan, run};
+            use otlp_lab::exporter_run::{Case, RunPlan, run};
             let plan = RunPlan { implementation, spans, endpoint, case: Case { protocol, compression } };
             let report = run(&plan)?;
             eprintln!(
@@ -332,40 +332,40 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             );
         }
         Command::ExporterCompare { repeats, low, high, implementations, cases, out } => {
-            use otlp_lab::lab::exporter_run::{CompareConfig, compare, table};
+            use otlp_lab::exporter_run::{CompareConfig, compare, table};
             let cfg = CompareConfig { repeats, low, high, implementations, cases, out, exe: std::env::current_exe()? };
             let rows = compare(&cfg)?;
             print!("{}", table(&cfg, &rows));
         }
-        Command::Sizes { items } => otlp_lab::lab::report::print_sizes(items as usize),
+        Command::Sizes { items } => otlp_lab::report::print_sizes(items as usize),
         Command::Icount { files } => {
-            print!("{}", otlp_lab::lab::report::icount_table(&read_icount(&files)?));
+            print!("{}", otlp_lab::report::icount_table(&read_icount(&files)?));
         }
         Command::Flame { name, duration, frequency, blocklist, no_blocklist, scale, max_iterations, diff, out } => {
             if !(duration.is_finite() && duration > 0.0 && duration <= 86_400.0) {
                 return Err(format!("--duration must be between 0 and 86400 seconds, got {duration}").into());
             }
-            let config = otlp_lab::lab::flame::FlameConfig {
+            let config = otlp_lab::flame::FlameConfig {
                 duration: Duration::from_secs_f64(duration),
                 frequency_hz: frequency,
-                blocklist: if blocklist || no_blocklist { blocklist } else { otlp_lab::lab::flame::DEFAULT_BLOCKLIST },
+                blocklist: if blocklist || no_blocklist { blocklist } else { otlp_lab::flame::DEFAULT_BLOCKLIST },
                 scale,
                 max_iterations,
             };
-            otlp_lab::lab::flame::flame(name, &config, diff.as_deref(), &out)?;
+            otlp_lab::flame::flame(name, &config, diff.as_deref(), &out)?;
         }
         Command::Report { profiles, flamegraphs, baseline, out, floor } => {
             if !(floor.is_finite() && floor >= 0.0) {
                 return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
             }
-            let cfg = otlp_lab::lab::html::Config {
+            let cfg = otlp_lab::html::Config {
                 baseline: baseline.unwrap_or_else(|| profiles.join("baselines/main.json")),
                 out: out.unwrap_or_else(|| profiles.clone()),
                 profiles,
                 flamegraphs,
                 floor_pct: floor,
             };
-            let w = otlp_lab::lab::html::build(&cfg)?;
+            let w = otlp_lab::html::build(&cfg)?;
             println!("report: {} and {}", w.html.display(), w.markdown.display());
             println!("exports: {} and {}", w.bmf.display(), w.github_action_benchmark.display());
             if !w.not_run.is_empty() {
@@ -376,25 +376,25 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             }
         }
         Command::Env { out } => {
-            let env = otlp_lab::lab::html::env::write(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let env = otlp_lab::html::env::write(&out).map_err(|e| format!("{}: {e}", out.display()))?;
             println!("{}: {} ({} cores), {}, {}", out.display(), env.cpu_model, env.cores, env.kernel, env.rustc);
         }
         Command::Heap { args } => return heap_tool("run", &args),
         Command::Pool { args } => return heap_tool("pool", &args),
         Command::Audit { args } => return heap_tool("audit", &args),
         Command::Bmf { files, out } => {
-            let results = otlp_lab::lab::baseline::from_rows(&read_icount(&files)?);
+            let results = otlp_lab::baseline::from_rows(&read_icount(&files)?);
             if results.is_empty() {
                 return Err("no bench results in the given files".into());
             }
-            let text = otlp_lab::lab::baseline::to_bmf(&results);
+            let text = otlp_lab::baseline::to_bmf(&results);
             match out {
                 Some(path) => fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
                 None => print!("{text}"),
             }
         }
         Command::Compare { baseline, results, floor, exact } => {
-            use otlp_lab::lab::baseline;
+            use otlp_lab::baseline;
             if !(floor.is_finite() && floor >= 0.0) {
                 return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
             }
@@ -479,11 +479,11 @@ fn heap_tool(command: &str, args: &[String]) -> Result<(), Box<dyn Error>> {
 }
 
 /// Reads bench rows from iai-callgrind JSON-lines files.
-fn read_icount(files: &[PathBuf]) -> Result<Vec<otlp_lab::lab::report::IcountRow>, Box<dyn Error>> {
+fn read_icount(files: &[PathBuf]) -> Result<Vec<otlp_lab::report::IcountRow>, Box<dyn Error>> {
     let mut rows = Vec::new();
     for f in files {
         let text = fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        rows.extend(otlp_lab::lab::report::parse_icount_lines(&text).map_err(|e| format!("{}: {e}", f.display()))?);
+        rows.extend(otlp_lab::report::parse_icount_lines(&text).map_err(|e| format!("{}: {e}", f.display()))?);
     }
     Ok(rows)
 }

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use otlp_lab::receiver::{Receiver, ReceiverConfig};
+use otlp_pipeline::receiver::{Receiver, ReceiverConfig};
 
 fn lab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_otlp-lab"))

@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use otlp_lab::compress::Compression;
-use otlp_lab::exporter::{Exporter, ExporterStats, Protocol};
-use otlp_lab::lab::fixtures;
-use otlp_lab::pipeline::{DropReason, PipelineConfig};
-use otlp_lab::receiver::{Faults, Receiver, ReceiverConfig};
-use otlp_lab::transport::{BreakerConfig, RetryConfig};
+use otlp_pipeline::compress::Compression;
+use otlp_pipeline::exporter::{Exporter, ExporterStats, Protocol};
+use otlp_pipeline::fixtures;
+use otlp_pipeline::pipeline::{DropReason, PipelineConfig};
+use otlp_pipeline::receiver::{Faults, Receiver, ReceiverConfig};
+use otlp_pipeline::transport::{BreakerConfig, RetryConfig};
 
 /// Fast retries so that the tests take a second or two of wall time.
 fn retry() -> RetryConfig {

@@ -39,7 +39,7 @@ fn a_short_run_writes_the_svg_the_folded_stacks_the_pprof_profile_and_the_summar
     std::fs::create_dir_all(&dir).expect("temp dir");
     // A saved run to diff against: one of our frames, one that this run lacks.
     let saved = dir.join("saved.folded");
-    std::fs::write(&saved, "otlp-lab;main;otlp_lab::encode::direct::Encoder::traces 40\notlp-lab;main;gone 10\n")
+    std::fs::write(&saved, "otlp-lab;main;otlp_pipeline::encode::direct::Encoder::traces 40\notlp-lab;main;gone 10\n")
         .expect("write saved stacks");
     let out = dir.join("out");
     let name = "encode_zstd1_traces_512";
@@ -51,7 +51,7 @@ fn a_short_run_writes_the_svg_the_folded_stacks_the_pprof_profile_and_the_summar
 
     let svg = std::fs::read_to_string(out.join(format!("{name}.svg"))).expect("svg");
     assert!(is_inferno_svg(&svg), "not an interactive inferno SVG");
-    assert!(svg.contains("otlp_lab::"), "the SVG names our functions");
+    assert!(svg.contains("otlp_pipeline::"), "the SVG names the pipeline's functions");
 
     let folded = std::fs::read_to_string(out.join(format!("{name}.folded"))).expect("folded");
     let mut ours = 0;
@@ -59,14 +59,17 @@ fn a_short_run_writes_the_svg_the_folded_stacks_the_pprof_profile_and_the_summar
         let (stack, count) = line.rsplit_once(' ').expect("`stack count`");
         assert!(count.parse::<u64>().expect("a count") > 0, "{line}");
         assert!(stack.split(';').count() >= 2, "a thread and at least one frame: {line}");
-        ours += usize::from(stack.contains("otlp_lab::encode::") || stack.contains("otlp_lab::compress::"));
+        ours += usize::from(stack.contains("otlp_pipeline::encode::") || stack.contains("otlp_pipeline::compress::"));
     }
     assert!(ours > 0, "no stack with an encode or compress frame of ours:\n{folded}");
 
     let pb = std::fs::read(out.join(format!("{name}.pb"))).expect("pb");
     let profile = pprof::protos::Profile::decode(pb.as_slice()).expect("a pprof Profile");
     assert!(!profile.sample.is_empty() && profile.sample.iter().all(|s| s.value.first().is_some_and(|&v| v > 0)));
-    assert!(profile.string_table.iter().any(|s| s.starts_with("otlp_lab::")), "the profile names our functions");
+    assert!(
+        profile.string_table.iter().any(|s| s.starts_with("otlp_pipeline::")),
+        "the profile names the pipeline's functions"
+    );
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(format!("{name}.json"))).expect("json"))
@@ -89,7 +92,10 @@ fn a_short_run_writes_the_svg_the_folded_stacks_the_pprof_profile_and_the_summar
     assert!(!top_total.is_empty(), "our functions by total share");
     let top = json["top"].as_array().expect("top");
     for f in top.iter().chain(top_total) {
-        assert!(f["function"].as_str().is_some_and(|n| n.contains("otlp_lab::")), "{f}");
+        assert!(
+            f["function"].as_str().is_some_and(|n| n.contains("otlp_lab::") || n.contains("otlp_pipeline::")),
+            "{f}"
+        );
         let (s, t) = (f["self_pct"].as_f64().expect("self_pct"), f["total_pct"].as_f64().expect("total_pct"));
         assert!((0.0..=100.0).contains(&s) && s <= t && t <= 100.0, "{f}");
     }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use otlp_lab::lab::baseline::{self, Metrics, Results};
+use otlp_lab::baseline::{self, Metrics, Results};
 
 fn lab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_otlp-lab"))

@@ -4,15 +4,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use otlp_lab::compress::Compression;
-use otlp_lab::encode::Signal;
-use otlp_lab::exporter::{Exporter, Protocol};
-use otlp_lab::lab::fixtures;
-use otlp_lab::model::Span;
-use otlp_lab::pipeline::{BodyFormat, ExportRequest, PipelineConfig};
-use otlp_lab::receiver::{Faults, Received, Receiver, ReceiverConfig};
-use otlp_lab::transport::grpc::GrpcClient;
-use otlp_lab::transport::{BreakerConfig, Retry, RetryConfig};
+use otlp_pipeline::compress::Compression;
+use otlp_pipeline::encode::Signal;
+use otlp_pipeline::exporter::{Exporter, Protocol};
+use otlp_pipeline::fixtures;
+use otlp_pipeline::model::Span;
+use otlp_pipeline::pipeline::{BodyFormat, ExportRequest, PipelineConfig};
+use otlp_pipeline::receiver::{Faults, Received, Receiver, ReceiverConfig};
+use otlp_pipeline::transport::grpc::GrpcClient;
+use otlp_pipeline::transport::{BreakerConfig, Retry, RetryConfig};
 
 fn config(faults: Faults) -> ReceiverConfig {
     ReceiverConfig {
@@ -121,7 +121,7 @@ async fn a_message_over_the_decoded_limit_is_refused_and_the_receiver_keeps_serv
         .expect("endpoint");
     let request = |spans: usize| {
         let mut body = Vec::new();
-        otlp_lab::encode::direct::encode_traces(&fixtures::traces(spans), &mut body);
+        otlp_pipeline::encode::direct::encode_traces(&fixtures::traces(spans), &mut body);
         let raw_len = body.len();
         ExportRequest {
             signal: Signal::Traces,

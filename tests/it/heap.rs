@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use otlp_lab::lab::budgets::BUDGETS;
-use otlp_lab::lab::workloads::Workload;
+use otlp_lab::budgets::BUDGETS;
+use otlp_lab::workloads::Workload;
 
 fn heap_run(name: &str, dir: &std::path::Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_otlp-lab-heap"))

@@ -7,13 +7,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use otlp_lab::compress::{Compression, Compressor};
-use otlp_lab::encode::{direct, json};
-use otlp_lab::lab::fixtures;
-use otlp_lab::model::Span;
-use otlp_lab::pipeline::{BodyFormat, ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig};
-use otlp_lab::receiver::{Received, Receiver, ReceiverConfig};
-use otlp_lab::transport::http::HttpClient;
+use otlp_pipeline::compress::{Compression, Compressor};
+use otlp_pipeline::encode::{direct, json};
+use otlp_pipeline::fixtures;
+use otlp_pipeline::model::Span;
+use otlp_pipeline::pipeline::{BodyFormat, ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig};
+use otlp_pipeline::receiver::{Received, Receiver, ReceiverConfig};
+use otlp_pipeline::transport::http::HttpClient;
 
 /// One attempt per batch, no retries: enough over a healthy loopback.
 struct OneShot(HttpClient);
@@ -147,7 +147,7 @@ async fn an_unreachable_receiver_is_a_connect_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let client = HttpClient::new(&format!("http://127.0.0.1:{port}"), &[]).expect("endpoint");
     let req = ExportRequest {
-        signal: otlp_lab::encode::Signal::Traces,
+        signal: otlp_pipeline::encode::Signal::Traces,
         body: Bytes::new(),
         compression: Compression::None,
         format: BodyFormat::Protobuf,
@@ -155,7 +155,7 @@ async fn an_unreachable_receiver_is_a_connect_error() {
         raw_len: 0,
     };
     let err = client.send(&req).await.expect_err("nothing listens");
-    assert_eq!(err.retry(), otlp_lab::transport::Retry::Backoff, "{err}");
+    assert_eq!(err.retry(), otlp_pipeline::transport::Retry::Backoff, "{err}");
 }
 
 #[tokio::test]

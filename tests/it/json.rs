@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use otlp_lab::encode::json::{
+use otlp_pipeline::encode::json::{
     self, JsonError, parse_logs, parse_logs_serde, parse_metrics, parse_metrics_serde, parse_traces,
     parse_traces_serde, write_logs, write_metrics, write_traces,
 };
-use otlp_lab::encode::reference;
-use otlp_lab::lab::fixtures;
-use otlp_lab::model::*;
+use otlp_pipeline::encode::reference;
+use otlp_pipeline::fixtures;
+use otlp_pipeline::model::*;
 
 // ---------------------------------------------------------------- helpers
 

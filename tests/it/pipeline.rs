@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use otlp_lab::compress::{Compression, Decompressor};
-use otlp_lab::encode::{Signal, reference};
-use otlp_lab::lab::fixtures;
-use otlp_lab::model::{LogRecord, Metric, Span};
-use otlp_lab::pipeline::{
+use otlp_pipeline::compress::{Compression, Decompressor};
+use otlp_pipeline::encode::{Signal, reference};
+use otlp_pipeline::fixtures;
+use otlp_pipeline::model::{LogRecord, Metric, Span};
+use otlp_pipeline::pipeline::{
     DropReason, ExportRequest, ExportResult, ExportSink, Item, Pipeline, PipelineConfig, StatsSnapshot,
 };
 
@@ -61,7 +61,7 @@ fn config(batch: usize, queue: usize, concurrency: usize, compression: Compressi
         queue_capacity: queue,
         max_concurrent_exports: concurrency,
         compression,
-        format: otlp_lab::pipeline::BodyFormat::Protobuf,
+        format: otlp_pipeline::pipeline::BodyFormat::Protobuf,
         pool_bodies: true,
     }
 }
@@ -156,7 +156,7 @@ async fn a_full_queue_refuses_at_once_and_counts_and_shutdown_stops_at_its_deadl
     for s in fixtures::spans(40) {
         if let Err(r) = h.try_span(s) {
             assert_eq!(r.reason, DropReason::QueueFull);
-            assert!(matches!(r.item, otlp_lab::pipeline::Item::Span(_)), "the item comes back");
+            assert!(matches!(r.item, otlp_pipeline::pipeline::Item::Span(_)), "the item comes back");
             refused += 1;
         }
         // Let the batcher run between offers, as a real producer would.

@@ -3,8 +3,8 @@
 //! reference decoder reads them back to the same model.
 
 use bytes::Bytes;
-use otlp_lab::encode::{decode, direct, reference};
-use otlp_lab::lab::fixtures;
+use otlp_pipeline::encode::{decode, direct, reference};
+use otlp_pipeline::fixtures;
 use proptest::prelude::*;
 
 use crate::util::strategies::{logs_data, metrics_data, traces_data};

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use otlp_lab::lab::html::SECTION_IDS;
+use otlp_lab::html::SECTION_IDS;
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report")
@@ -88,7 +88,7 @@ fn the_report_carries_the_files_figures_and_marks_what_did_not_run() {
         "MISSED",
         // flamegraphs/*.json
         "2,468 samples at 997 Hz",
-        "otlp_lab::encode::direct::write_span",
+        "otlp_pipeline::encode::direct::write_span",
         "41.5",
     ];
     for f in figures {

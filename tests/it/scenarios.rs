@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use otlp_lab::lab::scenarios::{PreparedScenario, Scenario, ScenarioParams, ScenarioRow};
-use otlp_lab::lab::workloads::Outcome;
+use otlp_lab::scenarios::{PreparedScenario, Scenario, ScenarioParams, ScenarioRow};
+use otlp_lab::workloads::Outcome;
 
 const GOLDEN: &str = "tests/data/golden/scenario_outcomes.txt";
 

@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use otlp_lab::exporter::{Exporter, Protocol};
-use otlp_lab::lab::fixtures;
-use otlp_lab::pipeline::DropReason;
-use otlp_lab::receiver::{Receiver, ReceiverConfig, TlsIdentity};
-use otlp_lab::transport::RetryConfig;
+use otlp_pipeline::exporter::{Exporter, Protocol};
+use otlp_pipeline::fixtures;
+use otlp_pipeline::pipeline::DropReason;
+use otlp_pipeline::receiver::{Receiver, ReceiverConfig, TlsIdentity};
+use otlp_pipeline::transport::RetryConfig;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls").join(name)

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use otlp_lab::lab::workloads::Workload;
+use otlp_lab::workloads::Workload;
 
 const GOLDEN: &str = "tests/data/golden/workload_outcomes.txt";
 

@@ -3,7 +3,7 @@
 //! NaN and infinite doubles, zero ids, empty batches, missing optional fields.
 #![allow(dead_code)]
 
-use otlp_lab::model::*;
+use otlp_pipeline::model::*;
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;

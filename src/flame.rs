@@ -2,7 +2,7 @@
 //! under pprof's SIGPROF sampler, drawn by inferno.
 //!
 //! The job is prepared unmeasured ([`Job::prepare`]), then the sampler starts
-//! and [`PreparedJob::run`](crate::lab::PreparedJob::run) repeats until the
+//! and [`PreparedJob::run`](crate::PreparedJob::run) repeats until the
 //! duration has passed or the iteration bound is reached, whichever comes
 //! first. SIGPROF follows process CPU time, so every thread that burns CPU is
 //! sampled where it stands: the scenario's own tokio runtime, its loopback
@@ -47,7 +47,7 @@
 //!   release profile carries debug info: 100% of the samples of both jobs unwound to `_start`
 //!   (`rooted_pct`), 100% have an `otlp_lab::` frame (`crate_pct`; the CLI's own `otlp_lab::main`
 //!   counts), 99.7% (cpu_intensive) and 93.4% (production_workload) a data-path frame such as
-//!   `otlp_lab::encode::direct::RevWriter::span` or `otlp_lab::compress::zstd::Encoder::compress`
+//!   `otlp_pipeline::encode::direct::RevWriter::span` or `otlp_pipeline::compress::zstd::Encoder::compress`
 //!   (`data_path_pct`; the rest is the runtime and the scenario's own producers), 100% have
 //!   inlined functions resolved as their own frames (`inlined_pct`), at most 0.4% an unresolved
 //!   frame (`unknown_pct`) and none reached pprof's depth limit (`truncated_pct`). Frame pointers
@@ -62,8 +62,8 @@ use std::time::{Duration, Instant};
 
 use pprof::protos::Message;
 
-use crate::lab::Job;
-use crate::lab::scenarios::{ScenarioError, ScenarioParams};
+use crate::Job;
+use crate::scenarios::{ScenarioError, ScenarioParams};
 
 /// pprof's recommended blocklist (TOOLCHAIN.md): a sample whose program
 /// counter lies in one of these objects is dropped before it is unwound.
@@ -92,19 +92,22 @@ const TOP: usize = 15;
 /// How often the run reports its progress on stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-/// The prefix of every function of this crate in a demangled name.
-const OURS: &str = "otlp_lab::";
+/// The crates whose functions are ours, as a demangled name starts: the
+/// pipeline (the data path) and the lab (its harness and scenarios).
+const OURS: &[&str] = &[DATA_PATH, "otlp_lab::"];
 
-/// The library's data-path modules (not the lab, not the CLI, whose
-/// functions are `otlp_lab::main` and friends since the binary's crate has
-/// the same name).
-const DATA_PATH: &[&str] =
-    &["compress::", "encode::", "exporter::", "model::", "pipeline::", "pool::", "receiver::", "simd::", "transport::"];
+/// The library's data path: every function of the pipeline crate.
+const DATA_PATH: &str = "otlp_pipeline::";
 
 /// The flame runner's own frames, under every sample: left out of the
 /// by-total ranking, where they would fill the top at 100%.
-const HARNESS: &[&str] =
-    &["main", "run", "lab::flame::", "lab::PreparedJob::run", "lab::scenarios::PreparedScenario::run"];
+const HARNESS: &[&str] = &[
+    "otlp_lab::main",
+    "otlp_lab::run",
+    "otlp_lab::flame::",
+    "otlp_lab::PreparedJob::run",
+    "otlp_lab::scenarios::PreparedScenario::run",
+];
 
 /// Outermost functions of a complete stack: the process's entry point or a
 /// thread's start routine.
@@ -385,17 +388,17 @@ pub fn is_ours(name: &str) -> bool {
 
 /// A function of the library's data path (encode, compress, transport, ...), not of the lab or the CLI.
 pub fn is_data_path(name: &str) -> bool {
-    our_path(name).is_some_and(|p| DATA_PATH.iter().any(|m| p.starts_with(m)))
+    our_path(name).is_some_and(|p| p.starts_with(DATA_PATH))
 }
 
 fn is_harness(name: &str) -> bool {
     our_path(name).is_some_and(|p| HARNESS.iter().any(|h| if h.ends_with("::") { p.starts_with(h) } else { p == *h }))
 }
 
-/// The path after `otlp_lab::` of a function of ours (of its type or trait for an impl).
+/// The path of a function of ours, crate first (of its type or trait for an impl).
 fn our_path(name: &str) -> Option<&str> {
-    if let Some(p) = name.strip_prefix(OURS) {
-        return Some(p);
+    if OURS.iter().any(|c| name.starts_with(c)) {
+        return Some(name);
     }
     let rest = name.strip_prefix('<')?;
     // The qualified self `<T as Trait>`: up to its matching `>`.
@@ -416,7 +419,8 @@ fn our_path(name: &str) -> Option<&str> {
     }
     let inner = &rest[..end];
     fn ours(s: &str) -> Option<&str> {
-        s.trim_start_matches('&').trim_start_matches("mut ").strip_prefix(OURS)
+        let s = s.trim_start_matches('&').trim_start_matches("mut ");
+        OURS.iter().any(|c| s.starts_with(c)).then_some(s)
     }
     ours(inner).or_else(|| inner.rsplit_once(" as ").and_then(|(_, tr)| ours(tr)))
 }
@@ -896,17 +900,17 @@ mod tests {
 
     #[test]
     fn ours_means_our_path_or_our_impl() {
-        assert!(is_ours("otlp_lab::encode::direct::encode_traces"));
-        assert!(is_ours("<otlp_lab::compress::Compressor as core::fmt::Debug>::fmt"));
-        assert!(is_ours("<alloc::vec::Vec<u8> as otlp_lab::encode::direct::Sink>::put"));
-        assert!(is_ours("<&mut otlp_lab::model::Span as core::clone::Clone>::clone"));
-        assert!(!is_ours("core::ptr::drop_in_place<otlp_lab::model::Span>"));
-        assert!(!is_ours("<alloc::vec::Vec<otlp_lab::model::Span> as core::clone::Clone>::clone"));
+        assert!(is_ours("otlp_pipeline::encode::direct::encode_traces"));
+        assert!(is_ours("<otlp_pipeline::compress::Compressor as core::fmt::Debug>::fmt"));
+        assert!(is_ours("<alloc::vec::Vec<u8> as otlp_pipeline::encode::direct::Sink>::put"));
+        assert!(is_ours("<&mut otlp_pipeline::model::Span as core::clone::Clone>::clone"));
+        assert!(!is_ours("core::ptr::drop_in_place<otlp_pipeline::model::Span>"));
+        assert!(!is_ours("<alloc::vec::Vec<otlp_pipeline::model::Span> as core::clone::Clone>::clone"));
         assert!(!is_ours("malloc"));
-        assert!(is_data_path("<otlp_lab::transport::http::Client as core::ops::Drop>::drop"));
-        assert!(!is_data_path("otlp_lab::lab::scenarios::Cpu::run"));
-        assert!(is_harness("otlp_lab::main") && is_harness("otlp_lab::lab::flame::sample"));
-        assert!(!is_harness("otlp_lab::lab::scenarios::Cpu::run"));
+        assert!(is_data_path("<otlp_pipeline::transport::http::Client as core::ops::Drop>::drop"));
+        assert!(!is_data_path("otlp_lab::scenarios::Cpu::run"));
+        assert!(is_harness("otlp_lab::main") && is_harness("otlp_lab::flame::sample"));
+        assert!(!is_harness("otlp_lab::scenarios::Cpu::run"));
     }
 
     #[test]
@@ -914,13 +918,13 @@ mod tests {
         // Innermost first, as pprof gives them; `b` inlined into `a`'s frame.
         let stacks = vec![
             stack("main", &[&["malloc"], &["__rust_alloc"], &["otlp_lab::b", "otlp_lab::a"], &["_start"]], true, 3),
-            stack("main", &[&["otlp_lab::encode::b", "otlp_lab::a"], &["otlp_lab::main"]], false, 5),
+            stack("main", &[&["otlp_pipeline::encode::b", "otlp_lab::a"], &["otlp_lab::main"]], false, 5),
             stack("tokio-runtime-w", &[&["memcpy"], &["Unknown"]], true, 2),
         ];
         let folded = Folded::from_stacks(&stacks);
         assert_eq!(
             folded.to_string(),
-            "main;_start;otlp_lab::a;otlp_lab::b;__rust_alloc;malloc 3\nmain;otlp_lab::main;otlp_lab::a;otlp_lab::encode::b 5\n\
+            "main;_start;otlp_lab::a;otlp_lab::b;__rust_alloc;malloc 3\nmain;otlp_lab::main;otlp_lab::a;otlp_pipeline::encode::b 5\n\
              tokio-runtime-w;Unknown;memcpy 2\n"
         );
         assert_eq!(Folded::parse(&folded.to_string()), Ok(folded.clone()));
@@ -937,18 +941,18 @@ mod tests {
         assert_eq!(a.unknown_pct, 20.0);
         assert_eq!(
             a.ours_by_self,
-            [FunctionShare { function: "otlp_lab::encode::b".into(), self_pct: 50.0, total_pct: 50.0 }]
+            [FunctionShare { function: "otlp_pipeline::encode::b".into(), self_pct: 50.0, total_pct: 50.0 }]
         );
         // The CLI's own frame (otlp_lab::main) is left out of the by-total ranking.
         let by_total: Vec<(&str, f64)> = a.ours_by_total.iter().map(|f| (f.function.as_str(), f.total_pct)).collect();
-        assert_eq!(by_total, [("otlp_lab::a", 80.0), ("otlp_lab::encode::b", 50.0), ("otlp_lab::b", 30.0)]);
-        assert_eq!(a.any_by_self[0].function, "otlp_lab::encode::b");
+        assert_eq!(by_total, [("otlp_lab::a", 80.0), ("otlp_pipeline::encode::b", 50.0), ("otlp_lab::b", 30.0)]);
+        assert_eq!(a.any_by_self[0].function, "otlp_pipeline::encode::b");
     }
 
     #[test]
     fn names_lose_hashes_and_separators() {
-        assert_eq!(strip_hash("otlp_lab::encode::f::h0123456789abcdef"), "otlp_lab::encode::f");
-        assert_eq!(strip_hash("otlp_lab::encode::hash"), "otlp_lab::encode::hash");
+        assert_eq!(strip_hash("otlp_pipeline::encode::f::h0123456789abcdef"), "otlp_pipeline::encode::f");
+        assert_eq!(strip_hash("otlp_pipeline::encode::hash"), "otlp_pipeline::encode::hash");
         let s = stack("t", &[&["f<[u8; 16]>"]], false, 1);
         assert_eq!(Folded::from_stacks(&[s]).lines(), ["t;f<[u8: 16]> 1"]);
     }

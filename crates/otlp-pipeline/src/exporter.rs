@@ -3,9 +3,9 @@
 //! environment variables.
 //!
 //! ```no_run
-//! # async fn f() -> otlp_lab::Result<()> {
-//! use otlp_lab::exporter::{Exporter, Protocol};
-//! use otlp_lab::model::{Span, SpanKind};
+//! # async fn f() -> otlp_pipeline::Result<()> {
+//! use otlp_pipeline::exporter::{Exporter, Protocol};
+//! use otlp_pipeline::model::{Span, SpanKind};
 //! let exporter = Exporter::builder().endpoint("http://127.0.0.1:4318").protocol(Protocol::HttpProtobuf).build()?;
 //! exporter.handle().span(Span::builder("GET /users").kind(SpanKind::Server).build());
 //! let stats = exporter.shutdown(std::time::Duration::from_secs(5)).await;

@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::compress::Compression;
-use crate::exporter::{ExportObserver, Exporter, Protocol};
-use crate::lab::fixtures::{self, SplitMix64};
-use crate::lab::scenarios::{self, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
-use crate::pipeline::{DropReason, ExportRequest, ExportResult, Handle, Item, PipelineConfig};
-use crate::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
+use crate::scenarios::{self, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
+use otlp_pipeline::compress::Compression;
+use otlp_pipeline::exporter::{ExportObserver, Exporter, Protocol};
+use otlp_pipeline::fixtures::{self, SplitMix64};
+use otlp_pipeline::pipeline::{DropReason, ExportRequest, ExportResult, Handle, Item, PipelineConfig};
+use otlp_pipeline::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
 
 /// Interval of the open loop's paced offers.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -301,7 +301,7 @@ pub enum LoadError {
     },
     /// The exporter refused its settings.
     #[error("building the exporter: {0}")]
-    Exporter(#[from] crate::exporter::ExporterError),
+    Exporter(#[from] otlp_pipeline::exporter::ExporterError),
     /// A producer task failed.
     #[error("a producer failed: {0}")]
     Producer(String),
@@ -664,7 +664,7 @@ pub fn run_child(implementation: Implementation, spec: &StepSpec, endpoint: &str
 
 #[cfg(feature = "official-sdk")]
 fn run_sdk(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
-    crate::lab::sdk::run_production(spec, endpoint)
+    crate::sdk::run_production(spec, endpoint)
 }
 
 #[cfg(not(feature = "official-sdk"))]

@@ -216,7 +216,7 @@ pub fn release() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::fixtures;
+    use crate::fixtures;
 
     // The global recycler is shared with every other test of this binary
     // (pipelines recycle): only this thread's cache is asserted on. The

@@ -189,7 +189,7 @@ impl Drop for Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::fixtures;
+    use crate::fixtures;
 
     fn span() -> Item {
         Item::Span(fixtures::spans(1).remove(0))

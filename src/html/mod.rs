@@ -19,9 +19,9 @@ use std::path::{Component, Path, PathBuf};
 use doc::{Block, Section, int, num};
 use inputs::{Audit, Environment, Exporter, Flame, InputError, Load, LoadRun, Pool};
 
-use crate::lab::baseline::{self, Comparison, Gate, Results};
-use crate::lab::budgets::BUDGETS;
-use crate::lab::report::items_of;
+use crate::baseline::{self, Comparison, Gate, Results};
+use crate::budgets::BUDGETS;
+use crate::report::items_of;
 
 /// Where the report reads from and writes to.
 #[derive(Clone, Debug)]

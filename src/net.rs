@@ -5,11 +5,11 @@ use std::error::Error;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::compress::Compression;
-use crate::exporter::{Exporter, Protocol};
-use crate::lab::fixtures;
-use crate::pipeline::Item;
-use crate::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
+use otlp_pipeline::compress::Compression;
+use otlp_pipeline::exporter::{Exporter, Protocol};
+use otlp_pipeline::fixtures;
+use otlp_pipeline::pipeline::Item;
+use otlp_pipeline::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
 
 /// How often `receive` checks its expectations.
 const POLL: Duration = Duration::from_millis(50);

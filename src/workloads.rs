@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::compress::{Compression, Compressor, Decompressor};
-use crate::encode::{decode, direct, json, reference};
-use crate::lab::fixtures;
-use crate::model::{LogsData, MetricsData, Span, TracesData};
-use crate::pipeline::{ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig};
-use crate::pool::{BatchArena, BufferPool};
-use crate::simd;
+use otlp_pipeline::compress::{Compression, Compressor, Decompressor};
+use otlp_pipeline::encode::{decode, direct, json, reference};
+use otlp_pipeline::fixtures;
+use otlp_pipeline::model::{LogsData, MetricsData, Span, TracesData};
+use otlp_pipeline::pipeline::{ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig};
+use otlp_pipeline::pool::{BatchArena, BufferPool};
+use otlp_pipeline::simd;
 
 /// What a measured run produced. `checksum` depends on every run's output so
 /// the optimizer cannot drop the work, and tests pin it.

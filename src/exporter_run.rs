@@ -18,11 +18,11 @@ use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use crate::compress::Compression;
-use crate::exporter::{Exporter, Protocol};
-use crate::lab::fixtures::{self, FixtureIdStream};
-use crate::pipeline::Item;
-use crate::receiver::{Receiver, ReceiverConfig};
+use otlp_pipeline::compress::Compression;
+use otlp_pipeline::exporter::{Exporter, Protocol};
+use otlp_pipeline::fixtures::{self, FixtureIdStream};
+use otlp_pipeline::pipeline::Item;
+use otlp_pipeline::receiver::{Receiver, ReceiverConfig};
 
 /// How long an exporter-run may take to deliver what is left at shutdown.
 /// Generous: under callgrind everything runs about 50 to 100 times slower.
@@ -38,7 +38,7 @@ pub const DEFAULT_CASES: [&str; 5] =
 /// Which exporter a run measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Implementation {
-    /// `otlp_lab::exporter::Exporter`.
+    /// `otlp_pipeline::exporter::Exporter`.
     Ours,
     /// `opentelemetry_sdk` + `opentelemetry-otlp` (cargo feature `official-sdk`).
     Sdk,
@@ -227,8 +227,8 @@ mod sdk {
     };
 
     use super::{RunPlan, RunReport, SHUTDOWN_DEADLINE};
-    use crate::exporter::Protocol;
-    use crate::lab::fixtures::{FixtureIdStream, FixtureIds};
+    use otlp_pipeline::exporter::Protocol;
+    use otlp_pipeline::fixtures::{FixtureIdStream, FixtureIds};
 
     const MS: u64 = 1_000_000;
 
@@ -332,7 +332,7 @@ mod sdk {
         plan: &RunPlan,
         runtime: &tokio::runtime::Handle,
     ) -> Result<opentelemetry_otlp::SpanExporter, Box<dyn Error>> {
-        let compression = crate::lab::sdk::compression(plan.case.compression);
+        let compression = crate::sdk::compression(plan.case.compression);
         let base = plan.endpoint.trim_end_matches('/');
         Ok(match plan.case.protocol {
             Protocol::Grpc => {
@@ -426,7 +426,7 @@ mod sdk {
             let config = BatchConfigBuilder::default().with_max_queue_size(QUEUE.max(plan.spans as usize)).build();
             let resource = opentelemetry_sdk::Resource::builder_empty()
                 .with_attributes(
-                    crate::lab::fixtures::resource()
+                    otlp_pipeline::fixtures::resource()
                         .attributes
                         .iter()
                         .map(|kv| KeyValue::new(kv.key.to_string(), any_to_string(&kv.value))),
@@ -451,9 +451,9 @@ mod sdk {
     }
 
     /// The fixture's resource values are all strings.
-    fn any_to_string(v: &crate::model::AnyValue) -> String {
+    fn any_to_string(v: &otlp_pipeline::model::AnyValue) -> String {
         match v {
-            crate::model::AnyValue::String(s) => s.to_string(),
+            otlp_pipeline::model::AnyValue::String(s) => s.to_string(),
             other => format!("{other:?}"),
         }
     }

@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
-use crate::compress::{Compression, Compressor};
-use crate::encode::{direct, json, reference};
-use crate::lab::fixtures;
-use crate::lab::workloads::Workload;
+use crate::workloads::Workload;
+use otlp_pipeline::compress::{Compression, Compressor};
+use otlp_pipeline::encode::{direct, json, reference};
+use otlp_pipeline::fixtures;
 
 /// One benchmark's instruction count, as read from the runner's output.
 #[derive(Clone, Debug, PartialEq)]

@@ -1279,7 +1279,7 @@ mod tests {
 
     use super::*;
     use crate::encode::{direct, reference};
-    use crate::lab::fixtures;
+    use crate::fixtures;
 
     /// Ok with equal values (NaN-safe: Debug text when `==` says no), or both Err.
     fn agree<T: PartialEq + fmt::Debug>(what: &str, ours: R<T>, theirs: R<T>, input: &[u8]) -> Result<(), String> {

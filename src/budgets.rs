@@ -3,7 +3,7 @@
 //! the lab. A budget of zero is the design target for every steady-state hot
 //! path: buffers, encoders and codec contexts are reused, never rebuilt.
 
-use crate::lab::workloads::Workload;
+use crate::workloads::Workload;
 
 /// A workload's allowance of heap blocks per run after its warm-up run.
 #[derive(Clone, Copy, Debug)]

@@ -769,7 +769,7 @@ pub fn encode_logs_tail(d: &LogsData, buf: &mut Vec<u8>) -> usize {
 mod tests {
     use super::*;
     use crate::encode::reference;
-    use crate::lab::fixtures;
+    use crate::fixtures;
 
     #[test]
     fn byte_identical_to_prost_on_fixtures() {

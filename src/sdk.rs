@@ -36,13 +36,11 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
 
-use crate::compress::Compression;
-use crate::exporter::Protocol;
-use crate::lab::fixtures::{self, SplitMix64};
-use crate::lab::load::{
-    Implementation, LatencyRecorder, LoadError, OpenLoop, Pace, RunResult, Signals, StepSpec, Usage,
-};
-use crate::lab::scenarios::{BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
+use crate::load::{Implementation, LatencyRecorder, LoadError, OpenLoop, Pace, RunResult, Signals, StepSpec, Usage};
+use crate::scenarios::{BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
+use otlp_pipeline::compress::Compression;
+use otlp_pipeline::exporter::Protocol;
+use otlp_pipeline::fixtures::{self, SplitMix64};
 
 /// How the SDK's exporters are set up.
 #[derive(Clone, Debug)]

@@ -5,13 +5,13 @@
 //! "allocations": {"value": M}}}`, one entry per bench, `allocations` only
 //! where DHAT ran beside callgrind. The gate flags an instruction count that
 //! rose by more than a floor, and any allocation increase on a workload whose
-//! budget (in [`crate::lab::budgets`]) is zero.
+//! budget (in [`crate::budgets`]) is zero.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::lab::budgets::BUDGETS;
-use crate::lab::report::IcountRow;
+use crate::budgets::BUDGETS;
+use crate::report::IcountRow;
 
 /// BMF measure of the instruction count.
 pub const INSTRUCTIONS: &str = "instructions";
