@@ -24,6 +24,7 @@ pub mod fixtures;
 pub mod model;
 pub mod pipeline;
 pub mod pool;
+#[cfg(feature = "receiver")]
 pub mod receiver;
 pub mod simd;
 pub mod transport;

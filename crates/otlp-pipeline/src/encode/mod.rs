@@ -11,6 +11,7 @@ pub mod decode;
 pub mod direct;
 mod error;
 pub mod json;
+#[cfg(feature = "reference")]
 pub mod reference;
 
 pub use error::{EncodeError, Field};

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The library crate on its own, as an app that embeds it gets it:
+# 1. its default dependency tree (normal edges) holds none of the lab's tools
+#    and not the official OpenTelemetry SDK or proto crates;
+# 2. each feature combination that matters builds alone with no warnings
+#    (clippy on the library target: no dev-dependencies, so no feature comes
+#    in through them);
+# 3. its example builds.
+# Prints the package counts it saw; exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lib=otlp-pipeline
+# What an embedding app must not compile: the lab's tools and the official SDK.
+forbidden='^(clap|pprof|inferno|plotters|hdrhistogram|indicatif|dhat|opentelemetry|opentelemetry_sdk|opentelemetry-proto|opentelemetry-otlp|opentelemetry-http|iai-callgrind|proptest) '
+
+# Distinct packages (name and version) in a tree, the library itself included.
+packages() {
+  cargo tree --locked -p "$lib" -e normal --prefix none "$@" | sed 's/ (\*)$//; s/ (proc-macro)$//' | awk '{print $1, $2}' | sort -u
+}
+
+status=0
+# The default build is the exporter alone (no default features).
+for combo in "" "--features receiver" "--all-features"; do
+  # shellcheck disable=SC2086 # the combination is a list of flags
+  tree=$(packages $combo)
+  n=$(printf '%s\n' "$tree" | wc -l)
+  echo "$lib ${combo:-(default features)}: $n packages (cargo tree -p $lib -e normal $combo)"
+  if [ "$combo" != "--all-features" ]; then
+    bad=$(printf '%s\n' "$tree" | grep -E "$forbidden" || true)
+    if [ -n "$bad" ]; then
+      echo "error: $lib ${combo:-(default features)} pulls in what an embedding app must not carry:" >&2
+      printf '  %s\n' $bad >&2
+      status=1
+    fi
+  fi
+done
+[ $status -eq 0 ] || exit 1
+
+for combo in "" "--features receiver" "--features reference" "--features fixtures" "--all-features"; do
+  echo "==> cargo clippy -p $lib ${combo:-(default features)}"
+  # shellcheck disable=SC2086
+  cargo clippy --release --locked -p "$lib" $combo -- -D warnings
+done
+echo "==> cargo build -p $lib --examples"
+cargo build --release --locked -p "$lib" --examples
+echo "check_library: the default tree is lean and every feature builds alone"
