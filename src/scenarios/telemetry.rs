@@ -1,0 +1,120 @@
+//! Telemetry of the simulated services. Ids come from the seeded fixture PRNG
+//! and timestamps from the fixtures' base time, so every run sends the same bytes.
+
+use otlp_pipeline::fixtures::{self, SplitMix64};
+use otlp_pipeline::model::{
+    FLAG_SAMPLED, HistogramDataPoint, KeyValue, LogRecord, Metric, MetricData, NumberDataPoint, NumberValue, Severity,
+    Span, SpanId, SpanKind, Status, Str, Temporality, TraceId,
+};
+
+use super::sizes::{API_ITEM_IDS, HISTOGRAM_MAX_MS, HISTOGRAM_MEAN_MS, HISTOGRAM_MIN_MS, NS_PER_MS};
+
+pub(super) fn trace_id(rng: &mut SplitMix64) -> TraceId {
+    let mut b = [0u8; 16];
+    // `max(1)`: an all-zero id is invalid and would be refused by traceparent parsing.
+    b[..8].copy_from_slice(&rng.next_u64().max(1).to_le_bytes());
+    b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+    TraceId(b)
+}
+
+pub(super) fn span_id(rng: &mut SplitMix64) -> SpanId {
+    SpanId(rng.next_u64().max(1).to_le_bytes())
+}
+
+/// A typical API server span, as the concurrency and production workers make.
+pub(crate) fn api_span(rng: &mut SplitMix64, worker: u64, seq: u64) -> Span {
+    let start = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
+    Span::builder("GET /api/items/{id}")
+        .with_capacity(5)
+        .trace_id(trace_id(rng))
+        .span_id(span_id(rng))
+        .kind(SpanKind::Server)
+        .times(start, start + NS_PER_MS)
+        .attr("http.request.method", "GET")
+        .attr("http.route", "/api/items/{id}")
+        .attr("url.path", Str::format(format_args!("/api/items/{}", rng.below(API_ITEM_IDS))))
+        .attr("http.response.status_code", 200)
+        .attr("worker.id", worker as i64)
+        .status(Status::OK)
+        .build()
+}
+
+/// An INFO record tied to a span, about the size of the fixture's.
+pub(crate) fn app_log(rng: &mut SplitMix64, seq: u64) -> LogRecord {
+    let t = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
+    let order = rng.below(1_000_000);
+    LogRecord::builder()
+        .times(t, t)
+        .severity(Severity::INFO, "INFO")
+        .body(Str::format(format_args!("order {order:06} placed by user {seq:05}, payment accepted")))
+        .attr("code.function", "checkout::place_order")
+        .span_context(trace_id(rng), span_id(rng), FLAG_SAMPLED)
+        .build()
+}
+
+fn number_point(attributes: Vec<KeyValue>, time: u64, value: NumberValue) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes,
+        start_time_unix_nano: fixtures::BASE_TIME_NS,
+        time_unix_nano: time,
+        value: Some(value),
+        flags: 0,
+    }
+}
+
+/// The request counter of e2e_web_application: one cumulative point per status.
+pub(super) fn request_counter(ok: u64, errors: u64, time: u64) -> Metric {
+    let point = |status: i64, count: u64| {
+        let attributes =
+            vec![KeyValue::new("http.route", "/api/users/{id}"), KeyValue::new("http.response.status_code", status)];
+        number_point(attributes, time, NumberValue::Int(count as i64))
+    };
+    let points = vec![point(200, ok), point(500, errors)];
+    let data = MetricData::Sum { points, temporality: Temporality::Cumulative, is_monotonic: true };
+    Metric::new("http.server.request.count", "Requests served", "{request}", data)
+}
+
+/// A 2-point gauge, sum or histogram (by `n % 3`), so every metric encoder runs.
+pub(crate) fn two_point_metric(rng: &mut SplitMix64, n: u64, time: u64) -> Metric {
+    let attrs = |cpu: i64| vec![KeyValue::new("host.name", "node-17"), KeyValue::new("cpu", cpu)];
+    match n % 3 {
+        0 => {
+            let points = (0..2).map(|c| number_point(attrs(c), time, NumberValue::Double(rng.unit_f64()))).collect();
+            Metric::new("system.cpu.utilization", "", "1", MetricData::Gauge(points))
+        }
+        1 => {
+            let points =
+                (0..2).map(|c| number_point(attrs(c), time, NumberValue::Int(rng.below(1_000_000) as i64))).collect();
+            let data = MetricData::Sum { points, temporality: Temporality::Cumulative, is_monotonic: true };
+            Metric::new("system.cpu.time", "", "ms", data)
+        }
+        _ => {
+            let points = (0..2)
+                .map(|c| {
+                    let bucket_counts: Vec<u64> =
+                        (0..=fixtures::DEFAULT_BOUNDS.len()).map(|_| rng.below(100)).collect();
+                    let count = bucket_counts.iter().sum();
+                    HistogramDataPoint {
+                        attributes: attrs(c),
+                        start_time_unix_nano: fixtures::BASE_TIME_NS,
+                        time_unix_nano: time,
+                        count,
+                        sum: Some(count as f64 * HISTOGRAM_MEAN_MS),
+                        bucket_counts,
+                        explicit_bounds: fixtures::DEFAULT_BOUNDS.to_vec(),
+                        min: Some(HISTOGRAM_MIN_MS),
+                        max: Some(HISTOGRAM_MAX_MS),
+                        ..HistogramDataPoint::default()
+                    }
+                })
+                .collect();
+            let data = MetricData::Histogram { points, temporality: Temporality::Cumulative };
+            Metric::new("http.server.request.duration", "", "ms", data)
+        }
+    }
+}
+
+/// The standard fixture spans, as a producer would hand them over.
+pub(super) fn spans(n: u64) -> Vec<Span> {
+    fixtures::spans(usize::try_from(n).expect("scenario sizes fit in memory, hence in usize"))
+}
