@@ -15,9 +15,8 @@ use super::harness::{
     Sent, StepStart, Tally, build, check_accounted, check_delivered, deliver_all, exporter_row, http_exporter,
     join_producers, network_outcome, send,
 };
-use super::sizes::{BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS, PRODUCERS, SUSTAINED_TICK, WORKERS, default_batch};
-use super::telemetry::{api_span, app_log, two_point_metric};
-use super::{ScenarioError, ScenarioRow, unexpected};
+use super::sizes::{BLOCK_ITEMS, NS_PER_MS, PRODUCERS, SUSTAINED_TICK, WORKERS, default_batch};
+use super::{ScenarioError, ScenarioRow, api_span, app_log, production_block, two_point_metric, unexpected};
 
 pub(super) async fn high_concurrency(
     receiver: &Receiver,
@@ -67,16 +66,12 @@ pub(super) async fn production(
             let mut rng = SplitMix64::new(fixtures::SEED.wrapping_add(worker));
             let mut sent = Sent::default();
             for block in 0..blocks {
-                let seq = block * BLOCK_ITEMS;
-                for j in 0..BLOCK_SPANS {
-                    h.send(Item::Span(api_span(&mut rng, worker, seq + j))).await.map_err(|r| r.reason)?;
+                let items = production_block(&mut rng, worker, block);
+                let part = Sent { spans: items.spans(), points: items.points(), logs: items.logs() };
+                for item in items {
+                    h.send(item).await.map_err(|r| r.reason)?;
                 }
-                let time = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
-                let metric = Item::Metric(two_point_metric(&mut rng, block, time));
-                let points = metric.count();
-                h.send(metric).await.map_err(|r| r.reason)?;
-                h.send(Item::Log(app_log(&mut rng, seq))).await.map_err(|r| r.reason)?;
-                sent = sent.plus(Sent { spans: BLOCK_SPANS, points, logs: 1 });
+                sent = sent.plus(part);
             }
             Ok(sent)
         });

@@ -57,7 +57,7 @@ use sizes::{
 use telemetry::spans;
 
 pub(crate) use sizes::{BATCH_SIZES, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS, PRODUCERS, WORKERS};
-pub(crate) use telemetry::{api_span, app_log, two_point_metric};
+pub(crate) use telemetry::{api_span, app_log, production_block, two_point_metric};
 
 /// The twelve named scenarios of the design.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -6,8 +6,11 @@ use otlp_pipeline::model::{
     FLAG_SAMPLED, HistogramDataPoint, KeyValue, LogRecord, Metric, MetricData, NumberDataPoint, NumberValue, Severity,
     Span, SpanId, SpanKind, Status, Str, Temporality, TraceId,
 };
+use otlp_pipeline::pipeline::Item;
 
-use super::sizes::{API_ITEM_IDS, HISTOGRAM_MAX_MS, HISTOGRAM_MEAN_MS, HISTOGRAM_MIN_MS, NS_PER_MS};
+use super::sizes::{
+    API_ITEM_IDS, BLOCK_ITEMS, BLOCK_SPANS, HISTOGRAM_MAX_MS, HISTOGRAM_MEAN_MS, HISTOGRAM_MIN_MS, NS_PER_MS,
+};
 
 pub(super) fn trace_id(rng: &mut SplitMix64) -> TraceId {
     let mut b = [0u8; 16];
@@ -112,6 +115,63 @@ pub(crate) fn two_point_metric(rng: &mut SplitMix64, n: u64, time: u64) -> Metri
             Metric::new("http.server.request.duration", "", "ms", data)
         }
     }
+}
+
+/// One block of the production mix (70% spans, 20% metric points, 10% log
+/// records): what a worker of production_workload, and of every `otlp-lab
+/// load` scenario, hands over as one unit. Iterating it yields the items in
+/// the order they are handed over.
+#[derive(Debug)]
+pub(crate) struct ProductionBlock {
+    spans: [Span; BLOCK_SPANS as usize],
+    metric: Metric,
+    log: LogRecord,
+}
+
+/// The items of a [`ProductionBlock`], spans first.
+pub(crate) type ProductionItems = std::iter::Chain<
+    std::iter::Map<std::array::IntoIter<Span, { BLOCK_SPANS as usize }>, fn(Span) -> Item>,
+    std::array::IntoIter<Item, 2>,
+>;
+
+impl ProductionBlock {
+    /// Spans in the block.
+    pub(crate) fn spans(&self) -> u64 {
+        BLOCK_SPANS
+    }
+
+    /// Metric data points in the block (the pipeline counts points, not metrics).
+    pub(crate) fn points(&self) -> u64 {
+        self.metric.data.as_ref().map_or(0, |d| d.point_count() as u64)
+    }
+
+    /// Log records in the block.
+    pub(crate) fn logs(&self) -> u64 {
+        1
+    }
+}
+
+impl IntoIterator for ProductionBlock {
+    type Item = Item;
+    type IntoIter = ProductionItems;
+
+    fn into_iter(self) -> ProductionItems {
+        let span: fn(Span) -> Item = Item::Span;
+        self.spans.into_iter().map(span).chain([Item::Metric(self.metric), Item::Log(self.log)])
+    }
+}
+
+/// Block `block` of `worker`: [`BLOCK_SPANS`] API spans, a 2-point metric and
+/// a log record, drawn from `rng` in that order, so that one seed gives the
+/// same items, and the same bytes, in every runner.
+pub(crate) fn production_block(rng: &mut SplitMix64, worker: u64, block: u64) -> ProductionBlock {
+    let seq = block * BLOCK_ITEMS;
+    // `from_fn` fills in index order, so the spans draw from `rng` one after another.
+    let spans = std::array::from_fn(|j| api_span(rng, worker, seq + j as u64));
+    let time = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
+    let metric = two_point_metric(rng, block, time);
+    let log = app_log(rng, seq);
+    ProductionBlock { spans, metric, log }
 }
 
 /// The standard fixture spans, as a producer would hand them over.
