@@ -1,4 +1,4 @@
-//! The twelve scenarios of DESIGN.md ("Scenarios"): end-to-end runs of the
+//! The twelve scenarios (README, "Scenarios"): end-to-end runs of the
 //! exporter against the in-process loopback receiver, plus the CPU and memory
 //! scenarios that need no network. Each is defined once (name, unmeasured
 //! [`Scenario::prepare`], measured [`PreparedScenario::run`] returning an
@@ -52,11 +52,11 @@ use offline::{Cpu, DataSize, Memory};
 use sizes::{
     BATCH_SPANS, CONCURRENCY_SPANS, CPU_BATCHES, DATA_SIZE_SPANS, FEW_SPANS, MEMORY_SPANS, MICRO_CALLS, MIXED_ROUNDS,
     NETWORK_SPANS, PRODUCTION_ITEMS, RETRY_FAIL_FRACTION, RETRY_SPANS, RETRY_SPANS_MIN, SLOW_RECEIVER_DELAY,
-    SUSTAINED_RATE, WEB_REQUESTS, scaled,
+    WEB_REQUESTS, scaled,
 };
 use telemetry::spans;
 
-pub(crate) use sizes::{BATCH_SIZES, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS, PRODUCERS, WORKERS};
+pub(crate) use sizes::{BATCH_SIZES, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS, PRODUCERS, SUSTAINED_RATE, WORKERS};
 pub(crate) use telemetry::{api_span, app_log, production_block, two_point_metric};
 
 /// The twelve named scenarios of the design.

@@ -42,8 +42,13 @@ pub(crate) const PRODUCERS: [u64; 5] = [10, 50, 100, 200, 500];
 /// Distinct item ids in the API spans' paths: 1 to 4 digits, so that
 /// encoded spans vary in size as real ones do.
 pub(super) const API_ITEM_IDS: u64 = 10_000;
-/// Offered rate of sustained_load: the rate the peer figures of DESIGN.md were measured at.
-pub(super) const SUSTAINED_RATE: u64 = 20_000;
+/// Offered rate of sustained_load, items per second, in every runner: the
+/// scenario (`otlp-lab run`, `heap`, `audit`, `flame`) and `otlp-lab load`
+/// without `--rate`. One producer on the scenario's single thread sustains it
+/// even under dhat's allocator, so the heap profile and the leak audit see a
+/// steady state rather than an overflowing queue; higher rates are for
+/// `otlp-lab load --rate`, whose producers yield between blocks.
+pub(crate) const SUSTAINED_RATE: u64 = 20_000;
 /// Pacing tick: 100 ticks a second keeps the offered rate smooth at a cost of one timer each.
 pub(super) const SUSTAINED_TICK: Duration = Duration::from_millis(10);
 /// Spans per attribute count in data_size_variations.
