@@ -234,10 +234,10 @@ pub(super) async fn error_handling(s: &Errors, rows: &mut Vec<ScenarioRow>) -> R
                 let _stats = exporter.shutdown(Duration::ZERO).await;
                 return Err(unexpected(step, format!("{case} refused"), "accepted"));
             }
-            Err(e) => {
-                let message = e.to_string();
-                if ConfigKind::of(&e) != kind || !message.contains(word) {
-                    return Err(unexpected(step, format!("{case}: a {} error naming `{word}`", kind.name()), message));
+            Err(source) => {
+                if ConfigKind::of(&source) != kind || !source.to_string().contains(word) {
+                    let (expected, source) = (kind.name(), Box::new(source));
+                    return Err(ScenarioError::WrongRefusal { step: step.into(), case, expected, word, source });
                 }
                 seen[kind as usize] += 1;
             }

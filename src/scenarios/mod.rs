@@ -443,6 +443,22 @@ pub enum ScenarioError {
         /// What is wrong.
         what: &'static str,
     },
+    /// A configuration the builder must refuse was refused with another
+    /// kind of error, or with a message that does not name what is wrong.
+    #[error("{step}: {case}: expected a {expected} error naming `{word}`, got: {source}")]
+    WrongRefusal {
+        /// The step that failed.
+        step: Box<str>,
+        /// The refused configuration, as the scenario names it.
+        case: &'static str,
+        /// The kind of configuration error expected.
+        expected: &'static str,
+        /// What the message should name.
+        word: &'static str,
+        /// The error the builder gave (boxed: the other variants are small).
+        #[source]
+        source: Box<ExporterError>,
+    },
     /// An expected error did not occur (or another one did): a refused
     /// configuration was accepted, a fault was not seen, a status differs;
     /// or two ways of computing one result disagree.
