@@ -93,7 +93,7 @@ impl Builder<'_> {
         }
         blocks.push(Block::Sub("Allocation budgets".into()));
         blocks.push(Block::Para(
-            "Heap blocks each workload may allocate per run once warm (src/lab/budgets.rs), asserted under dhat by \
+            "Heap blocks each workload may allocate per run once warm (src/budgets.rs), asserted under dhat by \
              `cargo test --release --test alloc_budget`."
                 .into(),
         ));
