@@ -578,4 +578,12 @@ mod tests {
         let det: Vec<_> = Scenario::ALL.iter().filter(|s| s.deterministic()).map(|s| s.name()).collect();
         assert_eq!(det, ["data_size_variations", "memory_patterns", "cpu_intensive"]);
     }
+
+    #[test]
+    fn sustained_load_description_states_its_rate() {
+        let (thousands, rest) = (SUSTAINED_RATE / 1_000, SUSTAINED_RATE % 1_000);
+        let rate = format!("offered at {thousands},{rest:03}/s");
+        let d = Scenario::SustainedLoad.description();
+        assert!(d.contains(&rate), "{rate:?} is not in {d:?}");
+    }
 }

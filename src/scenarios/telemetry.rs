@@ -178,3 +178,38 @@ pub(crate) fn production_block(rng: &mut SplitMix64, worker: u64, block: u64) ->
 pub(super) fn spans(n: u64) -> Vec<Span> {
     fixtures::spans(usize::try_from(n).expect("scenario sizes fit in memory, hence in usize"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compares what the pipeline would be handed: the same variant with equal contents.
+    fn same(a: &Item, b: &Item) -> bool {
+        match (a, b) {
+            (Item::Span(a), Item::Span(b)) => a == b,
+            (Item::Metric(a), Item::Metric(b)) => a == b,
+            (Item::Log(a), Item::Log(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn production_block_is_the_block_as_written_out_and_counts_it() {
+        let worker = 3;
+        let (mut rng, mut by_hand) = (SplitMix64::new(fixtures::SEED), SplitMix64::new(fixtures::SEED));
+        for block in 0..4 {
+            let items = production_block(&mut rng, worker, block);
+            assert_eq!(items.spans() + items.points() + items.logs(), BLOCK_ITEMS);
+            assert_eq!((items.spans(), items.logs()), (BLOCK_SPANS, 1));
+            let got: Vec<Item> = items.into_iter().collect();
+            let seq = block * BLOCK_ITEMS;
+            let mut expected: Vec<Item> =
+                (0..BLOCK_SPANS).map(|j| Item::Span(api_span(&mut by_hand, worker, seq + j))).collect();
+            let time = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
+            expected.push(Item::Metric(two_point_metric(&mut by_hand, block, time)));
+            expected.push(Item::Log(app_log(&mut by_hand, seq)));
+            assert_eq!(got.len(), expected.len());
+            assert!(got.iter().zip(&expected).all(|(a, b)| same(a, b)), "block {block} differs");
+        }
+    }
+}
