@@ -5,6 +5,7 @@
 //! lists the builders take ([`lists`]; the pipeline hands an encoded batch's
 //! lists back there). Does not own: any encoding, I/O, or the byte buffers
 //! and arenas of the data path ([`crate::pool`]).
+//!
 //! Strings are [`Str`] (static, owned or shared without copying), ids are
 //! fixed-size newtypes with hex `Display`/`FromStr`.
 

@@ -19,6 +19,9 @@
 //! profile-only fields, summaries) are applied to the final, merged value of
 //! each message, when it ends.
 //!
+//! Does not own: decompression and body-size limits (the receiver applies
+//! them before a body reaches the decoder).
+//!
 //! The files: `reader` is the cursor over the body and the field loop every
 //! message is decoded with; `common`, `traces`, `metrics` and `logs` hold one
 //! decoding function per message; `dropped` checks the messages the model

@@ -8,6 +8,9 @@
 //! snake_case and otherwise skips the value). `null` members never reach the
 //! closures.
 //!
+//! Does not own: tokenizing JSON (the readers do) or building error paths
+//! beyond the failing value (the readers add their position).
+//!
 //! The files: `str_cache` shares the strings of one document; `scalars`
 //! reads every scalar type in the forms the JSON mapping allows; `common`,
 //! `traces`, `metrics` and `logs` hold one function per message.
