@@ -389,7 +389,7 @@ fn profile(
     // lists are released as the thread would at exit: caches (bounded), not
     // something the job left behind.
     otlp_pipeline::model::Str::release_format_chunk();
-    otlp_pipeline::pool::lists::release();
+    otlp_pipeline::model::lists::release();
     let exit = dhat::HeapStats::get();
     drop(profiler);
     // dhat reports a failed write on stderr only: check that this process wrote the file.

@@ -26,5 +26,5 @@ pub enum Error {
     TransportConfig(#[from] crate::transport::ConfigError),
 }
 
-/// Result with the crate [`Error`].
+/// Result with the crate [`Error`](enum@Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;

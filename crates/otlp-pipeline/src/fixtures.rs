@@ -1,8 +1,9 @@
-//! The standard fixtures of DESIGN.md: deterministic trace, metrics and logs
-//! batches of any size, shared by benches, heap runs, flamegraphs and tests.
+//! The standard fixtures: deterministic trace, metrics and logs batches of
+//! any size, shared by benches, heap runs, flamegraphs and tests. This file
+//! is their specification.
 //!
-//! Keep them exactly as specified: the peer figures in DESIGN.md were
-//! measured on these shapes.
+//! Keep them exactly as they are: the README's figures and the saved
+//! baselines (`profiles/baselines/`) were measured on these shapes.
 
 use crate::model::ids::splitmix64_mix;
 use crate::model::{
@@ -170,7 +171,7 @@ pub fn span(ids: &FixtureIds) -> Span {
         .build()
 }
 
-/// The spans of the standard trace batch (see DESIGN.md).
+/// The spans of the standard trace batch, ids drawn by [`FixtureIdStream`].
 pub fn spans(n: usize) -> Vec<Span> {
     FixtureIdStream::default().take(n).map(|ids| span(&ids)).collect()
 }
@@ -301,7 +302,7 @@ mod tests {
 
     #[test]
     fn the_id_stream_draws_as_specified() {
-        // DESIGN.md's draw order, written out independently of the stream:
+        // The stream's draw order, written out independently of it:
         // every 8th span starts a trace (trace id, then its remote parent),
         // then each span draws its own id and parents the next.
         let mut rng = SplitMix64::new(SEED);

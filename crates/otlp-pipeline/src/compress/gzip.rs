@@ -33,8 +33,9 @@ const WRAPPER_LEN: usize = 18;
 ///
 /// zlib's `deflateBound` does not hold for miniz_oxide: at level 1 its fast
 /// path keeps Huffman-coding incompressible blocks instead of storing them,
-/// which costs about 0.1%. 1/256 of the input (0.4%) covers that with a
-/// margin, plus the gzip wrapper and the final blocks' headers.
+/// which makes them slightly larger than their input. 1/256 of the input
+/// covers that with a margin (`bound_covers_incompressible_input` checks it),
+/// plus the gzip wrapper and the final blocks' headers.
 pub(super) fn max_compressed_len(input_len: usize) -> usize {
     input_len.saturating_add(input_len >> 8).saturating_add(WRAPPER_LEN + 64)
 }

@@ -2,7 +2,7 @@
 //!
 //! Owns: OTLP/protobuf (the [`direct`] encoder that writes wire bytes straight
 //! from the model, the [`decode`]r that reads them straight into it, and the
-//! [`reference`] path through the official `opentelemetry-proto` prost types,
+//! [`reference`](mod@reference) path through the official `opentelemetry-proto` prost types,
 //! which both are checked against), and OTLP/JSON ([`json`]). Does not own:
 //! compression, buffers' lifetimes (callers pass in pooled buffers),
 //! transport.

@@ -38,7 +38,7 @@ fn next_random() -> u64 {
     })
 }
 
-/// The splitmix64 output function (also used by the lab's fixture PRNG).
+/// The splitmix64 output function (also used by the fixtures' PRNG).
 pub(crate) const fn splitmix64_mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -63,7 +63,7 @@ impl LogRecord {
             record: LogRecord {
                 time_unix_nano: now,
                 observed_time_unix_nano: now,
-                attributes: crate::pool::lists::key_values(),
+                attributes: super::lists::key_values(),
                 ..Default::default()
             },
         }

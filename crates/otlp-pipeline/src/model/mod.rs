@@ -1,14 +1,18 @@
 //! The telemetry model: plain data for spans, metrics and logs, shaped like
 //! OTLP's messages so that every encoder maps it one to one.
 //!
-//! Owns: the types and their builders. Does not own: any encoding, I/O or
-//! pooling (the builders take their lists from [`crate::pool::lists`]).
+//! Owns: the types, their builders, and the recycled attribute and event
+//! lists the builders take ([`lists`]; the pipeline hands an encoded batch's
+//! lists back there). Does not own: any encoding, I/O, or the byte buffers
+//! and arenas of the data path ([`crate::pool`]).
+//!
 //! Strings are [`Str`] (static, owned or shared without copying), ids are
 //! fixed-size newtypes with hex `Display`/`FromStr`.
 
 mod common;
 mod context;
 pub(crate) mod ids;
+pub mod lists;
 mod log;
 mod metric;
 mod span;

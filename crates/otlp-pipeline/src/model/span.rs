@@ -2,8 +2,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::lists;
 use super::{AnyValue, InstrumentationScope, KeyValue, Resource, SpanId, Str, TraceId};
-use crate::pool::lists;
 
 /// The role of a span in a trace: OTLP `Span.SpanKind`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -301,7 +301,7 @@ impl SpanBuilder {
     /// Adds an event.
     #[inline]
     pub fn event(mut self, event: Event) -> Self {
-        // The first block comes from the recycled lists (crate::pool::lists).
+        // The first block comes from the recycled lists (crate::model::lists).
         if self.span.events.capacity() == 0 {
             self.span.events = lists::events();
         }

@@ -16,9 +16,9 @@ pub struct Str(Repr);
 
 /// Static strings apart from shared ones: dropping or cloning a literal is
 /// then a branch, where `Bytes` makes an indirect call through its vtable
-/// even for static data, and most strings of a span are literals (about
-/// twenty drops a span, under callgrind). Same size: the static variant sits
-/// in the niche of `Bytes`' vtable pointer.
+/// even for static data, and most of the many strings a span drops are
+/// literals. Same size: the static variant sits in the niche of `Bytes`'
+/// vtable pointer.
 #[derive(Clone)]
 enum Repr {
     Static(&'static str),

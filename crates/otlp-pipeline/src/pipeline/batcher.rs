@@ -297,10 +297,10 @@ impl<S: ExportSink> Batcher<S> {
         };
         // The spans' and records' lists go back to the builders: a batch
         // freeing its 1,500 small blocks at once would take the allocator's
-        // slow path for each (see crate::pool::lists).
+        // slow path for each (see crate::model::lists).
         match &mut batch {
-            Batch::Traces(d) => crate::pool::lists::recycle_traces(d),
-            Batch::Logs(d) => crate::pool::lists::recycle_logs(d),
+            Batch::Traces(d) => crate::model::lists::recycle_traces(d),
+            Batch::Logs(d) => crate::model::lists::recycle_logs(d),
             Batch::Metrics(_) => {}
         }
         drop(batch);

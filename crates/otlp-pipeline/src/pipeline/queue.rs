@@ -2,8 +2,8 @@
 //!
 //! A ring allocated once at start (crossbeam's `ArrayQueue`) with tokio
 //! `Notify`s for waking. tokio's mpsc allocated a 32-slot block every 32 items
-//! and did not reliably reuse them (about 13 blocks per 512-span batch in the
-//! lab's heap runs); this queue allocates nothing after `channel`, so the
+//! and did not reliably reuse them (the lab's heap runs showed new blocks in
+//! every batch); this queue allocates nothing after `channel`, so the
 //! pipeline's steady state allocates per batch, never per item.
 //!
 //! Closing is exact: `close` waits out producers caught between their

@@ -14,23 +14,19 @@
 //!   pointer bump, and freeing is one `reset` after the batch. It is bounded
 //!   the same way: an arena that grew past its cap is replaced, not kept.
 //!
-//! - [`lists`] recycles the attribute and event lists of spans and log
-//!   records: the pipeline returns them after encoding a batch and the
-//!   builders take them again, so that a batch's 1,500 small blocks skip the
-//!   allocator's slow path. Bounded in list size, chunks kept and per thread.
-//!
-//! The first two count what they do ([`PoolStats`], [`ArenaStats`]) so the lab can
+//! Both count what they do ([`PoolStats`], [`ArenaStats`]) so the lab can
 //! show hit rates and retained bytes next to heap profiles.
 //!
 //! Does not own: what goes into the buffers (encode, compress), when batches
-//! start and end (the pipeline), or cross-thread hand-off (a [`PooledBuf`] is
-//! `Send` and returns to its pool from whichever thread drops it).
+//! start and end (the pipeline), cross-thread hand-off (a [`PooledBuf`] is
+//! `Send` and returns to its pool from whichever thread drops it), or the
+//! recycled attribute and event lists of spans and log records: the model
+//! owns those ([`crate::model::lists`]), since its builders take them.
 //!
 //! Everything here is safe code.
 
 mod arena;
 mod buffer;
-pub mod lists;
 
 pub use arena::{ArenaStats, BatchArena};
 pub use buffer::{BufferPool, BufferPoolConfig, PoolStats, PooledBuf};

@@ -11,6 +11,11 @@
 //! capture of request bodies to files. OTLP/gRPC serves the three official
 //! services on tonic, with the same direct decoder: a codec that hands each
 //! message on undecoded, and the services' routes written by hand.
+//!
+//! Does not own: the codecs it applies (decompression is [`crate::compress`],
+//! decoding [`crate::encode::decode`]), or anything after a request is
+//! counted and captured: it forwards nothing, like a collector with no
+//! pipelines.
 
 mod grpc;
 mod http;

@@ -6,6 +6,10 @@
 //! OTLP/gRPC client ([`grpc::GrpcClient`]). Builds on [`crate::pipeline`]: a
 //! transport is an [`crate::pipeline::ExportSink`]. https and gRPC over TLS
 //! use rustls with the system's roots plus an optional CA file.
+//!
+//! Does not own: batching, encoding or compression (the pipeline hands it
+//! finished request bodies), the queue's drop accounting, or the receiving
+//! side.
 
 mod breaker;
 mod error;

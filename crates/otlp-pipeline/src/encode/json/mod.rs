@@ -21,6 +21,9 @@
 //! (snake_case) field names, fields in any order, unknown fields (skipped) and
 //! `null` (taken as absent). Anything else is a [`JsonError`] naming the JSON
 //! path of the offending value.
+//!
+//! Does not own: compression, the HTTP content type (the exporter's protocol
+//! picks JSON or protobuf), or the buffers it writes into.
 
 use std::fmt;
 

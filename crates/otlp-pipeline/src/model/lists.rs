@@ -1,11 +1,11 @@
 //! Recycled attribute and event lists.
 //!
 //! Every span carries a few small `Vec`s (its attributes, its events, each
-//! event's attributes) and a batch frees them all at once after encoding:
-//! some 1,500 blocks per 512-span batch. That is past glibc's per-thread
-//! cache (7 blocks per size), so each of those frees, and each malloc of the
-//! next batch, takes the allocator's slow path: under callgrind about 350
-//! instructions per list, a sixth of the whole exporter's cost per span.
+//! event's attributes) and a batch frees them all at once after encoding,
+//! a few per span. That is far past glibc's per-thread cache (7 blocks per
+//! size), so each of those frees, and each malloc of the next batch, takes
+//! the allocator's slow path. (What recycling saves per span is in the
+//! README's benchmark section.)
 //!
 //! So the pipeline hands the emptied lists of an encoded batch back here,
 //! and the builders ([`crate::model::SpanBuilder`], [`crate::model::Event`],

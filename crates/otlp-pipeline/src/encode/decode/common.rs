@@ -1,0 +1,158 @@
+//! The messages every signal shares: `AnyValue`, `KeyValue`, `Resource`,
+//! `InstrumentationScope`, and the id checks.
+
+use bytes::Bytes;
+
+use super::dropped::ENTITY_REF;
+use super::reader::{Decoder, fields};
+use super::{Field, Message, R, invalid, within};
+use crate::model::*;
+
+impl Decoder<'_> {
+    /// Merges an `AnyValue` into `v`. `strindex` is true while the oneof
+    /// holds `string_value_strindex` (which the model cannot hold: the caller
+    /// rejects it once the value is final).
+    pub(super) fn any_value(&mut self, end: usize, depth: u32, v: &mut AnyValue, strindex: &mut bool) -> R<()> {
+        fields!(self, end, depth, Message::AnyValue, |tag, wt| {
+            1 => self.string(wt, end).map(|s| {
+                *v = AnyValue::String(s);
+                *strindex = false;
+            }),
+            2 => self.bool(wt, end).map(|b| {
+                *v = AnyValue::Bool(b);
+                *strindex = false;
+            }),
+            3 => self.uint64(wt, end).map(|x| {
+                *v = AnyValue::Int(x as i64);
+                *strindex = false;
+            }),
+            4 => self.double(wt, end).map(|x| {
+                *v = AnyValue::Double(x);
+                *strindex = false;
+            }),
+            5 => self.message(wt, end, depth).and_then(|(e, d)| {
+                // prost merges into the variant it holds, else starts afresh.
+                if let AnyValue::Array(xs) = v {
+                    self.array_value(e, d, xs)
+                } else {
+                    let mut xs = Vec::new();
+                    self.array_value(e, d, &mut xs)?;
+                    *v = AnyValue::Array(xs);
+                    *strindex = false;
+                    Ok(())
+                }
+            }),
+            6 => self.message(wt, end, depth).and_then(|(e, d)| {
+                if let AnyValue::KvList(kvs) = v {
+                    self.key_value_list(e, d, kvs)
+                } else {
+                    let mut kvs = Vec::new();
+                    self.key_value_list(e, d, &mut kvs)?;
+                    *v = AnyValue::KvList(kvs);
+                    *strindex = false;
+                    Ok(())
+                }
+            }),
+            7 => self.len_delimited(wt, end).map(|r| {
+                *v = AnyValue::Bytes(if r.is_empty() { Bytes::new() } else { self.body.slice(r) });
+                *strindex = false;
+            }),
+            8 => self.int32(wt, end).map(|_| {
+                *v = AnyValue::Empty;
+                *strindex = true;
+            }),
+        });
+        Ok(())
+    }
+
+    /// One `AnyValue` element of an array or a log body's value.
+    pub(super) fn any_value_element(&mut self, end: usize, depth: u32) -> R<AnyValue> {
+        let mut v = AnyValue::Empty;
+        let mut strindex = false;
+        self.any_value(end, depth, &mut v, &mut strindex)?;
+        if strindex {
+            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
+        }
+        Ok(v)
+    }
+
+    pub(super) fn array_value(&mut self, end: usize, depth: u32, out: &mut Vec<AnyValue>) -> R<()> {
+        fields!(self, end, depth, Message::ArrayValue, |tag, wt| {
+            1 => self.message(wt, end, depth).and_then(|(e, d)| {
+                out.push(self.any_value_element(e, d)?);
+                Ok(())
+            }),
+        });
+        Ok(())
+    }
+
+    pub(super) fn key_value_list(&mut self, end: usize, depth: u32, out: &mut Vec<KeyValue>) -> R<()> {
+        fields!(self, end, depth, Message::KeyValueList, |tag, wt| {
+            1 => self.key_value(wt, end, depth, out),
+        });
+        Ok(())
+    }
+
+    /// A repeated `KeyValue` field: decodes one and appends it.
+    pub(super) fn key_value(&mut self, wt: u8, end: usize, depth: u32, out: &mut Vec<KeyValue>) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        let mut key = Str::EMPTY;
+        let mut value = AnyValue::Empty;
+        let mut strindex = false;
+        let mut key_strindex = 0;
+        fields!(self, end, depth, Message::KeyValue, |tag, wt| {
+            1 => self.string(wt, end).map(|s| key = s),
+            2 => self.message(wt, end, depth).and_then(|(e, d)| self.any_value(e, d, &mut value, &mut strindex)),
+            3 => self.int32(wt, end).map(|x| key_strindex = x),
+        });
+        if key_strindex != 0 {
+            return Err(invalid(Field::Key, "key_strindex is only valid in profiles"));
+        }
+        if strindex {
+            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
+        }
+        out.push(KeyValue { key, value });
+        Ok(())
+    }
+
+    /// Merges a `Resource` into `r`.
+    pub(super) fn resource(&mut self, wt: u8, end: usize, depth: u32, r: &mut Resource) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        let [attributes] = self.count_fields(end, [1]);
+        r.attributes.reserve(attributes);
+        fields!(self, end, depth, Message::Resource, |tag, wt| {
+            1 => self.key_value(wt, end, depth, &mut r.attributes),
+            2 => self.uint32(wt, end).map(|x| r.dropped_attributes_count = x),
+            3 => self.message(wt, end, depth).and_then(|(e, d)| self.validate(&ENTITY_REF, e, d)),
+        });
+        Ok(())
+    }
+
+    /// Merges an `InstrumentationScope` into `s`.
+    pub(super) fn scope(&mut self, wt: u8, end: usize, depth: u32, s: &mut InstrumentationScope) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        fields!(self, end, depth, Message::InstrumentationScope, |tag, wt| {
+            1 => self.string(wt, end).map(|x| s.name = x),
+            2 => self.string(wt, end).map(|x| s.version = x),
+            3 => self.key_value(wt, end, depth, &mut s.attributes),
+            4 => self.uint32(wt, end).map(|x| s.dropped_attributes_count = x),
+        });
+        Ok(())
+    }
+}
+
+pub(super) fn trace_id(b: &[u8]) -> R<TraceId> {
+    TraceId::from_slice(b).ok_or(invalid(Field::TraceId, "must be 16 bytes"))
+}
+
+pub(super) fn span_id(b: &[u8], field: Field) -> R<SpanId> {
+    SpanId::from_slice(b).ok_or(invalid(field, "must be 8 bytes"))
+}
+
+pub(super) fn opt_trace_id(b: &[u8]) -> R<Option<TraceId>> {
+    if b.is_empty() { Ok(None) } else { trace_id(b).map(Some) }
+}
+
+pub(super) fn opt_span_id(b: &[u8], field: Field) -> R<Option<SpanId>> {
+    if b.is_empty() { Ok(None) } else { span_id(b, field).map(Some) }
+}

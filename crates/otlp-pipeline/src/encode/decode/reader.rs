@@ -1,0 +1,290 @@
+//! The cursor over the body: field keys, scalars, length-delimited values,
+//! skipping unknown fields, and the field loop every message decodes with.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use super::{R, WireErrorKind, wire};
+use crate::model::Str;
+
+/// Most elements reserved ahead of decoding them (see `count_fields`): far
+/// above a span's attributes or a request's spans per scope (512 in the
+/// fixtures), and about 300 KiB at most for the largest element, a span.
+const MAX_RESERVE: usize = 1024;
+
+pub(super) const VARINT: u8 = 0;
+pub(super) const FIXED64: u8 = 1;
+pub(super) const LEN: u8 = 2;
+pub(super) const START_GROUP: u8 = 3;
+pub(super) const END_GROUP: u8 = 4;
+pub(super) const FIXED32: u8 = 5;
+
+/// A cursor over the body. Every read is bounded by the `end` of the message
+/// it is in: prost reads on into the parent and fails on the length check
+/// afterwards, so failing at once gives the same answer.
+pub(super) struct Decoder<'a> {
+    pub(super) body: &'a Bytes,
+    pub(super) buf: &'a [u8],
+    pub(super) pos: usize,
+}
+
+impl<'a> Decoder<'a> {
+    pub(super) fn new(body: &'a Bytes) -> Self {
+        Decoder { body, buf: body, pos: 0 }
+    }
+
+    #[inline]
+    pub(super) fn varint(&mut self, end: usize) -> R<u64> {
+        let bytes = &self.buf[self.pos..end];
+        if let Some(&b) = bytes.first()
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        let mut value = 0u64;
+        // 10 bytes hold 64 bits; the 10th may only carry the top bit.
+        for (i, &b) in bytes.iter().take(10).enumerate() {
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                if i == 9 && b >= 2 {
+                    break;
+                }
+                self.pos += i + 1;
+                return Ok(value);
+            }
+        }
+        Err(wire(WireErrorKind::InvalidVarint))
+    }
+
+    /// A field key: (field number, wire type).
+    #[inline]
+    pub(super) fn key(&mut self, end: usize) -> R<(u32, u8)> {
+        let key = self.varint(end)?;
+        let key = u32::try_from(key).map_err(|_| wire(WireErrorKind::InvalidKey))?;
+        let wire_type = (key & 7) as u8;
+        if wire_type > FIXED32 {
+            return Err(wire(WireErrorKind::InvalidWireType));
+        }
+        if key >> 3 == 0 {
+            return Err(wire(WireErrorKind::InvalidTag));
+        }
+        Ok((key >> 3, wire_type))
+    }
+
+    #[inline]
+    pub(super) fn expect(wire_type: u8, expected: u8) -> R<()> {
+        if wire_type == expected { Ok(()) } else { Err(wire(WireErrorKind::UnexpectedWireType)) }
+    }
+
+    /// The range of a length-delimited value.
+    #[inline]
+    pub(super) fn len_delimited(&mut self, wire_type: u8, end: usize) -> R<Range<usize>> {
+        Self::expect(wire_type, LEN)?;
+        let len = self.varint(end)?;
+        let start = self.pos;
+        if len > (end - start) as u64 {
+            return Err(wire(WireErrorKind::Truncated));
+        }
+        self.pos = start + len as usize;
+        Ok(start..self.pos)
+    }
+
+    /// Enters a nested message: its end, and the recursion budget inside it.
+    #[inline]
+    pub(super) fn message(&mut self, wire_type: u8, end: usize, depth: u32) -> R<(usize, u32)> {
+        Self::expect(wire_type, LEN)?;
+        if depth == 0 {
+            return Err(wire(WireErrorKind::RecursionLimit));
+        }
+        let range = self.len_delimited(LEN, end)?;
+        // The caller decodes the fields: back to the first one.
+        self.pos = range.start;
+        Ok((range.end, depth - 1))
+    }
+
+    #[inline]
+    pub(super) fn fixed64(&mut self, wire_type: u8, end: usize) -> R<u64> {
+        Self::expect(wire_type, FIXED64)?;
+        self.fixed64_raw(end)
+    }
+
+    #[inline]
+    pub(super) fn fixed64_raw(&mut self, end: usize) -> R<u64> {
+        let b = self.buf[self.pos..end].first_chunk::<8>().ok_or(wire(WireErrorKind::Truncated))?;
+        self.pos += 8;
+        Ok(u64::from_le_bytes(*b))
+    }
+
+    #[inline]
+    pub(super) fn double(&mut self, wire_type: u8, end: usize) -> R<f64> {
+        self.fixed64(wire_type, end).map(f64::from_bits)
+    }
+
+    #[inline]
+    pub(super) fn fixed32(&mut self, wire_type: u8, end: usize) -> R<u32> {
+        Self::expect(wire_type, FIXED32)?;
+        let b = self.buf[self.pos..end].first_chunk::<4>().ok_or(wire(WireErrorKind::Truncated))?;
+        self.pos += 4;
+        Ok(u32::from_le_bytes(*b))
+    }
+
+    #[inline]
+    pub(super) fn uint64(&mut self, wire_type: u8, end: usize) -> R<u64> {
+        Self::expect(wire_type, VARINT)?;
+        self.varint(end)
+    }
+
+    /// `uint32`: prost keeps the low 32 bits of the varint.
+    #[inline]
+    pub(super) fn uint32(&mut self, wire_type: u8, end: usize) -> R<u32> {
+        self.uint64(wire_type, end).map(|v| v as u32)
+    }
+
+    /// `int32` and enums: the low 32 bits, as prost reads them.
+    #[inline]
+    pub(super) fn int32(&mut self, wire_type: u8, end: usize) -> R<i32> {
+        self.uint64(wire_type, end).map(|v| v as i32)
+    }
+
+    #[inline]
+    pub(super) fn sint32(&mut self, wire_type: u8, end: usize) -> R<i32> {
+        let v = self.uint64(wire_type, end)? as u32;
+        Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
+    }
+
+    #[inline]
+    pub(super) fn bool(&mut self, wire_type: u8, end: usize) -> R<bool> {
+        self.uint64(wire_type, end).map(|v| v != 0)
+    }
+
+    #[inline]
+    pub(super) fn string(&mut self, wire_type: u8, end: usize) -> R<Str> {
+        let range = self.len_delimited(wire_type, end)?;
+        if range.is_empty() {
+            return Ok(Str::EMPTY);
+        }
+        Str::from_utf8(self.body.slice(range)).map_err(|_| wire(WireErrorKind::InvalidString))
+    }
+
+    #[inline]
+    pub(super) fn bytes(&mut self, wire_type: u8, end: usize) -> R<&'a [u8]> {
+        let range = self.len_delimited(wire_type, end)?;
+        Ok(&self.buf[range])
+    }
+
+    /// A repeated `fixed64` or `double`, packed or not.
+    pub(super) fn repeated_fixed64<T>(
+        &mut self,
+        wire_type: u8,
+        end: usize,
+        out: &mut Vec<T>,
+        f: fn(u64) -> T,
+    ) -> R<()> {
+        if wire_type == LEN {
+            let range = self.len_delimited(LEN, end)?;
+            self.pos = range.start;
+            out.reserve(range.len() / 8);
+            while self.pos < range.end {
+                out.push(f(self.fixed64_raw(range.end)?));
+            }
+        } else {
+            out.push(f(self.fixed64(wire_type, end)?));
+        }
+        Ok(())
+    }
+
+    /// A repeated `uint64`, packed or not.
+    pub(super) fn repeated_uint64(&mut self, wire_type: u8, end: usize, out: &mut Vec<u64>) -> R<()> {
+        if wire_type == LEN {
+            let range = self.len_delimited(LEN, end)?;
+            self.pos = range.start;
+            while self.pos < range.end {
+                out.push(self.varint(range.end)?);
+            }
+        } else {
+            out.push(self.uint64(wire_type, end)?);
+        }
+        Ok(())
+    }
+
+    /// Counts the fields numbered `tags` from the cursor to `end`: a
+    /// capacity hint for the repeated fields of the message about to be
+    /// decoded, so that its vectors are allocated once instead of grown by
+    /// doubling. It stops at the first malformed field or group (the decode
+    /// proper reports it), and is capped so that a body of many empty,
+    /// invalid elements cannot make it allocate far ahead of the decode.
+    pub(super) fn count_fields<const N: usize>(&self, end: usize, tags: [u32; N]) -> [usize; N] {
+        let mut counts = [0; N];
+        let mut probe = Decoder { body: self.body, buf: self.buf, pos: self.pos };
+        while probe.pos < end {
+            let Ok((tag, wt)) = probe.key(end) else { break };
+            if let Some(i) = tags.iter().position(|&t| t == tag) {
+                counts[i] += 1;
+            }
+            let skipped = match wt {
+                VARINT => probe.varint(end).map(drop),
+                FIXED64 => probe.fixed64_raw(end).map(drop),
+                FIXED32 => probe.fixed32(FIXED32, end).map(drop),
+                LEN => probe.len_delimited(LEN, end).map(drop),
+                _ => break,
+            };
+            if skipped.is_err() {
+                break;
+            }
+        }
+        counts.map(|n| n.min(MAX_RESERVE))
+    }
+
+    /// Skips a field this decoder does not model, as prost's `skip_field`
+    /// does: even a varint counts against the recursion limit, and a group's
+    /// fields are one level down.
+    pub(super) fn skip(&mut self, wire_type: u8, tag: u32, end: usize, depth: u32) -> R<()> {
+        if depth == 0 {
+            return Err(wire(WireErrorKind::RecursionLimit));
+        }
+        match wire_type {
+            VARINT => {
+                self.varint(end)?;
+            }
+            FIXED64 => {
+                self.fixed64_raw(end)?;
+            }
+            FIXED32 => {
+                self.fixed32(FIXED32, end)?;
+            }
+            LEN => {
+                self.len_delimited(LEN, end)?;
+            }
+            START_GROUP => loop {
+                let (inner, inner_type) = self.key(end)?;
+                if inner_type == END_GROUP {
+                    if inner != tag {
+                        return Err(wire(WireErrorKind::UnexpectedEndGroup));
+                    }
+                    break;
+                }
+                self.skip(inner_type, inner, end, depth - 1)?;
+            },
+            _ => return Err(wire(WireErrorKind::UnexpectedEndGroup)),
+        }
+        Ok(())
+    }
+}
+
+/// The field loop of one message: `$body` maps (tag, wire type) to a result
+/// and falls back to `skip`; errors get the message and field attached.
+macro_rules! fields {
+    ($d:ident, $end:ident, $depth:ident, $msg:expr, |$tag:ident, $wt:ident| { $($arm:pat => $e:expr,)* }) => {
+        while $d.pos < $end {
+            let ($tag, $wt) = $d.key($end).map_err(|e| within(e, $msg, 0))?;
+            let r: R<()> = match $tag {
+                $($arm => $e,)*
+                _ => $d.skip($wt, $tag, $end, $depth),
+            };
+            r.map_err(|e| within(e, $msg, $tag))?;
+        }
+    };
+}
+pub(super) use fields;
