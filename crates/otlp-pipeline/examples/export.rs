@@ -15,10 +15,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use otlp_pipeline::exporter::Exporter;
-use otlp_pipeline::model::{
-    Event, KeyValue, LogRecord, Metric, MetricData, NumberDataPoint, NumberValue, Resource, Severity, Span, SpanKind,
-    Status, Temporality, unix_nanos,
+use otlp_pipeline::model::unix_nanos;
+use otlp_pipeline::{
+    DropReason, Event, Exporter, KeyValue, LogRecord, Metric, MetricData, NumberDataPoint, NumberValue, Resource,
+    Severity, Span, SpanKind, Status, Temporality,
 };
 
 #[tokio::main(flavor = "current_thread")]
@@ -91,7 +91,7 @@ async fn run() -> Result<bool, otlp_pipeline::Error> {
     let stats = exporter.shutdown(Duration::from_secs(5)).await;
     let p = stats.pipeline;
     println!("accepted {} items, exported {}, dropped {}", p.accepted, p.exported, p.dropped_total());
-    for reason in otlp_pipeline::pipeline::DropReason::ALL {
+    for reason in DropReason::ALL {
         if p.dropped(reason) > 0 {
             println!("  dropped ({reason}): {}", p.dropped(reason));
         }

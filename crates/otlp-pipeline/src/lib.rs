@@ -38,9 +38,9 @@
 //! - [`pipeline`]: the bounded queue, the batcher, flush and shutdown, and
 //!   the accounting in which every item is exported or dropped with a
 //!   [`DropReason`] exactly once.
-//! - [`encode`]: OTLP/protobuf (the direct encoder and decoder, and the
-//!   reference path through the official prost types that both are checked
-//!   against) and OTLP/JSON.
+//! - [`encode`]: OTLP/protobuf (the direct encoder and decoder, and, with the
+//!   `reference` feature, the reference path through the official prost types
+//!   that both are checked against) and OTLP/JSON.
 //! - [`compress`]: gzip and zstd with reusable contexts, and the limits that
 //!   make decompressing untrusted input safe.
 //! - [`pool`]: the byte buffers and per-batch arenas that encode, compress and
@@ -50,8 +50,11 @@
 //! - [`exporter`]: what a service embeds: the pipeline plus a resilient
 //!   transport, configured by a builder or the `OTEL_EXPORTER_OTLP_*`
 //!   environment variables.
-//! - `receiver`: an in-process OTLP receiver as strict as a collector, for
-//!   tests and load runs.
+//! - `receiver` (feature `receiver`): an OTLP receiver as strict as a
+//!   collector, for tests, load runs and relays. An app that only exports
+//!   does not compile it.
+//! - `fixtures` (feature `fixtures`): the seeded standard batches that the
+//!   lab and the tests share.
 //! - [`simd`]: the SIMD hex and UTF-8 routines beside their scalar references.
 //! - [`error`]: the crate's [`Error`], one variant per layer.
 //!
