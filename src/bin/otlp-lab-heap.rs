@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use otlp_lab::Job;
+use otlp_lab::heap::{AuditCheck, AuditFile, PipelineOwn, PoolFile, PoolRow};
 use otlp_lab::scenarios::ScenarioParams;
 use otlp_lab::workloads::Workload;
 
@@ -548,12 +549,16 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
                 v["warm_live_bytes"],
                 v["peak_bytes"]
             );
-            rows.push(serde_json::json!({
-                "path": label, "workload": w.name(), "pool": tag,
-                "items_per_batch": v["items_per_run"], "blocks_per_batch": v["blocks_per_run"],
-                "bytes_per_batch": v["bytes_per_run"], "blocks_per_item": v["blocks_per_item"],
-                "peak_bytes": v["peak_bytes"],
-            }));
+            rows.push(PoolRow {
+                path: label.to_owned(),
+                workload: w.name().to_owned(),
+                pool: tag.to_owned(),
+                items_per_batch: v["items_per_run"].as_u64().unwrap_or(0),
+                blocks_per_batch: num(v, "blocks_per_run"),
+                bytes_per_batch: num(v, "bytes_per_run"),
+                blocks_per_item: num(v, "blocks_per_item"),
+                peak_bytes: v["peak_bytes"].as_u64().unwrap_or(0),
+            });
         }
         let (on_bytes, off_bytes) = (num(&a, "bytes_per_run"), num(&b, "bytes_per_run"));
         let (on_blocks, off_blocks) = (num(&a, "blocks_per_run"), num(&b, "blocks_per_run"));
@@ -594,19 +599,20 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
             clones.name(),
             num(&c, "blocks_per_run"),
         );
-        own_rows.push(serde_json::json!({ "batch_items": spans as u64, "blocks": own }));
+        own_rows.push(PipelineOwn { batch_items: spans as u64, blocks: own });
     }
-    let point =
-        |i: usize| (own_rows[i]["batch_items"].as_f64().unwrap_or(0.0), own_rows[i]["blocks"].as_f64().unwrap_or(0.0));
+    let point = |i: usize| (own_rows[i].batch_items as f64, own_rows[i].blocks);
     let ((n1, b1), (n2, b2)) = (point(0), point(1));
     let marginal = (b2 - b1) / (n2 - n1);
     println!("pipeline's own blocks per extra span (between the two batch sizes): {marginal:.4}");
     let path = dir.join("pool.json");
-    let json = serde_json::json!({
-        "batches": batches, "rows": rows, "pipeline_own_blocks_per_batch": own_rows,
-        "pipeline_own_blocks_per_extra_span": marginal,
-    });
-    std::fs::write(&path, format!("{json:#}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = PoolFile {
+        batches: u64::from(batches),
+        rows,
+        pipeline_own_blocks_per_batch: own_rows,
+        pipeline_own_blocks_per_extra_span: Some(marginal),
+    };
+    file.write(&path)?;
     println!(
         "{batches} measured batches each after a warm-up, one process per row ({:.1} s); profiles: {}/dhat-<workload>.json; results: {}",
         started.elapsed().as_secs_f64(),
@@ -617,8 +623,8 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
 }
 
 /// One check of the audit, as profiles/audit.json holds it.
-fn check(name: &str, passed: bool, detail: String) -> serde_json::Value {
-    serde_json::json!({ "name": name, "passed": passed, "detail": detail })
+fn check(name: &str, passed: bool, detail: String) -> AuditCheck {
+    AuditCheck { name: name.to_owned(), passed, detail }
 }
 
 /// Blocks and bytes still live at the end, and the site that allocated them.
@@ -773,8 +779,7 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
     }
 
     let path = dir.join("audit.json");
-    let json = serde_json::json!({ "passed": failures.is_empty(), "checks": checks });
-    std::fs::write(&path, format!("{json:#}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
+    AuditFile { passed: failures.is_empty(), checks }.write(&path)?;
     println!("results: {}", path.display());
     if failures.is_empty() {
         println!("audit: passed");

@@ -1,6 +1,17 @@
 //! The child: one implementation, one step, against one endpoint.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::results::RunResult;
+use super::specs::StepSpec;
+use super::{LoadError, runtime};
+use crate::harness::{Implementation, LatencyRecorder, OpenLoop, Pace, Signals, Usage};
+use crate::scenarios::{self, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
+use otlp_pipeline::exporter::Exporter;
+use otlp_pipeline::fixtures::{self, SplitMix64};
+use otlp_pipeline::pipeline::{DropReason, Handle, Item, PipelineConfig};
 
 /// Deadline of the final shutdown: far above what a drain needs, so that
 /// only a hung receiver reaches it.
@@ -11,10 +22,10 @@ const SHUTDOWN: Duration = Duration::from_secs(30);
 /// exporter's own count until the parent confirms it with the receiver's.
 pub fn run_child(implementation: Implementation, spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
     if spec.workers == 0 {
-        return Err(LoadError::Invalid("--workers must be at least 1".into()));
+        return Err(LoadError::NoWorkers);
     }
     if spec.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err(LoadError::Invalid("--rate must be a positive number of items per second".into()));
+        return Err(LoadError::Rate);
     }
     match implementation {
         Implementation::Ours => run_ours(spec, endpoint),
@@ -22,9 +33,43 @@ pub fn run_child(implementation: Implementation, spec: &StepSpec, endpoint: &str
     }
 }
 
+/// The production mix through the official SDK in this process, as one
+/// run: the SDK drops silently, so whatever its exporters did not deliver
+/// counts as `unreported`.
 #[cfg(feature = "official-sdk")]
 fn run_sdk(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
-    crate::sdk::run_production(spec, endpoint)
+    use crate::sdk::{ProductionPlan, SdkConfig, Transport, run_production};
+    let config = SdkConfig {
+        transport: Transport { endpoint: endpoint.to_owned(), protocol: spec.protocol, compression: spec.compression },
+        batch: spec.batch,
+        queue: spec.queue,
+    };
+    let plan = ProductionPlan { workers: spec.workers, duration: spec.duration, rate: spec.rate };
+    let run = run_production(&config, &plan)?;
+    let lost = run.offered.total().saturating_sub(run.delivered.total());
+    let mut dropped = BTreeMap::new();
+    if lost > 0 {
+        dropped.insert("unreported".to_owned(), lost);
+    }
+    Ok(RunResult {
+        implementation: Implementation::Sdk,
+        spec: spec.clone(),
+        duration_s: run.wall.as_secs_f64(),
+        offered: run.offered,
+        delivered: run.delivered,
+        exported: run.delivered.total(),
+        dropped,
+        requests: run.latency.count,
+        latency: run.latency,
+        usage: Usage::now(),
+        receiver_cpu_s: None,
+        offered_per_s: run.offered.total() as f64 / run.produced.as_secs_f64().max(1e-9),
+        notes: vec![
+            "the SDK drops silently (a full BatchSpanProcessor/BatchLogProcessor queue): dropped = offered - delivered"
+                .to_owned(),
+            "metric items are measurements, aggregated by the SDK into a few points per export".to_owned(),
+        ],
+    })
 }
 
 #[cfg(not(feature = "official-sdk"))]
@@ -33,27 +78,32 @@ fn run_sdk(_spec: &StepSpec, _endpoint: &str) -> Result<RunResult, LoadError> {
 }
 
 /// One block of the production mix through `offer` (7 spans, one 2-point
-/// metric, one log record); `offer` returns false when the item is refused
-/// for good (after shutdown).
-async fn offer_block<F, Fut>(rng: &mut SplitMix64, worker: u64, block: u64, offer: &mut F) -> Result<Signals, String>
+/// metric, one log record); `offer` fails when the item is refused for good
+/// (after shutdown).
+async fn offer_block<F, Fut>(
+    rng: &mut SplitMix64,
+    worker: u64,
+    block: u64,
+    offer: &mut F,
+) -> Result<Signals, DropReason>
 where
     F: FnMut(Item) -> Fut,
     Fut: std::future::Future<Output = Result<(), DropReason>>,
 {
     let seq = block * BLOCK_ITEMS;
     for j in 0..BLOCK_SPANS {
-        offer(Item::Span(scenarios::api_span(rng, worker, seq + j))).await.map_err(|r| r.to_string())?;
+        offer(Item::Span(scenarios::api_span(rng, worker, seq + j))).await?;
     }
     let time = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
     let metric = Item::Metric(scenarios::two_point_metric(rng, block, time));
     let points = metric.count();
-    offer(metric).await.map_err(|r| r.to_string())?;
-    offer(Item::Log(scenarios::app_log(rng, seq))).await.map_err(|r| r.to_string())?;
+    offer(metric).await?;
+    offer(Item::Log(scenarios::app_log(rng, seq))).await?;
     Ok(Signals { spans: BLOCK_SPANS, points, logs: 1 })
 }
 
 /// One of our producers: offers blocks until the deadline; returns what it offered.
-async fn our_producer(h: Handle, worker: u64, pace: Pace) -> Result<Signals, String> {
+async fn our_producer(h: Handle, worker: u64, pace: Pace) -> Result<Signals, DropReason> {
     let mut rng = SplitMix64::new(fixtures::SEED.wrapping_add(worker));
     let mut offered = Signals::default();
     let mut block = 0u64;
@@ -87,10 +137,6 @@ async fn our_producer(h: Handle, worker: u64, pace: Pace) -> Result<Signals, Str
     Ok(offered)
 }
 
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, LoadError> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io_err("starting a tokio runtime"))
-}
-
 fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
     let rt = runtime()?;
     let recorder = Arc::new(LatencyRecorder::new());
@@ -111,15 +157,14 @@ fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
             .observer(recorder.clone())
             .build()?;
         let start = Instant::now();
-        let pace = Pace::new(spec, start);
+        let pace = spec.pace(start);
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..spec.workers {
             tasks.spawn(our_producer(exporter.handle(), worker, pace));
         }
         let mut offered = Signals::default();
         while let Some(joined) = tasks.join_next().await {
-            offered =
-                offered.plus(joined.map_err(|e| LoadError::Producer(e.to_string()))?.map_err(LoadError::Producer)?);
+            offered = offered.plus(joined?.map_err(LoadError::Refused)?);
         }
         let produced = start.elapsed();
         let stats =

@@ -9,11 +9,10 @@
 //! figures apart from the receiver's and ours apart from the SDK's. The
 //! child prints its run as one JSON line; the parent replaces its delivered
 //! count with what the receiver confirmed, adds the receiver's own CPU
-//! seconds, and writes `profiles/load/<scenario>.json` (see
-//! `/work/contracts.md`).
+//! seconds, and writes `profiles/load/<scenario>.json` ([`LoadFile`]).
 //!
 //! Closed loop (no rate): every producer hands items over with
-//! [`Handle::send`], which waits for queue room, as fast as it can for the
+//! `Handle::send`, which waits for queue room, as fast as it can for the
 //! duration. Open loop (a rate): producers offer paced blocks with
 //! `try_item` every [`TICK`]; what the queue refuses is counted as dropped by
 //! reason, and a late tick is skipped, not made up in a burst.
@@ -22,52 +21,49 @@
 //! metric and one log record (70/20/10 of the items).
 
 mod child;
-mod measure;
-mod pacing;
+mod results;
 mod runner;
 mod specs;
 mod summary;
 
+use std::time::Duration;
+
+pub use crate::harness::TICK;
 pub use child::run_child;
-use child::runtime;
-pub use measure::{LatencyRecorder, LatencySummary, RunResult, Signals, Usage};
-pub use pacing::TICK;
-pub(crate) use pacing::{OpenLoop, Pace};
-#[cfg(test)]
-use runner::confirm_with_receiver;
+pub use results::{LoadFile, LoadTargets, Ratios, RunRecord, RunResult};
 pub use runner::run;
-use specs::codec_name;
+pub(crate) use specs::codec_name;
 pub use specs::{
-    Implementation, LoadArgs, LoadOptions, LoadScenario, MAX_QUEUE, SUSTAINED_DEFAULT_RATE, StepSpec,
-    UnknownLoadScenario,
+    LoadArgs, LoadOptions, LoadScenario, MAX_QUEUE, SUSTAINED_DEFAULT_RATE, StepSpec, UnknownLoadScenario,
 };
-use summary::load_average;
 pub use summary::{LoadReport, TARGET_ITEMS_PER_S, TARGET_P99_US, TARGET_PEAK_RSS_BYTES, TARGET_SDK_RATIO};
 
-use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
-use hdrhistogram::Histogram;
-use serde_json::{Value, json};
-
-use crate::scenarios::{self, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
-use otlp_pipeline::compress::Compression;
-use otlp_pipeline::exporter::{ExportObserver, Exporter, Protocol};
-use otlp_pipeline::fixtures::{self, SplitMix64};
-use otlp_pipeline::pipeline::{DropReason, ExportRequest, ExportResult, Handle, Item, PipelineConfig};
-use otlp_pipeline::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
+use crate::harness::Implementation;
+use crate::scenarios;
+use otlp_pipeline::pipeline::{DropReason, PipelineConfig};
 
 /// Why a load run failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// A setting that cannot be used.
-    #[error("{0}")]
-    Invalid(String),
+    /// `--duration` out of range.
+    #[error("--duration must be between 0 and 3600 seconds, got {0}")]
+    Duration(f64),
+    /// `--rate` not a positive number.
+    #[error("--rate must be a positive number of items per second")]
+    Rate,
+    /// A count of zero.
+    #[error("--workers, --batch, --exports and --queue must be at least 1")]
+    AtLeastOne,
+    /// A child asked to run no producers.
+    #[error("--workers must be at least 1")]
+    NoWorkers,
+    /// `--queue` above [`MAX_QUEUE`].
+    #[error("--queue must be at most {MAX_QUEUE} items")]
+    QueueTooLarge,
+    /// `--child` without `--endpoint` (clap requires it; this is for callers of [`cli`]).
+    #[error("--child needs --endpoint")]
+    ChildNeedsEndpoint,
     /// `--sdk` in a build without the official SDK.
     #[error("--sdk needs the official SDK: build with `cargo build --release --features official-sdk`")]
     NoSdk,
@@ -83,21 +79,60 @@ pub enum LoadError {
     /// The exporter refused its settings.
     #[error("building the exporter: {0}")]
     Exporter(#[from] otlp_pipeline::exporter::ExporterError),
-    /// A producer task failed.
+    /// A producer task panicked or was cancelled.
     #[error("a producer failed: {0}")]
-    Producer(String),
+    Producer(#[from] tokio::task::JoinError),
+    /// The pipeline refused a producer's item for good.
+    #[error("a producer's item was refused: {0}")]
+    Refused(DropReason),
+    /// The official SDK could not be set up or run.
+    #[cfg(feature = "official-sdk")]
+    #[error(transparent)]
+    Sdk(#[from] crate::sdk::SdkError),
     /// The exporter's shutdown did not return.
     #[error("the exporter's shutdown hung")]
     Hung,
     /// A child process failed or printed something that is not a run.
-    #[error("the {implementation} child of step {step}: {detail}")]
+    #[error("the {implementation} child of step {step}: {failure}", implementation = implementation.name())]
     Child {
         /// Which implementation.
-        implementation: &'static str,
+        implementation: Implementation,
         /// Which step.
         step: String,
-        /// What went wrong (its exit status and standard error).
-        detail: String,
+        /// What went wrong.
+        #[source]
+        failure: ChildFailure,
+    },
+    /// The result file could not be written.
+    #[error(transparent)]
+    ResultFile(#[from] crate::result_file::ResultFileError),
+}
+
+/// How a child process failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChildFailure {
+    /// The thread waiting for it failed.
+    #[error("waiting for it: {0}")]
+    Join(tokio::task::JoinError),
+    /// It ran past its duration and grace period.
+    #[error("still running after {0:?}")]
+    Timeout(Duration),
+    /// It exited unsuccessfully.
+    #[error("{status} — {stderr}")]
+    Exit {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// Its standard error, for the reason.
+        stderr: String,
+    },
+    /// Its last line is not a run.
+    #[error("its output is not a run ({source}): {stdout}")]
+    Output {
+        /// Why the line does not parse.
+        source: serde_json::Error,
+        /// What it printed.
+        stdout: String,
     },
 }
 
@@ -106,18 +141,19 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LoadError {
     move |source| LoadError::Io { what, source }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, LoadError> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(io_err("starting a tokio runtime"))
+}
+
 /// `otlp-lab load`: runs the scenario and prints its table (or, with the
 /// hidden `--child`, one implementation's run as a JSON line).
 pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
     if !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= 3_600.0) {
-        return Err(LoadError::Invalid(format!(
-            "--duration must be between 0 and 3600 seconds, got {}",
-            args.duration
-        )));
+        return Err(LoadError::Duration(args.duration));
     }
     let duration = Duration::from_secs_f64(args.duration);
     if let Some(implementation) = args.child {
-        let endpoint = args.endpoint.ok_or_else(|| LoadError::Invalid("--child needs --endpoint".into()))?;
+        let endpoint = args.endpoint.ok_or(LoadError::ChildNeedsEndpoint)?;
         let spec = StepSpec {
             step: args.step.unwrap_or_else(|| "child".to_owned()),
             protocol: args.protocol,
@@ -130,7 +166,8 @@ pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
             duration,
         };
         let run = run_child(implementation, &spec, &endpoint)?;
-        println!("{}", run.to_json());
+        // One line: the parent reads the last line that starts with `{`.
+        println!("{}", serde_json::to_string(&run.record()).expect("a run serializes"));
         return Ok(());
     }
     let options = LoadOptions {
@@ -150,13 +187,18 @@ pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
     };
     let report = run(args.scenario, &options)?;
     print!("{}", report.table());
-    println!("results: {}", options.out.join(format!("{}.json", args.scenario.name())).display());
+    println!("results: {}", LoadFile::path(&options.out, args.scenario).display());
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use super::runner::confirm_with_receiver;
     use super::*;
+    use crate::harness::{LatencyRecorder, LatencySummary, Signals, Usage};
+    use otlp_pipeline::receiver::ReceiverCounts;
 
     #[test]
     fn names_round_trip_and_unknown_ones_list_the_known() {
@@ -202,18 +244,57 @@ mod tests {
             requests: 3,
             notes: vec!["a note".to_owned()],
         };
-        let v = run.to_json();
+        let v = serde_json::to_value(run.record()).expect("serializes");
         assert_eq!(v["dropped_total"], 5);
         assert_eq!(v["latency_us"]["count"], 4);
         assert_eq!(v["compression"], "zstd");
-        assert_eq!(RunResult::from_json(&v).expect("reads back"), run);
+        assert_eq!(v["implementation"], "otlp-lab");
+        let back: RunRecord = serde_json::from_value(v.clone()).expect("reads back");
+        assert_eq!(RunResult::from(back), run);
         // A result written before `--queue` existed ran with the default queue.
         let mut old = v.clone();
         old.as_object_mut().expect("an object").remove("queue_capacity");
-        assert_eq!(
-            RunResult::from_json(&old).expect("reads back").spec.queue,
-            PipelineConfig::default().queue_capacity
-        );
+        let old: RunRecord = serde_json::from_value(old).expect("reads back");
+        assert_eq!(RunResult::from(old).spec.queue, PipelineConfig::default().queue_capacity);
+    }
+
+    #[test]
+    fn a_load_file_survives_its_file() {
+        let spec = LoadScenario::Production.steps(&LoadOptions::default())[0].clone();
+        let run = |implementation, items: u64| RunResult {
+            implementation,
+            spec: spec.clone(),
+            duration_s: 1.0,
+            offered: Signals { spans: items, points: 0, logs: 0 },
+            delivered: Signals { spans: items, points: 0, logs: 0 },
+            exported: items,
+            dropped: BTreeMap::new(),
+            latency: LatencySummary { p50: 10.0, p90: 20.0, p99: 30.0, p999: 40.0, max: 50.0, count: 3 },
+            usage: Usage { user_s: 0.5, system_s: 0.25, peak_rss_bytes: 1 << 20 },
+            receiver_cpu_s: Some((0.125, 0.0625)),
+            offered_per_s: items as f64,
+            requests: 3,
+            notes: vec!["a note".to_owned()],
+        };
+        let report = LoadReport {
+            scenario: LoadScenario::Production,
+            target: "loopback".to_owned(),
+            mode: "closed",
+            runs: vec![run(Implementation::Ours, 1_000), run(Implementation::Sdk, 0)],
+            load_average: (Some([1.0, 2.0, 3.0]), None),
+        };
+        let file = report.file();
+        let ratios = file.ratios.as_ref().expect("both ran");
+        // Over a rate of zero: no ratio (JSON has no infinity).
+        assert_eq!(ratios.items_per_s_vs_sdk, None);
+        assert_eq!(ratios.p99_us_vs_sdk, Some(1.0));
+        let dir = std::env::temp_dir().join(format!("otlp-lab-load-file-{}", std::process::id()));
+        let path = LoadFile::path(&dir, LoadScenario::Production);
+        file.write(&path).expect("writes");
+        let back = LoadFile::read(&path).expect("reads").expect("exists");
+        let _cleaned = std::fs::remove_dir_all(&dir);
+        assert_eq!(back, file);
+        assert_eq!(back.runs.into_iter().map(RunResult::from).collect::<Vec<_>>(), report.runs);
     }
 
     #[test]

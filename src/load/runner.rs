@@ -1,6 +1,15 @@
 //! The parent: the receiver, the children, the result file.
 
-use super::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::results::{LoadFile, RunRecord, RunResult};
+use super::specs::{LoadOptions, LoadScenario, MAX_QUEUE, StepSpec};
+use super::summary::{LoadReport, load_average};
+use super::{ChildFailure, LoadError, io_err, runtime};
+use crate::harness::{Implementation, Signals, Usage};
+use otlp_pipeline::exporter::Protocol;
+use otlp_pipeline::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
 
 /// Longest a child may run past its duration (drain, start-up) before the
 /// parent gives up on it.
@@ -14,17 +23,17 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
         return Err(LoadError::NoSdk);
     }
     if options.duration.is_zero() {
-        return Err(LoadError::Invalid("--duration must be positive".into()));
+        return Err(LoadError::Duration(0.0));
     }
     if options.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err(LoadError::Invalid("--rate must be a positive number of items per second".into()));
+        return Err(LoadError::Rate);
     }
     if options.workers == Some(0) || options.batch == Some(0) || options.exports == Some(0) || options.queue == Some(0)
     {
-        return Err(LoadError::Invalid("--workers, --batch, --exports and --queue must be at least 1".into()));
+        return Err(LoadError::AtLeastOne);
     }
     if options.queue.is_some_and(|q| q > MAX_QUEUE) {
-        return Err(LoadError::Invalid(format!("--queue must be at most {MAX_QUEUE} items")));
+        return Err(LoadError::QueueTooLarge);
     }
     let exe = match &options.exe {
         Some(p) => p.clone(),
@@ -80,10 +89,7 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
 }
 
 fn write_report(report: &LoadReport, out: &Path) -> Result<(), LoadError> {
-    std::fs::create_dir_all(out).map_err(io_err(format!("creating {}", out.display())))?;
-    let path = out.join(format!("{}.json", report.scenario.name()));
-    let text = serde_json::to_string_pretty(&report.to_json()).expect("JSON values serialize");
-    std::fs::write(&path, text + "\n").map_err(io_err(format!("writing {}", path.display())))
+    Ok(report.file().write(&LoadFile::path(out, report.scenario))?)
 }
 
 /// The arguments of a child for one step.
@@ -130,7 +136,7 @@ async fn run_in_child(
     receiver: Option<&Receiver>,
     progress: bool,
 ) -> Result<RunResult, LoadError> {
-    let child_err = |detail: String| LoadError::Child { implementation: imp.name(), step: spec.step.clone(), detail };
+    let child_err = |failure: ChildFailure| LoadError::Child { implementation: imp, step: spec.step.clone(), failure };
     let before = receiver.map(Receiver::counts);
     let usage_before = Usage::now();
     let mut cmd = std::process::Command::new(exe);
@@ -147,11 +153,11 @@ async fn run_in_child(
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let output = loop {
         tokio::select! {
-            done = &mut waiting => break done.map_err(|e| child_err(e.to_string()))?.map_err(io_err("waiting for the child"))?,
+            done = &mut waiting => break done.map_err(|e| child_err(ChildFailure::Join(e)))?.map_err(io_err("waiting for the child"))?,
             _ = tick.tick() => {
                 let elapsed = started.elapsed();
                 if elapsed > limit {
-                    return Err(child_err(format!("still running after {limit:?}")));
+                    return Err(child_err(ChildFailure::Timeout(limit)));
                 }
                 if let (Some(bar), Some(r), Some(b)) = (&bar, receiver, before) {
                     let n = delta_total(r.counts(), b);
@@ -169,13 +175,13 @@ async fn run_in_child(
     let usage_after = Usage::now();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        return Err(child_err(format!("{} — {}", output.status, stderr.trim())));
+        return Err(child_err(ChildFailure::Exit { status: output.status, stderr: stderr.trim().to_owned() }));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| child_err(format!("its output is not JSON ({e}): {stdout}")))?;
-    let mut run = RunResult::from_json(&value).map_err(child_err)?;
+    let record: RunRecord = serde_json::from_str(line)
+        .map_err(|source| child_err(ChildFailure::Output { source, stdout: stdout.trim().to_owned() }))?;
+    let mut run = RunResult::from(record);
     if let (Some(r), Some(b)) = (receiver, before) {
         confirm_with_receiver(&mut run, r.counts(), b);
         run.receiver_cpu_s =

@@ -1,7 +1,18 @@
 //! What a load run is asked to do: the scenarios, their steps, the options
 //! and the command line.
 
-use super::*;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::harness::{Implementation, Pace};
+use crate::scenarios;
+use otlp_pipeline::compress::Compression;
+use otlp_pipeline::exporter::Protocol;
+use otlp_pipeline::pipeline::PipelineConfig;
 
 /// Offered rate of `sustained_load` when no `--rate` is given, in items/s.
 pub const SUSTAINED_DEFAULT_RATE: f64 = 200_000.0;
@@ -10,17 +21,22 @@ pub const SUSTAINED_DEFAULT_RATE: f64 = 200_000.0;
 pub const MAX_QUEUE: usize = 1 << 20;
 
 /// The load scenarios.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LoadScenario {
     /// The 70/20/10 mix from 50 workers.
+    #[serde(rename = "production_workload")]
     Production,
     /// The mix from 10, 50, 100, 200 and 500 producers.
+    #[serde(rename = "high_concurrency")]
     HighConcurrency,
     /// The mix with batches of 100, 500, 1,000 and 5,000 items.
+    #[serde(rename = "batch_processing")]
     BatchProcessing,
     /// The mix over http/protobuf, http/json and grpc, each with none, gzip and zstd.
+    #[serde(rename = "network_io")]
     NetworkIo,
     /// The mix offered at a steady rate (open loop).
+    #[serde(rename = "sustained_load")]
     Sustained,
 }
 
@@ -116,44 +132,6 @@ impl FromStr for LoadScenario {
     }
 }
 
-/// Which exporter a run measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Implementation {
-    /// This crate's exporter.
-    Ours,
-    /// The official Rust SDK (`opentelemetry_sdk` + `opentelemetry-otlp`).
-    Sdk,
-}
-
-impl Implementation {
-    /// The name in the result file.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Implementation::Ours => "otlp-lab",
-            Implementation::Sdk => "official-sdk",
-        }
-    }
-
-    /// The value of the hidden `--child` flag.
-    pub const fn flag(self) -> &'static str {
-        match self {
-            Implementation::Ours => "ours",
-            Implementation::Sdk => "sdk",
-        }
-    }
-}
-
-impl FromStr for Implementation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ours" => Ok(Implementation::Ours),
-            "sdk" => Ok(Implementation::Sdk),
-            other => Err(format!("unknown implementation `{other}`: expected ours or sdk")),
-        }
-    }
-}
-
 /// Options of `otlp-lab load`.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
@@ -229,8 +207,15 @@ pub struct StepSpec {
     pub duration: Duration,
 }
 
+impl StepSpec {
+    /// How each producer paces its blocks when the step starts at `start`.
+    pub(crate) fn pace(&self, start: Instant) -> Pace {
+        Pace::new(start, self.duration, self.rate, self.workers)
+    }
+}
+
 /// The codec's name without its level, as the result file spells it.
-pub(super) fn codec_name(c: Compression) -> &'static str {
+pub(crate) fn codec_name(c: Compression) -> &'static str {
     match c {
         Compression::None => "none",
         Compression::Gzip { .. } => "gzip",

@@ -1,6 +1,11 @@
-//! The finished run: the result file's JSON and the table the CLI prints.
+//! The finished run: the result file and the table the CLI prints.
 
-use super::*;
+use std::fmt::Write as _;
+
+use super::results::{LoadFile, LoadTargets, Ratios, RunResult};
+use super::specs::{LoadScenario, MAX_QUEUE};
+use crate::harness::Implementation;
+use otlp_pipeline::pipeline::DropReason;
 
 /// Target delivered rate of the production workload, items/s (issue 6).
 pub const TARGET_ITEMS_PER_S: f64 = 500_000.0;
@@ -35,28 +40,23 @@ pub(super) fn load_average() -> Option<[f64; 3]> {
 }
 
 impl LoadReport {
-    /// The result file's JSON.
-    pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "scenario": self.scenario.name(),
-            "target": self.target,
-            "mode": self.mode,
-            "runs": self.runs.iter().map(RunResult::to_json).collect::<Vec<_>>(),
-            "load_average_before": self.load_average.0,
-            "load_average_after": self.load_average.1,
-        });
-        if self.scenario.has_targets() {
-            v["targets"] = json!({
-                "items_per_s": TARGET_ITEMS_PER_S,
-                "p99_us": TARGET_P99_US,
-                "peak_rss_bytes": TARGET_PEAK_RSS_BYTES,
-                "sdk_ratio": TARGET_SDK_RATIO,
-            });
+    /// The result file.
+    pub fn file(&self) -> LoadFile {
+        LoadFile {
+            scenario: self.scenario,
+            target: self.target.clone(),
+            mode: self.mode.to_owned(),
+            runs: self.runs.iter().map(RunResult::record).collect(),
+            load_average_before: self.load_average.0,
+            load_average_after: self.load_average.1,
+            targets: self.scenario.has_targets().then_some(LoadTargets {
+                items_per_s: TARGET_ITEMS_PER_S,
+                p99_us: TARGET_P99_US,
+                peak_rss_bytes: TARGET_PEAK_RSS_BYTES,
+                sdk_ratio: TARGET_SDK_RATIO,
+            }),
+            ratios: self.ratios(),
         }
-        if let Some(r) = self.ratios() {
-            v["ratios"] = r;
-        }
-        v
     }
 
     /// Ours over the SDK's, from the first step that has both.
@@ -69,21 +69,20 @@ impl LoadReport {
         })
     }
 
-    fn ratios(&self) -> Option<Value> {
+    fn ratios(&self) -> Option<Ratios> {
         let (o, s) = self.pair()?;
-        let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
         // JSON has no infinity: a ratio over zero is left out (null).
-        let num = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
-        Some(json!({
-            "step": o.spec.step,
-            "basis": "items_per_s_vs_sdk compares delivered spans + log records per second; the SDK aggregates metric measurements into a few points, so all_items_per_s_vs_sdk (measurements counted as items) flatters it",
-            "items_per_s_vs_sdk": num(div(o.spans_logs_per_s(), s.spans_logs_per_s())),
-            "all_items_per_s_vs_sdk": num(div(o.items_per_s(), s.items_per_s())),
-            "spans_per_s_vs_sdk": num(div(o.spans_per_s(), s.spans_per_s())),
-            "p99_us_vs_sdk": num(div(o.latency.p99, s.latency.p99)),
-            "cpu_s_per_million_vs_sdk": num(div(o.cpu_s_per_million(), s.cpu_s_per_million())),
-            "peak_rss_vs_sdk": num(div(o.usage.peak_rss_bytes as f64, s.usage.peak_rss_bytes as f64)),
-        }))
+        let div = |a: f64, b: f64| Some(a / b).filter(|x| b > 0.0 && x.is_finite());
+        Some(Ratios {
+            step: o.spec.step.clone(),
+            basis: "items_per_s_vs_sdk compares delivered spans + log records per second; the SDK aggregates metric measurements into a few points, so all_items_per_s_vs_sdk (measurements counted as items) flatters it".to_owned(),
+            items_per_s_vs_sdk: div(o.spans_logs_per_s(), s.spans_logs_per_s()),
+            all_items_per_s_vs_sdk: div(o.items_per_s(), s.items_per_s()),
+            spans_per_s_vs_sdk: div(o.spans_per_s(), s.spans_per_s()),
+            p99_us_vs_sdk: div(o.latency.p99, s.latency.p99),
+            cpu_s_per_million_vs_sdk: div(o.cpu_s_per_million(), s.cpu_s_per_million()),
+            peak_rss_vs_sdk: div(o.usage.peak_rss_bytes as f64, s.usage.peak_rss_bytes as f64),
+        })
     }
 
     /// The table the CLI prints: one row per run, then the targets with
