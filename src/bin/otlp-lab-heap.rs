@@ -503,27 +503,73 @@ impl Sampler {
     }
 }
 
+/// Why the pool comparison or the leak audit failed.
+#[derive(Debug, thiserror::Error)]
+enum HeapError {
+    #[error("{}: {source}", path.display())]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("finding this executable: {0}")]
+    Exe(std::io::Error),
+    #[error("{name}: cannot run it: {source}")]
+    Spawn { name: String, source: std::io::Error },
+    #[error("{name}: {stderr}")]
+    Failed { name: String, stderr: String },
+    #[error("{name}: no summary")]
+    NoSummary { name: String },
+    #[error("{name}: the summary is not JSON: {source}")]
+    Summary { name: String, source: serde_json::Error },
+    #[error("the heap summary has no `{0}`")]
+    Field(&'static str),
+    #[error("{}: {source}", path.display())]
+    Profile { path: PathBuf, source: std::io::Error },
+    #[error("{}: not JSON: {source}", path.display())]
+    ProfileJson { path: PathBuf, source: serde_json::Error },
+    #[error("dhat profile without {0}")]
+    ProfileShape(&'static str),
+    #[error("cannot run valgrind (install it, or pass --no-memcheck): {0}")]
+    Valgrind(std::io::Error),
+    #[error(transparent)]
+    File(#[from] otlp_lab::result_file::ResultFileError),
+    #[error("audit failed:\n  {}", .0.join("\n  "))]
+    AuditFailed(Vec<String>),
+}
+
+fn create_dir(dir: &Path) -> Result<(), HeapError> {
+    std::fs::create_dir_all(dir).map_err(|source| HeapError::Dir { path: dir.to_owned(), source })
+}
+
 /// Runs this binary again on `name` and reads its JSON summary.
-fn measure(name: &str, iterations: u32, dir: &Path) -> Result<serde_json::Value, Box<dyn Error>> {
+fn measure(name: &str, iterations: u32, dir: &Path) -> Result<serde_json::Value, HeapError> {
     measure_with(name, &["--iterations", &iterations.to_string()], dir)
 }
 
-fn measure_with(name: &str, extra: &[&str], dir: &Path) -> Result<serde_json::Value, Box<dyn Error>> {
-    let exe = std::env::current_exe()?;
-    let out = Command::new(exe).args(["run", name, "--json"]).args(extra).arg("--dir").arg(dir).output()?;
+fn measure_with(name: &str, extra: &[&str], dir: &Path) -> Result<serde_json::Value, HeapError> {
+    let exe = std::env::current_exe().map_err(HeapError::Exe)?;
+    let out = Command::new(exe)
+        .args(["run", name, "--json"])
+        .args(extra)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .map_err(|source| HeapError::Spawn { name: name.to_owned(), source })?;
     if !out.status.success() {
-        return Err(format!("{name}: {}", String::from_utf8_lossy(&out.stderr).trim()).into());
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        return Err(HeapError::Failed { name: name.to_owned(), stderr });
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).ok_or_else(|| format!("{name}: no summary"))?;
-    Ok(serde_json::from_str(line)?)
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| HeapError::NoSummary { name: name.to_owned() })?;
+    serde_json::from_str(line).map_err(|source| HeapError::Summary { name: name.to_owned(), source })
 }
 
 /// The pool on vs off, for encode + compress and for the pipeline, and the
 /// pipeline's own blocks per batch at two batch sizes. Prints a table and
 /// writes `<dir>/pool.json`.
-fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn pool(batches: u32, dir: &Path) -> Result<(), HeapError> {
+    create_dir(dir)?;
     let pairs = [
         ("encode + zstd 1", Workload::EncodeZstdPooled, Workload::EncodeZstdFresh),
         ("pipeline batch (zstd 1)", Workload::PipelineBatchZstd, Workload::PipelineBatchZstdNoPool),
@@ -632,13 +678,15 @@ type LiveSite = (u64, u64, String);
 
 /// Allocation sites of the blocks still live at the end of a dhat profile,
 /// named by their first frame outside the allocator and the standard library.
-fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, Box<dyn Error>> {
-    let text = std::fs::read_to_string(profile).map_err(|e| format!("{}: {e}", profile.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ftbl = v["ftbl"].as_array().ok_or("dhat profile without ftbl")?;
+fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, HeapError> {
+    let text =
+        std::fs::read_to_string(profile).map_err(|source| HeapError::Profile { path: profile.to_owned(), source })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| HeapError::ProfileJson { path: profile.to_owned(), source })?;
+    let ftbl = v["ftbl"].as_array().ok_or(HeapError::ProfileShape("ftbl"))?;
     let generic = ["alloc::", "<alloc::", "core::", "<core::", "std::", "<std::", "<T as ", "hashbrown::"];
     let mut sites = Vec::new();
-    for pp in v["pps"].as_array().ok_or("dhat profile without pps")? {
+    for pp in v["pps"].as_array().ok_or(HeapError::ProfileShape("pps"))? {
         // dhat's file: `eb` is bytes live at the end, `ebk` their blocks.
         let (bytes, blocks) = (pp["eb"].as_u64().unwrap_or(0), pp["ebk"].as_u64().unwrap_or(0));
         if blocks == 0 {
@@ -660,17 +708,15 @@ fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, Box<dyn Error>> {
 }
 
 /// The leak audit (see `Cmd::Audit`).
-fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(), Box<dyn Error>> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(), HeapError> {
+    create_dir(dir)?;
     let mut failures = Vec::new();
     // One entry a check, for profiles/audit.json (the report reads it).
     let mut checks = Vec::new();
     let mut lifecycle = Vec::new();
 
     println!("1. lifecycle: start, load, shutdown; what is live at exit must not grow with the runs");
-    let field = |v: &serde_json::Value, k: &str| -> Result<u64, Box<dyn Error>> {
-        v[k].as_u64().ok_or_else(|| format!("the heap summary has no `{k}`").into())
-    };
+    let field = |v: &serde_json::Value, k: &'static str| v[k].as_u64().ok_or(HeapError::Field(k));
     for (name, scale) in AUDIT_LIFECYCLE {
         let one = measure_with(name, &["--iterations", "1", "--scale", scale], dir)?;
         let three = measure_with(name, &["--iterations", "3", "--scale", scale], dir)?;
@@ -740,7 +786,7 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
             "3. valgrind memcheck --leak-check=full on `otlp-lab run {name} --scale {scale}` (log: {})",
             log.display()
         );
-        let lab = std::env::current_exe()?.with_file_name("otlp-lab");
+        let lab = std::env::current_exe().map_err(HeapError::Exe)?.with_file_name("otlp-lab");
         // An exit code of its own marks "memcheck found an error or a definite leak".
         let out = Command::new("valgrind")
             .args(["--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=97"])
@@ -748,7 +794,7 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
             .arg(&lab)
             .args(["run", name, "--scale", scale, "--iterations", "1"])
             .output()
-            .map_err(|e| format!("cannot run valgrind (install it, or pass --no-memcheck): {e}"))?;
+            .map_err(HeapError::Valgrind)?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         for line in text.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")) {
             println!("   {}", line.trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim());
@@ -785,6 +831,6 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
         println!("audit: passed");
         Ok(())
     } else {
-        Err(format!("audit failed:\n  {}", failures.join("\n  ")).into())
+        Err(HeapError::AuditFailed(failures))
     }
 }
