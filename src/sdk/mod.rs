@@ -14,9 +14,9 @@
 //! spawns its worker on tokio: both need a tokio runtime that is being
 //! driven, which a `block_on` on the processor thread is not. So one
 //! current-thread tokio runtime runs on a thread of its own
-//! ([`runtime::IoRuntime`], what an application's `#[tokio::main]` runtime
+//! (`runtime::IoRuntime`, what an application's `#[tokio::main]` runtime
 //! gives the SDK), and every exporter call is polled inside its context
-//! ([`exporter::Instrumented`], which also counts what each call delivered
+//! (`exporter::Instrumented`, which also counts what each call delivered
 //! and, for the load runs, times it).
 //!
 //! This module imports `crate::harness` (the shared measurements and
