@@ -28,7 +28,7 @@ use otlp_pipeline::pipeline::{DropReason, Item, StatsSnapshot};
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig};
 
 /// How long an exporter-run may take to deliver what is left at shutdown.
-/// Generous: under callgrind everything runs about 50 to 100 times slower.
+/// Generous: callgrind slows the whole process down many times over.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(600);
 
 /// The targets, instructions per span, by case.

@@ -245,10 +245,10 @@ fn ticker() -> tokio::time::Interval {
 
 /// The open loop's pacing, for ours and the SDK's producers alike: every
 /// [`TICK`], as many blocks as the credit allows, yielding between them as a
-/// service does between requests. Without the yield, 50 producers on one
-/// thread offered a whole tick's burst (5,000 items at 500k/s) before the
-/// batcher on that thread could take any, and a 2,048-item queue dropped
-/// most of it at rates the closed loop sustains.
+/// service does between requests. Without the yield, the producers on one
+/// thread offer a whole tick's burst before the batcher on that thread can
+/// take any, and the queue refuses what does not fit at rates the closed
+/// loop sustains.
 pub(crate) struct OpenLoop {
     interval: tokio::time::Interval,
     deadline: Instant,

@@ -16,8 +16,8 @@ use otlp_pipeline::pipeline::PipelineConfig;
 
 /// Offered rate of `sustained_load` when no `--rate` is given, in items/s.
 pub const SUSTAINED_DEFAULT_RATE: f64 = 200_000.0;
-/// The largest `--queue`: the ring is allocated whole at start, about
-/// 300 bytes an item, so this bounds it near 300 MiB.
+/// The largest `--queue`: the ring is allocated whole at start, so this
+/// bounds the memory a mistyped setting can take.
 pub const MAX_QUEUE: usize = 1 << 20;
 
 /// The load scenarios.
