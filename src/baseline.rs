@@ -45,9 +45,15 @@ pub enum BaselineError {
     /// Not JSON.
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// JSON, but not a BMF object of benches with an `instructions` value.
-    #[error("not Bencher Metric Format: {0}")]
-    Shape(String),
+    /// JSON, but not an object of benches.
+    #[error("not Bencher Metric Format: the top level is not an object")]
+    NotAnObject,
+    /// A bench without a whole instruction count.
+    #[error("not Bencher Metric Format: `{0}` has no whole `{INSTRUCTIONS}.value`")]
+    NoInstructions(String),
+    /// A bench whose allocation count is not whole.
+    #[error("not Bencher Metric Format: `{0}` has a `{ALLOCATIONS}.value` that is not a whole count")]
+    Allocations(String),
 }
 
 /// Results from the rows read off iai-callgrind's JSON output. A bench seen
@@ -75,20 +81,18 @@ pub fn to_bmf(results: &Results) -> String {
 /// Reads BMF JSON as written by [`to_bmf`] (other measures are ignored).
 pub fn from_bmf(text: &str) -> Result<Results, BaselineError> {
     let v: serde_json::Value = serde_json::from_str(text)?;
-    let obj = v.as_object().ok_or_else(|| BaselineError::Shape("the top level is not an object".into()))?;
+    let obj = v.as_object().ok_or(BaselineError::NotAnObject)?;
     let mut out = Results::new();
     for (id, measures) in obj {
         let value = |m: &str| measures.get(m).and_then(|x| x.get("value")).and_then(serde_json::Value::as_f64);
         let instructions = value(INSTRUCTIONS)
             .filter(|x| *x >= 0.0 && x.fract() == 0.0)
-            .ok_or_else(|| BaselineError::Shape(format!("`{id}` has no whole `{INSTRUCTIONS}.value`")))?;
+            .ok_or_else(|| BaselineError::NoInstructions(id.clone()))?;
         let allocations = match value(ALLOCATIONS) {
             None => None,
             Some(a) if a >= 0.0 && a.fract() == 0.0 => Some(a as u64),
             Some(_) => {
-                return Err(BaselineError::Shape(format!(
-                    "`{id}` has a `{ALLOCATIONS}.value` that is not a whole count"
-                )));
+                return Err(BaselineError::Allocations(id.clone()));
             }
         };
         out.insert(id.clone(), Metrics { instructions: instructions as u64, allocations });
@@ -300,13 +304,13 @@ mod tests {
         let text = to_bmf(&r);
         assert!(text.contains(r#""instructions": {"#) && text.contains(r#""value": 971000"#), "{text}");
         assert_eq!(from_bmf(&text).expect("reads back"), r);
-        assert!(matches!(from_bmf("[1]"), Err(BaselineError::Shape(_))));
+        assert!(matches!(from_bmf("[1]"), Err(BaselineError::NotAnObject)));
         assert!(
-            matches!(from_bmf(r#"{"a": {"latency": {"value": 1}}}"#), Err(BaselineError::Shape(m)) if m.contains("`a`"))
+            matches!(from_bmf(r#"{"a": {"latency": {"value": 1}}}"#), Err(BaselineError::NoInstructions(id)) if id == "a")
         );
         assert!(matches!(from_bmf("{"), Err(BaselineError::Json(_))));
         let half = r#"{"a": {"instructions": {"value": 1}, "allocations": {"value": 1.5}}}"#;
-        assert!(matches!(from_bmf(half), Err(BaselineError::Shape(m)) if m.contains("whole")));
+        assert!(matches!(from_bmf(half), Err(BaselineError::Allocations(_))));
     }
 
     #[test]

@@ -9,91 +9,34 @@
 //! encoding, compression and the send share one thread. The SDK's
 //! `BatchSpanProcessor` always exports from a thread of its own; its OTLP
 //! transports (hyper, tonic) run on a current-thread runtime that a second
-//! thread drives (see [`run`]). Callgrind counts every thread.
+//! thread drives (`crate::sdk`). Callgrind counts every thread.
 
-use std::error::Error;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use otlp_pipeline::compress::Compression;
-use otlp_pipeline::exporter::{Exporter, Protocol};
+use serde::{Deserialize, Serialize};
+
+pub use crate::harness::{Implementation, SdkNotBuilt, UnknownImplementation};
+use crate::result_file::{self, ResultFileError};
+use otlp_pipeline::compress::{CompressError, Compression};
+use otlp_pipeline::exporter::{Exporter, ExporterError, Protocol};
 use otlp_pipeline::fixtures::{self, FixtureIdStream};
-use otlp_pipeline::pipeline::Item;
+use otlp_pipeline::pipeline::{DropReason, Item, StatsSnapshot};
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig};
 
 /// How long an exporter-run may take to deliver what is left at shutdown.
-/// Generous: under callgrind everything runs about 50 to 100 times slower.
+/// Generous: callgrind slows the whole process down many times over.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(600);
 
-/// The DESIGN.md targets, instructions per span, by case.
-pub const TARGETS: [(&str, f64); 2] = [("http/protobuf+none", 4000.0), ("http/protobuf+zstd", 8000.0)];
+/// The targets, instructions per span, by case.
+pub const TARGETS: [(&str, u64); 2] = [("http/protobuf+none", 4000), ("http/protobuf+zstd", 8000)];
 
 /// The cases `exporter-compare` runs unless told otherwise.
 pub const DEFAULT_CASES: [&str; 5] =
     ["http/protobuf+none", "http/protobuf+zstd", "http/protobuf+gzip", "grpc+none", "grpc+zstd"];
-
-/// Which exporter a run measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Implementation {
-    /// `otlp_pipeline::exporter::Exporter`.
-    Ours,
-    /// `opentelemetry_sdk` + `opentelemetry-otlp` (cargo feature `official-sdk`).
-    Sdk,
-}
-
-impl Implementation {
-    /// The name in results files (`profiles/exporter.json`).
-    pub fn result_name(self) -> &'static str {
-        match self {
-            Implementation::Ours => "otlp-lab",
-            Implementation::Sdk => "official-sdk",
-        }
-    }
-
-    /// The name on the command line.
-    pub fn cli_name(self) -> &'static str {
-        match self {
-            Implementation::Ours => "ours",
-            Implementation::Sdk => "sdk",
-        }
-    }
-
-    /// Whether this build can run it.
-    pub fn check_available(self) -> Result<(), UnknownName> {
-        if self == Implementation::Sdk && !cfg!(feature = "official-sdk") {
-            return Err(UnknownName(
-                "the official SDK is not in this build: build with `cargo build --release --features official-sdk`"
-                    .into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Implementation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.cli_name())
-    }
-}
-
-/// A name on the command line that means nothing here.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct UnknownName(String);
-
-impl FromStr for Implementation {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, UnknownName> {
-        match s.trim() {
-            "ours" | "otlp-lab" => Ok(Implementation::Ours),
-            "sdk" | "official-sdk" => Ok(Implementation::Sdk),
-            other => Err(UnknownName(format!("unknown implementation `{other}`: expected ours or sdk"))),
-        }
-    }
-}
 
 /// One protocol and codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -111,18 +54,50 @@ impl fmt::Display for Case {
     }
 }
 
+/// A case on the command line that cannot be run.
+#[derive(Debug, thiserror::Error)]
+#[error("bad case `{case}`: {problem} (e.g. http/protobuf+zstd, grpc+none)")]
+pub struct BadCase {
+    /// What was given.
+    pub case: String,
+    /// What is wrong with it.
+    #[source]
+    pub problem: CaseProblem,
+}
+
+/// What is wrong with a case.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaseProblem {
+    /// No `+` between protocol and codec.
+    #[error("expected PROTOCOL+COMPRESSION")]
+    Shape,
+    /// An unknown protocol.
+    #[error("{0}")]
+    Protocol(ExporterError),
+    /// http/json, which the SDK's build here lacks.
+    #[error("the official SDK's http/json is not built here; use http/protobuf or grpc")]
+    HttpJson,
+    /// An unknown codec.
+    #[error("{0}")]
+    Compression(CompressError),
+    /// A codec with a level.
+    #[error("give the codec without a level (none, gzip, zstd): each side uses its default")]
+    Level,
+}
+
 impl FromStr for Case {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, UnknownName> {
-        let bad = |why: String| UnknownName(format!("bad case `{s}`: {why} (e.g. http/protobuf+zstd, grpc+none)"));
-        let (p, c) = s.trim().split_once('+').ok_or_else(|| bad("expected PROTOCOL+COMPRESSION".into()))?;
-        let protocol: Protocol = p.parse().map_err(|e| bad(format!("{e}")))?;
+    type Err = BadCase;
+    fn from_str(s: &str) -> Result<Self, BadCase> {
+        let bad = |problem| BadCase { case: s.to_owned(), problem };
+        let (p, c) = s.trim().split_once('+').ok_or_else(|| bad(CaseProblem::Shape))?;
+        let protocol: Protocol = p.parse().map_err(|e| bad(CaseProblem::Protocol(e)))?;
         if protocol == Protocol::HttpJson {
-            return Err(bad("the official SDK's http/json is not built here; use http/protobuf or grpc".into()));
+            return Err(bad(CaseProblem::HttpJson));
         }
-        let compression: Compression = c.parse().map_err(|e| bad(format!("{e}")))?;
+        let compression: Compression = c.parse().map_err(|e| bad(CaseProblem::Compression(e)))?;
         if !matches!(compression, Compression::None | Compression::GZIP_DEFAULT | Compression::ZSTD_DEFAULT) {
-            return Err(bad("give the codec without a level (none, gzip, zstd): each side uses its default".into()));
+            return Err(bad(CaseProblem::Level));
         }
         Ok(Case { protocol, compression })
     }
@@ -150,29 +125,91 @@ pub struct RunReport {
     pub exported: u64,
 }
 
+/// Why an `exporter-run` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The official SDK in a build without it.
+    #[error(transparent)]
+    NotBuilt(#[from] SdkNotBuilt),
+    /// The tokio runtime could not start.
+    #[error("starting a tokio runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// More spans than this machine can count.
+    #[error("span count: {0}")]
+    Count(#[from] std::num::TryFromIntError),
+    /// Our exporter refused its settings.
+    #[error("building the exporter: {0}")]
+    Exporter(#[from] ExporterError),
+    /// Our exporter refused a span.
+    #[error("a span was refused: {0}")]
+    Refused(DropReason),
+    /// Our exporter dropped spans.
+    #[error("{} spans dropped: {stats} (last transport error: {last_error:?})", stats.dropped_total())]
+    Dropped {
+        /// The pipeline's counters at shutdown.
+        stats: Box<StatsSnapshot>,
+        /// The transport's last error.
+        last_error: Option<Box<str>>,
+    },
+    /// The official SDK could not be set up or run.
+    #[cfg(feature = "official-sdk")]
+    #[error(transparent)]
+    Sdk(#[from] crate::sdk::SdkError),
+    /// Fewer spans exported than created.
+    #[error("{implementation}: {exported} of {created} spans exported ({case} {endpoint})")]
+    Incomplete {
+        /// Whose exporter.
+        implementation: Implementation,
+        /// Spans exported.
+        exported: u64,
+        /// Spans created.
+        created: u64,
+        /// Protocol and codec.
+        case: Case,
+        /// The receiver.
+        endpoint: String,
+    },
+}
+
 /// Creates `plan.spans` spans one by one through the implementation's API,
 /// shuts the exporter down (which flushes everything) and fails unless every
 /// span was exported. Builds its own runtime: call it outside one.
-pub fn run(plan: &RunPlan) -> Result<RunReport, Box<dyn Error>> {
+pub fn run(plan: &RunPlan) -> Result<RunReport, RunError> {
     plan.implementation.check_available()?;
     let report = match plan.implementation {
         Implementation::Ours => run_ours(plan)?,
-        #[cfg(feature = "official-sdk")]
-        Implementation::Sdk => sdk::run(plan)?,
-        #[cfg(not(feature = "official-sdk"))]
-        Implementation::Sdk => unreachable!("check_available refused it"),
+        Implementation::Sdk => run_sdk(plan)?,
     };
     if report.exported != report.created {
-        return Err(format!(
-            "{}: {} of {} spans exported ({} {})",
-            plan.implementation, report.exported, report.created, plan.case, plan.endpoint
-        )
-        .into());
+        return Err(RunError::Incomplete {
+            implementation: plan.implementation,
+            exported: report.exported,
+            created: report.created,
+            case: plan.case,
+            endpoint: plan.endpoint.clone(),
+        });
     }
     Ok(report)
 }
 
-fn run_ours(plan: &RunPlan) -> Result<RunReport, Box<dyn Error>> {
+#[cfg(feature = "official-sdk")]
+fn run_sdk(plan: &RunPlan) -> Result<RunReport, RunError> {
+    let transport = crate::sdk::Transport {
+        endpoint: plan.endpoint.clone(),
+        protocol: plan.case.protocol,
+        compression: plan.case.compression,
+    };
+    let exported = crate::sdk::run_fixture_spans(&transport, plan.spans, SHUTDOWN_DEADLINE)?;
+    Ok(RunReport { created: plan.spans, exported })
+}
+
+#[cfg(not(feature = "official-sdk"))]
+fn run_sdk(_plan: &RunPlan) -> Result<RunReport, RunError> {
+    Err(RunError::NotBuilt(SdkNotBuilt))
+}
+
+fn run_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let exporter = Exporter::builder()
@@ -186,277 +223,15 @@ fn run_ours(plan: &RunPlan) -> Result<RunReport, Box<dyn Error>> {
         // `send` waits for queue room: on one thread the batcher only runs
         // while the producer waits, and `try_span` would drop what does not fit.
         for ids in FixtureIdStream::default().take(usize::try_from(plan.spans)?) {
-            h.send(Item::Span(fixtures::span(&ids))).await?;
+            h.send(Item::Span(fixtures::span(&ids))).await.map_err(|r| RunError::Refused(r.reason))?;
         }
         let stats = exporter.shutdown(SHUTDOWN_DEADLINE).await;
         let p = stats.pipeline;
         if p.dropped_total() > 0 {
-            return Err(format!(
-                "{} spans dropped: {p} (last transport error: {:?})",
-                p.dropped_total(),
-                stats.transport.last_error
-            )
-            .into());
+            return Err(RunError::Dropped { stats: Box::new(p), last_error: stats.transport.last_error });
         }
         Ok(RunReport { created: plan.spans, exported: p.exported })
     })
-}
-
-#[cfg(feature = "official-sdk")]
-mod sdk {
-    //! The official SDK side: `SdkTracerProvider` with the default
-    //! `BatchSpanProcessor` (its own export thread, batches of 512, 5 s delay)
-    //! and the `opentelemetry-otlp` span exporter.
-
-    use std::error::Error;
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    use opentelemetry::trace::{
-        SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _,
-        TracerProvider as _,
-    };
-    use opentelemetry::{Context, InstrumentationScope, KeyValue};
-    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
-    use opentelemetry_sdk::error::OTelSdkResult;
-    use opentelemetry_sdk::trace::{
-        BatchConfigBuilder, BatchSpanProcessor, IdGenerator, SdkTracerProvider, SpanData, SpanExporter,
-    };
-
-    use super::{RunPlan, RunReport, SHUTDOWN_DEADLINE};
-    use otlp_pipeline::exporter::Protocol;
-    use otlp_pipeline::fixtures::{FixtureIdStream, FixtureIds};
-
-    const MS: u64 = 1_000_000;
-
-    /// The processor's queue. The SDK drops a span that finds its queue full
-    /// (default 2,048) and has no backpressure; under callgrind the producer
-    /// easily outruns the export thread. One fixed size for every run (at
-    /// least the largest count) keeps the setting out of the difference.
-    const QUEUE: usize = 1 << 16;
-
-    /// Hands out the span id the driver chose: the SDK takes span ids only
-    /// from its `IdGenerator`, and the fixture's come from its seeded PRNG.
-    #[derive(Debug, Default)]
-    struct FixtureIdGenerator(Arc<AtomicU64>);
-
-    impl IdGenerator for FixtureIdGenerator {
-        fn new_trace_id(&self) -> TraceId {
-            // Never asked: every span gets a parent context with its trace id.
-            TraceId::INVALID
-        }
-        fn new_span_id(&self) -> SpanId {
-            SpanId::from_bytes(self.0.load(Relaxed).to_le_bytes())
-        }
-    }
-
-    /// The OTLP exporter, counting the spans of every successful export (the
-    /// processor drops silently: this is how the run knows all arrived).
-    #[derive(Debug)]
-    struct Counted<E> {
-        inner: E,
-        exported: Arc<AtomicU64>,
-    }
-
-    impl<E: SpanExporter> SpanExporter for Counted<E> {
-        fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
-            let n = batch.len() as u64;
-            let export = self.inner.export(batch);
-            async move {
-                let result = export.await;
-                match &result {
-                    Ok(()) => {
-                        self.exported.fetch_add(n, Relaxed);
-                    }
-                    // The processor only logs a failed export, and internal logs are off here.
-                    Err(e) => eprintln!("otlp-lab: official SDK export of {n} spans failed: {e}"),
-                }
-                result
-            }
-        }
-        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-            self.inner.shutdown_with_timeout(timeout)
-        }
-        fn force_flush(&self) -> OTelSdkResult {
-            self.inner.force_flush()
-        }
-        fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-            self.inner.set_resource(resource);
-        }
-    }
-
-    /// opentelemetry-http's hyper client needs a tokio context in the thread
-    /// that polls it, and the batch processor polls exports on its own plain
-    /// thread (`futures_executor::block_on`). This runs each request on the
-    /// runtime instead, as the SDK's default blocking reqwest client does
-    /// with a runtime of its own.
-    #[derive(Debug, Clone)]
-    struct OnRuntime {
-        client: opentelemetry_http::hyper::HyperClient,
-        runtime: tokio::runtime::Handle,
-    }
-
-    impl opentelemetry_http::HttpClient for OnRuntime {
-        fn send_bytes<'a, 'b>(
-            &'a self,
-            request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
-        ) -> Pin<
-            Box<
-                dyn Future<
-                        Output = Result<
-                            opentelemetry_http::Response<opentelemetry_http::Bytes>,
-                            opentelemetry_http::HttpError,
-                        >,
-                    > + Send
-                    + 'b,
-            >,
-        >
-        where
-            'a: 'b,
-            Self: 'b,
-        {
-            let client = self.client.clone();
-            let task = self.runtime.spawn(async move { client.send_bytes(request).await });
-            Box::pin(async move { task.await.map_err(|e| Box::new(e) as opentelemetry_http::HttpError)? })
-        }
-    }
-
-    fn time(ns: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_nanos(ns)
-    }
-
-    fn exporter(
-        plan: &RunPlan,
-        runtime: &tokio::runtime::Handle,
-    ) -> Result<opentelemetry_otlp::SpanExporter, Box<dyn Error>> {
-        let compression = crate::sdk::compression(plan.case.compression);
-        let base = plan.endpoint.trim_end_matches('/');
-        Ok(match plan.case.protocol {
-            Protocol::Grpc => {
-                let mut b = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(base);
-                if let Some(c) = compression {
-                    b = b.with_compression(c);
-                }
-                b.build()?
-            }
-            Protocol::HttpProtobuf => {
-                let client = OnRuntime {
-                    client: opentelemetry_http::hyper::HyperClient::with_default_connector(
-                        Duration::from_secs(60),
-                        None,
-                    ),
-                    runtime: runtime.clone(),
-                };
-                let mut b = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_http_client(client)
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint(format!("{base}/v1/traces"));
-                if let Some(c) = compression {
-                    b = b.with_compression(c);
-                }
-                b.build()?
-            }
-            Protocol::HttpJson => return Err("the official SDK's http/json is not built here".into()),
-        })
-    }
-
-    /// Same shape as `fixtures::spans`: name, kind, times, ten attributes in
-    /// order, one event, status OK, the fixture's ids and parents.
-    fn span(tracer: &opentelemetry_sdk::trace::SdkTracer, next_id: &AtomicU64, ids: &FixtureIds) {
-        let idx = ids.idx;
-        let parent = SpanContext::new(
-            TraceId::from_bytes(ids.trace_id),
-            SpanId::from_bytes(ids.parent),
-            TraceFlags::SAMPLED,
-            ids.parent_remote,
-            TraceState::NONE,
-        );
-        let cx = Context::new().with_remote_span_context(parent);
-        next_id.store(u64::from_le_bytes(ids.span_id), Relaxed);
-        let start = ids.start();
-        let mut span = tracer
-            .span_builder("GET /api/users/{id}")
-            .with_kind(SpanKind::Server)
-            .with_start_time(time(start))
-            .with_attributes([
-                KeyValue::new("http.request.method", "GET"),
-                KeyValue::new("url.full", format!("https://shop.example.com/api/users/{idx}")),
-                KeyValue::new("http.response.status_code", 200),
-                KeyValue::new("server.address", "shop.example.com"),
-                KeyValue::new("server.port", 443),
-                KeyValue::new("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)"),
-                KeyValue::new("db.system", "postgresql"),
-                KeyValue::new("cache.hit", true),
-                KeyValue::new("duration_ms", 1.25),
-                KeyValue::new("thread.id", (idx % 16) as i64),
-            ])
-            .start_with_context(tracer, &cx);
-        use opentelemetry::trace::Span as _;
-        span.add_event_with_timestamp(
-            "cache.lookup",
-            time(start + MS / 2),
-            vec![KeyValue::new("cache.key", format!("user:{idx}"))],
-        );
-        span.set_status(Status::Ok);
-        span.end_with_timestamp(time(ids.end()));
-    }
-
-    /// The main thread creates the spans; the processor's thread exports; a
-    /// third thread drives the current-thread runtime that the transports
-    /// (hyper's connections, tonic's channel) live on.
-    pub(super) fn run(plan: &RunPlan) -> Result<RunReport, Box<dyn Error>> {
-        let rt = Arc::new(tokio::runtime::Builder::new_current_thread().enable_all().build()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let driver = {
-            let rt = rt.clone();
-            std::thread::Builder::new().name("runtime".into()).spawn(move || {
-                let _stopped_or_gone = rt.block_on(stopped);
-            })?
-        };
-        let exported = Arc::new(AtomicU64::new(0));
-        let next_id = Arc::new(AtomicU64::new(0));
-        let provider = {
-            // tonic's lazy channel spawns its worker on the runtime it is built in.
-            let _in_runtime = rt.enter();
-            let exporter = Counted { inner: exporter(plan, rt.handle())?, exported: exported.clone() };
-            let config = BatchConfigBuilder::default().with_max_queue_size(QUEUE.max(plan.spans as usize)).build();
-            let resource = opentelemetry_sdk::Resource::builder_empty()
-                .with_attributes(
-                    otlp_pipeline::fixtures::resource()
-                        .attributes
-                        .iter()
-                        .map(|kv| KeyValue::new(kv.key.to_string(), any_to_string(&kv.value))),
-                )
-                .build();
-            SdkTracerProvider::builder()
-                .with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(config).build())
-                .with_resource(resource)
-                .with_id_generator(FixtureIdGenerator(next_id.clone()))
-                .build()
-        };
-        let tracer =
-            provider.tracer_with_scope(InstrumentationScope::builder("otlp-lab").with_version("0.1.0").build());
-        for ids in FixtureIdStream::default().take(usize::try_from(plan.spans)?) {
-            span(&tracer, &next_id, &ids);
-        }
-        let shutdown = provider.shutdown_with_timeout(SHUTDOWN_DEADLINE);
-        let _receiver_gone = stop.send(());
-        driver.join().map_err(|_| "the runtime thread panicked")?;
-        shutdown.map_err(|e| format!("SDK shutdown: {e}"))?;
-        Ok(RunReport { created: plan.spans, exported: exported.load(Relaxed) })
-    }
-
-    /// The fixture's resource values are all strings.
-    fn any_to_string(v: &otlp_pipeline::model::AnyValue) -> String {
-        match v {
-            otlp_pipeline::model::AnyValue::String(s) => s.to_string(),
-            other => format!("{other:?}"),
-        }
-    }
 }
 
 /// What `exporter-compare` runs.
@@ -492,7 +267,7 @@ pub struct Row {
 }
 
 /// Median, min and max of a sample.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Spread {
     /// The median (the mean of the middle two for an even count).
     pub median: f64,
@@ -524,53 +299,145 @@ impl Row {
     }
 }
 
-/// The target of a case, if DESIGN.md sets one.
+/// The target of a case, if it has one.
 pub fn target(case: &Case) -> Option<f64> {
     let key = case.to_string();
-    TARGETS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    TARGETS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v as f64)
+}
+
+/// A callgrind output file without the total instruction count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallgrindError {
+    /// No line naming the events.
+    #[error("no `events:` line")]
+    NoEvents,
+    /// The events do not include instructions.
+    #[error("no Ir event")]
+    NoIr,
+    /// No line of totals.
+    #[error("no `totals:` or `summary:` line")]
+    NoTotals,
+    /// The totals line is shorter than the events line.
+    #[error("the totals line has too few columns")]
+    Columns,
+    /// The total is not a number.
+    #[error("totals `{value}`: {source}")]
+    Number {
+        /// What the column holds.
+        value: String,
+        /// Why it does not parse.
+        source: std::num::ParseIntError,
+    },
 }
 
 /// Reads the total instruction count (`Ir`) from a callgrind output file:
 /// the `events:` line names the columns, `totals:` (or `summary:`) holds them.
-pub fn callgrind_total(text: &str) -> Result<u64, String> {
-    let events: Vec<&str> =
-        text.lines().find_map(|l| l.strip_prefix("events:")).ok_or("no `events:` line")?.split_whitespace().collect();
-    let column = events.iter().position(|e| *e == "Ir").ok_or("no Ir event")?;
+pub fn callgrind_total(text: &str) -> Result<u64, CallgrindError> {
+    let events: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("events:"))
+        .ok_or(CallgrindError::NoEvents)?
+        .split_whitespace()
+        .collect();
+    let column = events.iter().position(|e| *e == "Ir").ok_or(CallgrindError::NoIr)?;
     let line = text
         .lines()
         .find_map(|l| l.strip_prefix("totals:"))
         .or_else(|| text.lines().find_map(|l| l.strip_prefix("summary:")))
-        .ok_or("no `totals:` or `summary:` line")?;
-    let value = line.split_whitespace().nth(column).ok_or("the totals line has too few columns")?;
-    value.parse().map_err(|e| format!("totals `{value}`: {e}"))
+        .ok_or(CallgrindError::NoTotals)?;
+    let value = line.split_whitespace().nth(column).ok_or(CallgrindError::Columns)?;
+    value.parse().map_err(|source| CallgrindError::Number { value: value.to_owned(), source })
 }
 
-/// The results file (`profiles/exporter.json`, see /work/contracts.md).
-pub fn to_json(cfg: &CompareConfig, rows: &[Row]) -> serde_json::Value {
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            let m = Spread::of(&r.marginals(cfg.low, cfg.high)).unwrap_or(Spread { median: 0.0, min: 0.0, max: 0.0 });
-            serde_json::json!({
-                "implementation": r.implementation.result_name(),
-                "protocol": r.case.protocol.to_string(),
-                "compression": r.case.compression.to_string(),
-                "marginal_per_span": {"median": m.median, "min": m.min, "max": m.max},
-                "instructions_low": r.low,
-                "instructions_high": r.high,
+/// One row of `profiles/exporter.json`: an implementation and a case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExporterRecord {
+    /// Whose exporter.
+    pub implementation: Implementation,
+    /// The protocol.
+    #[serde(with = "result_file::display")]
+    pub protocol: Protocol,
+    /// The codec, without a level (each side uses its default).
+    #[serde(with = "result_file::display")]
+    pub compression: Compression,
+    /// (instructions at the high count − at the low count) / (high − low spans), over the repeats.
+    pub marginal_per_span: Spread,
+    /// Whole-process instructions of each repeat at the low span count.
+    pub instructions_low: Vec<u64>,
+    /// The same at the high span count.
+    pub instructions_high: Vec<u64>,
+}
+
+impl ExporterRecord {
+    /// `protocol+compression`, the key of the targets.
+    pub fn case(&self) -> Case {
+        Case { protocol: self.protocol, compression: self.compression }
+    }
+}
+
+/// `profiles/exporter.json`, written by `otlp-lab exporter-compare`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExporterFile {
+    /// Spans of the short run.
+    pub spans_low: u64,
+    /// Spans of the long run.
+    pub spans_high: u64,
+    /// Runs of each.
+    pub repeats: u32,
+    /// One row per implementation and case.
+    pub rows: Vec<ExporterRecord>,
+    /// Instructions per span at most, by `protocol+compression`.
+    pub targets: std::collections::BTreeMap<String, u64>,
+    /// What was counted.
+    pub measure: String,
+    /// `valgrind --version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valgrind: Option<String>,
+    /// Seconds the comparison took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+}
+
+impl ExporterFile {
+    /// The file of a comparison's rows.
+    pub fn new(cfg: &CompareConfig, rows: &[Row]) -> ExporterFile {
+        let rows = rows
+            .iter()
+            .map(|r| ExporterRecord {
+                implementation: r.implementation,
+                protocol: r.case.protocol,
+                compression: r.case.compression,
+                marginal_per_span: Spread::of(&r.marginals(cfg.low, cfg.high)).unwrap_or(Spread {
+                    median: 0.0,
+                    min: 0.0,
+                    max: 0.0,
+                }),
+                instructions_low: r.low.clone(),
+                instructions_high: r.high.clone(),
             })
-        })
-        .collect();
-    let targets: serde_json::Map<String, serde_json::Value> =
-        TARGETS.iter().map(|(k, v)| ((*k).to_owned(), serde_json::json!(*v as u64))).collect();
-    serde_json::json!({
-        "spans_low": cfg.low,
-        "spans_high": cfg.high,
-        "repeats": cfg.repeats,
-        "rows": rows,
-        "targets": targets,
-        "measure": "callgrind Ir of the whole `otlp-lab exporter-run` process, every thread",
-    })
+            .collect();
+        ExporterFile {
+            spans_low: cfg.low,
+            spans_high: cfg.high,
+            repeats: cfg.repeats,
+            rows,
+            targets: TARGETS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            measure: "callgrind Ir of the whole `otlp-lab exporter-run` process, every thread".to_owned(),
+            valgrind: None,
+            seconds: None,
+        }
+    }
+
+    /// Writes it to `path`.
+    pub fn write(&self, path: &Path) -> Result<(), ResultFileError> {
+        result_file::write(path, self)
+    }
+
+    /// Reads `path`; `None` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<ExporterFile>, ResultFileError> {
+        result_file::read(path)
+    }
 }
 
 /// The table `exporter-compare` prints: per case, each implementation's
@@ -624,80 +491,173 @@ pub fn table(cfg: &CompareConfig, rows: &[Row]) -> String {
     out
 }
 
+/// Why `exporter-compare` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompareError {
+    /// `--repeats 0`.
+    #[error("--repeats must be at least 1")]
+    Repeats,
+    /// The span counts are not `0 < low < high`.
+    #[error("need 0 < --low < --high, got {low} and {high}")]
+    Counts {
+        /// The smaller count.
+        low: u64,
+        /// The larger count.
+        high: u64,
+    },
+    /// No implementation or no case.
+    #[error("nothing to run: give at least one implementation and one case")]
+    Nothing,
+    /// The official SDK in a build without it.
+    #[error(transparent)]
+    NotBuilt(#[from] SdkNotBuilt),
+    /// valgrind could not be run.
+    #[error(
+        "valgrind is needed for exporter-compare and could not be run ({0}): install it (apt-get install valgrind, or scripts/run_benchmarks.sh exporter installs it)"
+    )]
+    NoValgrind(std::io::Error),
+    /// `valgrind --version` failed.
+    #[error("`valgrind --version` failed ({0})")]
+    ValgrindVersion(ExitStatus),
+    /// valgrind could not be started for a run.
+    #[error("cannot run valgrind: {0}")]
+    Spawn(std::io::Error),
+    /// A run failed under callgrind.
+    #[error("exporter-run {implementation} {case} with {spans} spans failed under callgrind ({status}): {stderr}")]
+    RunFailed {
+        /// Whose exporter.
+        implementation: Implementation,
+        /// Protocol and codec.
+        case: Case,
+        /// Spans of the run.
+        spans: u64,
+        /// Its exit status.
+        status: ExitStatus,
+        /// Its standard error, valgrind's own lines left out.
+        stderr: String,
+    },
+    /// The callgrind output could not be read.
+    #[error("{}: {source}", path.display())]
+    ReadOutput {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The callgrind output has no total.
+    #[error("{}: {source}", path.display())]
+    Callgrind {
+        /// The file.
+        path: PathBuf,
+        /// What is missing.
+        source: CallgrindError,
+    },
+    /// The tokio runtime could not start.
+    #[error("starting a tokio runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The loopback receiver could not start.
+    #[error("cannot start the loopback receiver: {0}")]
+    Receiver(std::io::Error),
+    /// The loopback receiver has no gRPC endpoint.
+    #[error("the receiver has no gRPC endpoint")]
+    NoGrpc,
+    /// The folder for callgrind's output could not be created.
+    #[error("{}: {source}", path.display())]
+    TempDir {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The thread of a run failed.
+    #[error("the run's thread failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    /// The receiver did not get every span of a run.
+    #[error("{implementation} {case} {spans} spans: the receiver got {got} spans")]
+    Missing {
+        /// Whose exporter.
+        implementation: Implementation,
+        /// Protocol and codec.
+        case: Case,
+        /// Spans of the run.
+        spans: u64,
+        /// Spans the receiver counted.
+        got: u64,
+    },
+    /// The results file could not be written.
+    #[error(transparent)]
+    ResultFile(#[from] ResultFileError),
+}
+
 /// Checks that valgrind runs, and says how to get it when it does not.
-fn valgrind_version() -> Result<String, Box<dyn Error>> {
-    let out = Command::new("valgrind").arg("--version").output().map_err(|e| {
-        format!(
-            "valgrind is needed for exporter-compare and could not be run ({e}): install it (apt-get install valgrind, or scripts/run_benchmarks.sh exporter installs it)"
-        )
-    })?;
+fn valgrind_version() -> Result<String, CompareError> {
+    let out = Command::new("valgrind").arg("--version").output().map_err(CompareError::NoValgrind)?;
     if !out.status.success() {
-        return Err(format!("`valgrind --version` failed ({})", out.status).into());
+        return Err(CompareError::ValgrindVersion(out.status));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// One callgrind run of `exporter-run`; returns the total instructions.
-fn callgrind_run(cfg: &CompareConfig, plan: &RunPlan, out_file: &Path) -> Result<u64, Box<dyn Error>> {
+fn callgrind_run(cfg: &CompareConfig, plan: &RunPlan, out_file: &Path) -> Result<u64, CompareError> {
     let _stale = std::fs::remove_file(out_file);
     let output = Command::new("valgrind")
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out_file.display()))
         .arg(&cfg.exe)
-        .args(["exporter-run", "--implementation", plan.implementation.cli_name()])
+        .args(["exporter-run", "--implementation", plan.implementation.flag()])
         .args(["--spans", &plan.spans.to_string(), "--endpoint", &plan.endpoint])
         .args(["--protocol", &plan.case.protocol.to_string(), "--compression", &plan.case.compression.to_string()])
         .output()
-        .map_err(|e| format!("cannot run valgrind: {e}"))?;
+        .map_err(CompareError::Spawn)?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         // Valgrind's own lines start with ==pid==; the run's error is among the others.
         let tail: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("==")).collect();
-        return Err(format!(
-            "exporter-run {} {} with {} spans failed under callgrind ({}): {}",
-            plan.implementation,
-            plan.case,
-            plan.spans,
-            output.status,
-            tail.join("\n")
-        )
-        .into());
+        return Err(CompareError::RunFailed {
+            implementation: plan.implementation,
+            case: plan.case,
+            spans: plan.spans,
+            status: output.status,
+            stderr: tail.join("\n"),
+        });
     }
-    let text = std::fs::read_to_string(out_file).map_err(|e| format!("{}: {e}", out_file.display()))?;
-    let total = callgrind_total(&text).map_err(|e| format!("{}: {e}", out_file.display()))?;
-    Ok(total)
+    let text = std::fs::read_to_string(out_file)
+        .map_err(|source| CompareError::ReadOutput { path: out_file.to_owned(), source })?;
+    callgrind_total(&text).map_err(|source| CompareError::Callgrind { path: out_file.to_owned(), source })
 }
 
 /// Runs the comparison: a receiver here (not under valgrind), every
 /// implementation × case × span count × repeat under callgrind in a child
 /// process, the receiver's count checked after each; writes `cfg.out` and
 /// returns the rows. Progress goes to stderr.
-pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, Box<dyn Error>> {
+pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, CompareError> {
     if cfg.repeats == 0 {
-        return Err("--repeats must be at least 1".into());
+        return Err(CompareError::Repeats);
     }
     if cfg.low == 0 || cfg.high <= cfg.low {
-        return Err(format!("need 0 < --low < --high, got {} and {}", cfg.low, cfg.high).into());
+        return Err(CompareError::Counts { low: cfg.low, high: cfg.high });
     }
     if cfg.implementations.is_empty() || cfg.cases.is_empty() {
-        return Err("nothing to run: give at least one implementation and one case".into());
+        return Err(CompareError::Nothing);
     }
     for imp in &cfg.implementations {
         imp.check_available()?;
     }
     let version = valgrind_version()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CompareError::Runtime)?;
     rt.block_on(async {
         let receiver = Receiver::start(ReceiverConfig {
             grpc_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             ..ReceiverConfig::default()
         })
         .await
-        .map_err(|e| format!("cannot start the loopback receiver: {e}"))?;
+        .map_err(CompareError::Receiver)?;
         let http = receiver.http_endpoint();
-        let grpc = receiver.grpc_endpoint().ok_or("the receiver has no gRPC endpoint")?;
+        let grpc = receiver.grpc_endpoint().ok_or(CompareError::NoGrpc)?;
         let dir = std::env::temp_dir().join(format!("otlp-lab-exporter-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| CompareError::TempDir { path: dir.clone(), source })?;
         let total = cfg.implementations.len() * cfg.cases.len() * 2 * cfg.repeats as usize;
         eprintln!("otlp-lab: {version}; receiver {http} (HTTP), {grpc} (gRPC); {total} callgrind runs");
         let started = Instant::now();
@@ -714,21 +674,14 @@ pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, Box<dyn Error>> {
                         let before = receiver.counts().spans;
                         let t = Instant::now();
                         let (cfg2, plan2, file) = (cfg.clone(), plan.clone(), dir.join("callgrind.out"));
-                        let ir = tokio::task::spawn_blocking(move || {
-                            callgrind_run(&cfg2, &plan2, &file).map_err(|e| e.to_string())
-                        })
-                        .await
-                        .map_err(|e| format!("the run's thread failed: {e}"))??;
+                        let ir = tokio::task::spawn_blocking(move || callgrind_run(&cfg2, &plan2, &file)).await??;
                         let got = wait_for_spans(&receiver, before + spans).await - before;
                         if got != spans {
-                            return Err(format!(
-                                "{implementation} {case} {spans} spans: the receiver got {got} spans"
-                            )
-                            .into());
+                            return Err(CompareError::Missing { implementation, case, spans, got });
                         }
                         eprintln!(
                             "otlp-lab: [{done}/{total}] {:<4} {:<20} {spans:>7} spans, run {repeat}: {ir} Ir ({:.1} s; {:.0} s so far)",
-                            implementation.cli_name(),
+                            implementation.flag(),
                             case.to_string(),
                             t.elapsed().as_secs_f64(),
                             started.elapsed().as_secs_f64()
@@ -741,14 +694,12 @@ pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, Box<dyn Error>> {
         }
         let _cleaned = std::fs::remove_dir_all(&dir);
         receiver.shutdown().await;
-        if let Some(parent) = cfg.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        let mut json = to_json(cfg, &rows);
-        json["valgrind"] = serde_json::json!(version);
-        json["seconds"] = serde_json::json!(started.elapsed().as_secs_f64().round());
-        let text = serde_json::to_string_pretty(&json)?;
-        std::fs::write(&cfg.out, text + "\n").map_err(|e| format!("{}: {e}", cfg.out.display()))?;
+        let file = ExporterFile {
+            valgrind: Some(version),
+            seconds: Some(started.elapsed().as_secs_f64().round()),
+            ..ExporterFile::new(cfg, &rows)
+        };
+        file.write(&cfg.out)?;
         eprintln!("otlp-lab: {total} runs in {:.0} s; wrote {}", started.elapsed().as_secs_f64(), cfg.out.display());
         Ok(rows)
     })
@@ -776,8 +727,8 @@ mod tests {
         let text = "version: 1\ncreator: callgrind-3.22\nevents: Ir\nfn=main\n1 5\nsummary: 123456\ntotals: 123456\n";
         assert_eq!(callgrind_total(text), Ok(123_456));
         assert_eq!(callgrind_total("events: Dr Ir\ntotals: 7 42\n"), Ok(42));
-        assert!(callgrind_total("events: Ir\n").expect_err("no totals").contains("totals"));
-        assert!(callgrind_total("totals: 5\n").expect_err("no events").contains("events"));
+        assert_eq!(callgrind_total("events: Ir\n"), Err(CallgrindError::NoTotals));
+        assert_eq!(callgrind_total("totals: 5\n"), Err(CallgrindError::NoEvents));
     }
 
     #[test]
@@ -805,5 +756,37 @@ mod tests {
             assert!(bad.parse::<Case>().expect_err(bad).to_string().contains(bad), "{bad}");
         }
         assert_eq!(target(&"http/protobuf+zstd".parse().expect("valid")), Some(8000.0));
+    }
+
+    #[test]
+    fn the_results_file_survives_its_file() {
+        let cfg = CompareConfig {
+            repeats: 2,
+            low: 100,
+            high: 1100,
+            implementations: vec![Implementation::Ours, Implementation::Sdk],
+            cases: vec!["grpc+zstd".parse().expect("valid")],
+            out: PathBuf::new(),
+            exe: PathBuf::new(),
+        };
+        let rows = [Row {
+            implementation: Implementation::Sdk,
+            case: cfg.cases[0],
+            low: vec![1_000_000, 1_000_100],
+            high: vec![5_000_000, 5_200_100],
+        }];
+        let file = ExporterFile { valgrind: Some("valgrind-3.22.0".to_owned()), ..ExporterFile::new(&cfg, &rows) };
+        let v = serde_json::to_value(&file).expect("serializes");
+        assert_eq!(v["rows"][0]["implementation"], "official-sdk");
+        assert_eq!(v["rows"][0]["compression"], "zstd");
+        assert_eq!(v["targets"]["http/protobuf+none"], 4000);
+        assert_eq!(v["rows"][0]["marginal_per_span"]["median"], 4100.0);
+        let dir = std::env::temp_dir().join(format!("otlp-lab-exporter-file-{}", std::process::id()));
+        let path = dir.join("exporter.json");
+        file.write(&path).expect("writes");
+        let back = ExporterFile::read(&path).expect("reads").expect("exists");
+        let _cleaned = std::fs::remove_dir_all(&dir);
+        assert_eq!(back, file);
+        assert_eq!(back.rows[0].case(), cfg.cases[0]);
     }
 }

@@ -8,10 +8,13 @@ pub mod baseline;
 pub mod budgets;
 pub mod exporter_run;
 pub mod flame;
+pub mod harness;
+pub mod heap;
 pub mod html;
 pub mod load;
 pub mod net;
 pub mod report;
+pub mod result_file;
 pub mod scenarios;
 #[cfg(feature = "official-sdk")]
 pub mod sdk;

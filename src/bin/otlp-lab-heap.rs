@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use otlp_lab::Job;
+use otlp_lab::heap::{AuditCheck, AuditFile, PipelineOwn, PoolFile, PoolRow};
 use otlp_lab::scenarios::ScenarioParams;
 use otlp_lab::workloads::Workload;
 
@@ -502,27 +503,73 @@ impl Sampler {
     }
 }
 
+/// Why the pool comparison or the leak audit failed.
+#[derive(Debug, thiserror::Error)]
+enum HeapError {
+    #[error("{}: {source}", path.display())]
+    Dir { path: PathBuf, source: std::io::Error },
+    #[error("finding this executable: {0}")]
+    Exe(std::io::Error),
+    #[error("{name}: cannot run it: {source}")]
+    Spawn { name: String, source: std::io::Error },
+    #[error("{name}: {stderr}")]
+    Failed { name: String, stderr: String },
+    #[error("{name}: no summary")]
+    NoSummary { name: String },
+    #[error("{name}: the summary is not JSON: {source}")]
+    Summary { name: String, source: serde_json::Error },
+    #[error("the heap summary has no `{0}`")]
+    Field(&'static str),
+    #[error("{}: {source}", path.display())]
+    Profile { path: PathBuf, source: std::io::Error },
+    #[error("{}: not JSON: {source}", path.display())]
+    ProfileJson { path: PathBuf, source: serde_json::Error },
+    #[error("dhat profile without {0}")]
+    ProfileShape(&'static str),
+    #[error("cannot run valgrind (install it, or pass --no-memcheck): {0}")]
+    Valgrind(std::io::Error),
+    #[error(transparent)]
+    File(#[from] otlp_lab::result_file::ResultFileError),
+    #[error("audit failed:\n  {}", .0.join("\n  "))]
+    AuditFailed(Vec<String>),
+}
+
+fn create_dir(dir: &Path) -> Result<(), HeapError> {
+    std::fs::create_dir_all(dir).map_err(|source| HeapError::Dir { path: dir.to_owned(), source })
+}
+
 /// Runs this binary again on `name` and reads its JSON summary.
-fn measure(name: &str, iterations: u32, dir: &Path) -> Result<serde_json::Value, Box<dyn Error>> {
+fn measure(name: &str, iterations: u32, dir: &Path) -> Result<serde_json::Value, HeapError> {
     measure_with(name, &["--iterations", &iterations.to_string()], dir)
 }
 
-fn measure_with(name: &str, extra: &[&str], dir: &Path) -> Result<serde_json::Value, Box<dyn Error>> {
-    let exe = std::env::current_exe()?;
-    let out = Command::new(exe).args(["run", name, "--json"]).args(extra).arg("--dir").arg(dir).output()?;
+fn measure_with(name: &str, extra: &[&str], dir: &Path) -> Result<serde_json::Value, HeapError> {
+    let exe = std::env::current_exe().map_err(HeapError::Exe)?;
+    let out = Command::new(exe)
+        .args(["run", name, "--json"])
+        .args(extra)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .map_err(|source| HeapError::Spawn { name: name.to_owned(), source })?;
     if !out.status.success() {
-        return Err(format!("{name}: {}", String::from_utf8_lossy(&out.stderr).trim()).into());
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        return Err(HeapError::Failed { name: name.to_owned(), stderr });
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.starts_with('{')).ok_or_else(|| format!("{name}: no summary"))?;
-    Ok(serde_json::from_str(line)?)
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| HeapError::NoSummary { name: name.to_owned() })?;
+    serde_json::from_str(line).map_err(|source| HeapError::Summary { name: name.to_owned(), source })
 }
 
 /// The pool on vs off, for encode + compress and for the pipeline, and the
 /// pipeline's own blocks per batch at two batch sizes. Prints a table and
 /// writes `<dir>/pool.json`.
-fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn pool(batches: u32, dir: &Path) -> Result<(), HeapError> {
+    create_dir(dir)?;
     let pairs = [
         ("encode + zstd 1", Workload::EncodeZstdPooled, Workload::EncodeZstdFresh),
         ("pipeline batch (zstd 1)", Workload::PipelineBatchZstd, Workload::PipelineBatchZstdNoPool),
@@ -548,12 +595,16 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
                 v["warm_live_bytes"],
                 v["peak_bytes"]
             );
-            rows.push(serde_json::json!({
-                "path": label, "workload": w.name(), "pool": tag,
-                "items_per_batch": v["items_per_run"], "blocks_per_batch": v["blocks_per_run"],
-                "bytes_per_batch": v["bytes_per_run"], "blocks_per_item": v["blocks_per_item"],
-                "peak_bytes": v["peak_bytes"],
-            }));
+            rows.push(PoolRow {
+                path: label.to_owned(),
+                workload: w.name().to_owned(),
+                pool: tag.to_owned(),
+                items_per_batch: v["items_per_run"].as_u64().unwrap_or(0),
+                blocks_per_batch: num(v, "blocks_per_run"),
+                bytes_per_batch: num(v, "bytes_per_run"),
+                blocks_per_item: num(v, "blocks_per_item"),
+                peak_bytes: v["peak_bytes"].as_u64().unwrap_or(0),
+            });
         }
         let (on_bytes, off_bytes) = (num(&a, "bytes_per_run"), num(&b, "bytes_per_run"));
         let (on_blocks, off_blocks) = (num(&a, "blocks_per_run"), num(&b, "blocks_per_run"));
@@ -594,19 +645,20 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
             clones.name(),
             num(&c, "blocks_per_run"),
         );
-        own_rows.push(serde_json::json!({ "batch_items": spans as u64, "blocks": own }));
+        own_rows.push(PipelineOwn { batch_items: spans as u64, blocks: own });
     }
-    let point =
-        |i: usize| (own_rows[i]["batch_items"].as_f64().unwrap_or(0.0), own_rows[i]["blocks"].as_f64().unwrap_or(0.0));
+    let point = |i: usize| (own_rows[i].batch_items as f64, own_rows[i].blocks);
     let ((n1, b1), (n2, b2)) = (point(0), point(1));
     let marginal = (b2 - b1) / (n2 - n1);
     println!("pipeline's own blocks per extra span (between the two batch sizes): {marginal:.4}");
     let path = dir.join("pool.json");
-    let json = serde_json::json!({
-        "batches": batches, "rows": rows, "pipeline_own_blocks_per_batch": own_rows,
-        "pipeline_own_blocks_per_extra_span": marginal,
-    });
-    std::fs::write(&path, format!("{json:#}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = PoolFile {
+        batches: u64::from(batches),
+        rows,
+        pipeline_own_blocks_per_batch: own_rows,
+        pipeline_own_blocks_per_extra_span: Some(marginal),
+    };
+    file.write(&path)?;
     println!(
         "{batches} measured batches each after a warm-up, one process per row ({:.1} s); profiles: {}/dhat-<workload>.json; results: {}",
         started.elapsed().as_secs_f64(),
@@ -617,8 +669,8 @@ fn pool(batches: u32, dir: &Path) -> Result<(), Box<dyn Error>> {
 }
 
 /// One check of the audit, as profiles/audit.json holds it.
-fn check(name: &str, passed: bool, detail: String) -> serde_json::Value {
-    serde_json::json!({ "name": name, "passed": passed, "detail": detail })
+fn check(name: &str, passed: bool, detail: String) -> AuditCheck {
+    AuditCheck { name: name.to_owned(), passed, detail }
 }
 
 /// Blocks and bytes still live at the end, and the site that allocated them.
@@ -626,13 +678,15 @@ type LiveSite = (u64, u64, String);
 
 /// Allocation sites of the blocks still live at the end of a dhat profile,
 /// named by their first frame outside the allocator and the standard library.
-fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, Box<dyn Error>> {
-    let text = std::fs::read_to_string(profile).map_err(|e| format!("{}: {e}", profile.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text)?;
-    let ftbl = v["ftbl"].as_array().ok_or("dhat profile without ftbl")?;
+fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, HeapError> {
+    let text =
+        std::fs::read_to_string(profile).map_err(|source| HeapError::Profile { path: profile.to_owned(), source })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| HeapError::ProfileJson { path: profile.to_owned(), source })?;
+    let ftbl = v["ftbl"].as_array().ok_or(HeapError::ProfileShape("ftbl"))?;
     let generic = ["alloc::", "<alloc::", "core::", "<core::", "std::", "<std::", "<T as ", "hashbrown::"];
     let mut sites = Vec::new();
-    for pp in v["pps"].as_array().ok_or("dhat profile without pps")? {
+    for pp in v["pps"].as_array().ok_or(HeapError::ProfileShape("pps"))? {
         // dhat's file: `eb` is bytes live at the end, `ebk` their blocks.
         let (bytes, blocks) = (pp["eb"].as_u64().unwrap_or(0), pp["ebk"].as_u64().unwrap_or(0));
         if blocks == 0 {
@@ -654,17 +708,15 @@ fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, Box<dyn Error>> {
 }
 
 /// The leak audit (see `Cmd::Audit`).
-fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(), Box<dyn Error>> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(), HeapError> {
+    create_dir(dir)?;
     let mut failures = Vec::new();
     // One entry a check, for profiles/audit.json (the report reads it).
     let mut checks = Vec::new();
     let mut lifecycle = Vec::new();
 
     println!("1. lifecycle: start, load, shutdown; what is live at exit must not grow with the runs");
-    let field = |v: &serde_json::Value, k: &str| -> Result<u64, Box<dyn Error>> {
-        v[k].as_u64().ok_or_else(|| format!("the heap summary has no `{k}`").into())
-    };
+    let field = |v: &serde_json::Value, k: &'static str| v[k].as_u64().ok_or(HeapError::Field(k));
     for (name, scale) in AUDIT_LIFECYCLE {
         let one = measure_with(name, &["--iterations", "1", "--scale", scale], dir)?;
         let three = measure_with(name, &["--iterations", "3", "--scale", scale], dir)?;
@@ -734,7 +786,7 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
             "3. valgrind memcheck --leak-check=full on `otlp-lab run {name} --scale {scale}` (log: {})",
             log.display()
         );
-        let lab = std::env::current_exe()?.with_file_name("otlp-lab");
+        let lab = std::env::current_exe().map_err(HeapError::Exe)?.with_file_name("otlp-lab");
         // An exit code of its own marks "memcheck found an error or a definite leak".
         let out = Command::new("valgrind")
             .args(["--tool=memcheck", "--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=97"])
@@ -742,7 +794,7 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
             .arg(&lab)
             .args(["run", name, "--scale", scale, "--iterations", "1"])
             .output()
-            .map_err(|e| format!("cannot run valgrind (install it, or pass --no-memcheck): {e}"))?;
+            .map_err(HeapError::Valgrind)?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         for line in text.lines().filter(|l| l.contains("definitely lost") || l.contains("ERROR SUMMARY")) {
             println!("   {}", line.trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim());
@@ -773,13 +825,12 @@ fn audit(sustain: u64, bound_kib: u64, memcheck: bool, dir: &Path) -> Result<(),
     }
 
     let path = dir.join("audit.json");
-    let json = serde_json::json!({ "passed": failures.is_empty(), "checks": checks });
-    std::fs::write(&path, format!("{json:#}\n")).map_err(|e| format!("{}: {e}", path.display()))?;
+    AuditFile { passed: failures.is_empty(), checks }.write(&path)?;
     println!("results: {}", path.display());
     if failures.is_empty() {
         println!("audit: passed");
         Ok(())
     } else {
-        Err(format!("audit failed:\n  {}", failures.join("\n  ")).into())
+        Err(HeapError::AuditFailed(failures))
     }
 }

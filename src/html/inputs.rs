@@ -1,12 +1,20 @@
-//! The result files the report reads, as typed values. Field names follow
-//! the contracts between the lab's producers (`/work/contracts.md` in the
-//! session that built them; the guide lists them). A missing file is `None`
-//! (its part is "not run"); a file that is there but malformed is an error
-//! naming the file and the field, never a guess.
+//! The result files the report reads, as typed values. The load, exporter,
+//! pool and audit files are read with the serde types of the modules that
+//! write them (`crate::load::LoadFile`, `crate::exporter_run::ExporterFile`,
+//! `crate::heap::PoolFile` and `crate::heap::AuditFile`), then shaped into
+//! what the report's sections use; `environment.json` and the flamegraph
+//! summaries are read here. A missing file is `None` (its part is "not
+//! run"); a file that is there but malformed is an error naming the file
+//! and the field, never a guess.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+pub use crate::exporter_run::Spread;
+pub use crate::harness::LatencySummary as Latency;
+pub use crate::heap::{AuditCheck, AuditFile as Audit, PoolRow};
+use crate::result_file::{self, ResultFileError};
 
 /// Why a result file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +35,9 @@ pub enum InputError {
         /// The parser's error.
         source: serde_json::Error,
     },
+    /// A result file with a serde type that could not be read.
+    #[error(transparent)]
+    File(#[from] ResultFileError),
     /// JSON, but a field is missing or of the wrong type.
     #[error("{}: `{field}`: expected {want}", path.display())]
     Field {
@@ -96,21 +107,8 @@ impl<'a> Obj<'a> {
         self.get(key).and_then(Value::as_f64).ok_or_else(|| self.err(key, "a number"))
     }
 
-    fn opt_f64(&self, key: &str) -> Result<Option<f64>, InputError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| self.err(key, "a number or null")),
-        }
-    }
-
     fn bool(&self, key: &str) -> Result<bool, InputError> {
         self.get(key).and_then(Value::as_bool).ok_or_else(|| self.err(key, "true or false"))
-    }
-
-    fn obj<T>(&self, key: &str, f: impl FnOnce(Obj<'_>) -> Result<T, InputError>) -> Result<T, InputError> {
-        let v = self.get(key).filter(|v| v.is_object()).ok_or_else(|| self.err(key, "an object"))?;
-        let at = self.path(key);
-        f(Obj { file: self.file, at: &at, v })
     }
 
     fn arr<T>(&self, key: &str, mut f: impl FnMut(Obj<'_>) -> Result<T, InputError>) -> Result<Vec<T>, InputError> {
@@ -126,30 +124,6 @@ impl<'a> Obj<'a> {
                 f(Obj { file: self.file, at: &at, v })
             })
             .collect()
-    }
-
-    /// Every member of the object at `key` as a number (an absent key: none).
-    fn numbers(&self, key: &str) -> Result<Vec<(String, f64)>, InputError> {
-        let Some(v) = self.get(key) else { return Ok(Vec::new()) };
-        let map = v.as_object().ok_or_else(|| self.err(key, "an object of numbers"))?;
-        map.iter()
-            .map(|(k, x)| x.as_f64().map(|x| (k.clone(), x)).ok_or_else(|| self.err(&format!("{key}.{k}"), "a number")))
-            .collect()
-    }
-
-    /// The numeric entries of an object, skipping the rest: `ratios` of a
-    /// load run also names its step and basis in words, and a ratio over zero
-    /// is null (JSON has no infinity).
-    fn numeric_entries(&self, key: &str) -> Result<Vec<(String, f64)>, InputError> {
-        let Some(v) = self.get(key) else { return Ok(Vec::new()) };
-        let map = v.as_object().ok_or_else(|| self.err(key, "an object"))?;
-        Ok(map.iter().filter_map(|(k, x)| x.as_f64().map(|x| (k.clone(), x))).collect())
-    }
-
-    fn u64s(&self, key: &str) -> Result<Vec<u64>, InputError> {
-        let items =
-            self.get(key).and_then(Value::as_array).ok_or_else(|| self.err(key, "an array of whole numbers"))?;
-        items.iter().map(|x| x.as_u64().ok_or_else(|| self.err(key, "an array of whole numbers"))).collect()
     }
 
     fn strs(&self, key: &str) -> Result<Vec<String>, InputError> {
@@ -211,28 +185,7 @@ impl Environment {
     }
 }
 
-/// One row of `profiles/pool.json`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PoolRow {
-    /// Which path (encode + zstd, pipeline ...).
-    pub path: String,
-    /// The workload measured.
-    pub workload: String,
-    /// `on` or `off`.
-    pub pool: String,
-    /// Items in one batch.
-    pub items_per_batch: u64,
-    /// Heap blocks per batch.
-    pub blocks_per_batch: f64,
-    /// Heap bytes per batch.
-    pub bytes_per_batch: f64,
-    /// Heap blocks per item.
-    pub blocks_per_item: f64,
-    /// The process's peak heap.
-    pub peak_bytes: u64,
-}
-
-/// `profiles/pool.json`, written by `otlp-lab pool`.
+/// `profiles/pool.json` as the report shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool {
     /// Batches per row.
@@ -244,87 +197,32 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Parses the file's JSON.
+    /// Reads the file's JSON ([`crate::heap::PoolFile`]).
     pub fn from_json(file: &Path, v: &Value) -> Result<Self, InputError> {
-        let o = Obj::root(file, v)?;
+        let f: crate::heap::PoolFile = result_file::from_value(file, v)?;
+        if let Some(i) = f.rows.iter().position(|r| r.pool != "on" && r.pool != "off") {
+            return Err(InputError::Field {
+                path: file.to_owned(),
+                field: format!("rows[{i}].pool"),
+                want: "\"on\" or \"off\"",
+            });
+        }
         Ok(Pool {
-            batches: o.u64("batches")?,
-            rows: o.arr("rows", |r| {
-                let (path, workload, pool) = (r.str("path")?, r.str("workload")?, r.str("pool")?);
-                if pool != "on" && pool != "off" {
-                    return Err(r.err("pool", "\"on\" or \"off\""));
-                }
-                Ok(PoolRow {
-                    path,
-                    workload,
-                    pool,
-                    items_per_batch: r.u64("items_per_batch")?,
-                    blocks_per_batch: r.f64("blocks_per_batch")?,
-                    bytes_per_batch: r.f64("bytes_per_batch")?,
-                    blocks_per_item: r.f64("blocks_per_item")?,
-                    peak_bytes: r.u64("peak_bytes")?,
-                })
-            })?,
-            pipeline_own: if o.get("pipeline_own_blocks_per_batch").is_some() {
-                o.arr("pipeline_own_blocks_per_batch", |r| Ok((r.u64("batch_items")?, r.f64("blocks")?)))?
-            } else {
-                Vec::new()
-            },
+            batches: f.batches,
+            rows: f.rows,
+            pipeline_own: f.pipeline_own_blocks_per_batch.iter().map(|o| (o.batch_items, o.blocks)).collect(),
         })
     }
-}
-
-/// One check of the leak audit.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AuditCheck {
-    /// `lifecycle`, `sustained` or `memcheck`.
-    pub name: String,
-    /// Whether it passed.
-    pub passed: bool,
-    /// What it found.
-    pub detail: String,
-}
-
-/// `profiles/audit.json`, written by `otlp-lab audit`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Audit {
-    /// Whether every check passed.
-    pub passed: bool,
-    /// The checks.
-    pub checks: Vec<AuditCheck>,
 }
 
 impl Audit {
-    /// Parses the file's JSON.
+    /// Reads the file's JSON.
     pub fn from_json(file: &Path, v: &Value) -> Result<Self, InputError> {
-        let o = Obj::root(file, v)?;
-        Ok(Audit {
-            passed: o.bool("passed")?,
-            checks: o.arr("checks", |c| {
-                Ok(AuditCheck { name: c.str("name")?, passed: c.bool("passed")?, detail: c.str("detail")? })
-            })?,
-        })
+        Ok(result_file::from_value(file, v)?)
     }
 }
 
-/// Export latency percentiles of a load run, in microseconds.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Latency {
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// Largest.
-    pub max: f64,
-    /// Exports measured.
-    pub count: u64,
-}
-
-/// One run (one step of a sweep) of a load file.
+/// One run (one step of a sweep) of a load file, as the report shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadRun {
     /// `otlp-lab` or `official-sdk`.
@@ -361,6 +259,29 @@ pub struct LoadRun {
     pub peak_rss_bytes: u64,
 }
 
+impl From<crate::load::RunRecord> for LoadRun {
+    fn from(r: crate::load::RunRecord) -> Self {
+        LoadRun {
+            implementation: r.implementation.name().to_owned(),
+            protocol: r.protocol.to_string(),
+            compression: crate::load::codec_name(r.compression).to_owned(),
+            step: r.step,
+            workers: r.workers,
+            offered_rate: r.offered_rate,
+            duration_s: r.duration_s,
+            offered: r.offered,
+            delivered: r.delivered,
+            items_per_s: r.items_per_s,
+            dropped: r.dropped.into_iter().map(|(k, n)| (k, n as f64)).collect(),
+            dropped_total: r.dropped_total,
+            latency: r.latency_us,
+            cpu_user_s: r.cpu_user_s,
+            cpu_system_s: r.cpu_system_s,
+            peak_rss_bytes: r.peak_rss_bytes,
+        }
+    }
+}
+
 /// The goals a load file was judged against.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct LoadTargets {
@@ -374,7 +295,7 @@ pub struct LoadTargets {
     pub sdk_ratio: Option<f64>,
 }
 
-/// `profiles/load/<scenario>.json`, written by `otlp-lab load`.
+/// `profiles/load/<scenario>.json` as the report shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Load {
     /// The scenario.
@@ -392,72 +313,29 @@ pub struct Load {
 }
 
 impl Load {
-    /// Parses the file's JSON.
+    /// Reads the file's JSON ([`crate::load::LoadFile`]).
     pub fn from_json(file: &Path, v: &Value) -> Result<Self, InputError> {
-        let o = Obj::root(file, v)?;
-        let targets = if o.get("targets").is_some() {
-            Some(o.obj("targets", |t| {
-                Ok(LoadTargets {
-                    items_per_s: t.opt_f64("items_per_s")?,
-                    p99_us: t.opt_f64("p99_us")?,
-                    peak_rss_bytes: t.opt_f64("peak_rss_bytes")?,
-                    sdk_ratio: t.opt_f64("sdk_ratio")?,
-                })
-            })?)
-        } else {
-            None
-        };
+        let f: crate::load::LoadFile = result_file::from_value(file, v)?;
         Ok(Load {
-            scenario: o.str("scenario")?,
-            target: o.str("target")?,
-            mode: o.str("mode")?,
-            runs: o.arr("runs", |r| {
-                Ok(LoadRun {
-                    implementation: r.str("implementation")?,
-                    step: r.str("step")?,
-                    protocol: r.str("protocol")?,
-                    compression: r.str("compression")?,
-                    workers: r.u64("workers")?,
-                    offered_rate: r.opt_f64("offered_rate")?,
-                    duration_s: r.f64("duration_s")?,
-                    offered: r.u64("offered")?,
-                    delivered: r.u64("delivered")?,
-                    items_per_s: r.f64("items_per_s")?,
-                    dropped: r.numbers("dropped")?,
-                    dropped_total: r.u64("dropped_total")?,
-                    latency: r.obj("latency_us", |l| {
-                        Ok(Latency {
-                            p50: l.f64("p50")?,
-                            p90: l.f64("p90")?,
-                            p99: l.f64("p99")?,
-                            p999: l.f64("p999")?,
-                            max: l.f64("max")?,
-                            count: l.u64("count")?,
-                        })
-                    })?,
-                    cpu_user_s: r.f64("cpu_user_s")?,
-                    cpu_system_s: r.f64("cpu_system_s")?,
-                    peak_rss_bytes: r.u64("peak_rss_bytes")?,
-                })
-            })?,
-            targets,
-            ratios: o.numeric_entries("ratios")?,
+            scenario: f.scenario.name().to_owned(),
+            target: f.target,
+            mode: f.mode,
+            runs: f.runs.into_iter().map(LoadRun::from).collect(),
+            targets: f.targets.map(|t| LoadTargets {
+                items_per_s: Some(t.items_per_s),
+                p99_us: Some(t.p99_us),
+                peak_rss_bytes: Some(t.peak_rss_bytes as f64),
+                sdk_ratio: Some(t.sdk_ratio),
+            }),
+            ratios: f
+                .ratios
+                .map(|r| r.numbers().into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                .unwrap_or_default(),
         })
     }
 }
 
-/// Marginal instructions per span of one exporter configuration.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Spread {
-    /// Median over the repeats.
-    pub median: f64,
-    /// Lowest.
-    pub min: f64,
-    /// Highest.
-    pub max: f64,
-}
-
-/// One row of `profiles/exporter.json`.
+/// One row of `profiles/exporter.json`, as the report shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExporterRow {
     /// `otlp-lab` or `official-sdk`.
@@ -481,7 +359,7 @@ impl ExporterRow {
     }
 }
 
-/// `profiles/exporter.json`, written by `otlp-lab exporter-compare`.
+/// `profiles/exporter.json`, as the report shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exporter {
     /// Spans of the short run.
@@ -497,26 +375,26 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Parses the file's JSON.
+    /// Reads the file's JSON ([`crate::exporter_run::ExporterFile`]).
     pub fn from_json(file: &Path, v: &Value) -> Result<Self, InputError> {
-        let o = Obj::root(file, v)?;
+        let f: crate::exporter_run::ExporterFile = result_file::from_value(file, v)?;
         Ok(Exporter {
-            spans_low: o.u64("spans_low")?,
-            spans_high: o.u64("spans_high")?,
-            repeats: o.u64("repeats")?,
-            rows: o.arr("rows", |r| {
-                Ok(ExporterRow {
-                    implementation: r.str("implementation")?,
-                    protocol: r.str("protocol")?,
-                    compression: r.str("compression")?,
-                    marginal_per_span: r.obj("marginal_per_span", |m| {
-                        Ok(Spread { median: m.f64("median")?, min: m.f64("min")?, max: m.f64("max")? })
-                    })?,
-                    instructions_low: r.u64s("instructions_low")?,
-                    instructions_high: r.u64s("instructions_high")?,
+            spans_low: f.spans_low,
+            spans_high: f.spans_high,
+            repeats: u64::from(f.repeats),
+            rows: f
+                .rows
+                .into_iter()
+                .map(|r| ExporterRow {
+                    implementation: r.implementation.name().to_owned(),
+                    protocol: r.protocol.to_string(),
+                    compression: r.compression.to_string(),
+                    marginal_per_span: r.marginal_per_span,
+                    instructions_low: r.instructions_low,
+                    instructions_high: r.instructions_high,
                 })
-            })?,
-            targets: o.numbers("targets")?,
+                .collect(),
+            targets: f.targets.into_iter().map(|(k, v)| (k, v as f64)).collect(),
         })
     }
 }
