@@ -8,7 +8,7 @@ use super::results::RunResult;
 use super::specs::StepSpec;
 use super::{LoadError, runtime};
 use crate::harness::{Implementation, LatencyRecorder, OpenLoop, Pace, Signals, Usage};
-use crate::scenarios::{self, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
+use crate::scenarios;
 use otlp_pipeline::exporter::Exporter;
 use otlp_pipeline::fixtures::{self, SplitMix64};
 use otlp_pipeline::pipeline::{DropReason, Handle, Item, PipelineConfig};
@@ -77,9 +77,8 @@ fn run_sdk(_spec: &StepSpec, _endpoint: &str) -> Result<RunResult, LoadError> {
     Err(LoadError::NoSdk)
 }
 
-/// One block of the production mix through `offer` (7 spans, one 2-point
-/// metric, one log record); `offer` fails when the item is refused for good
-/// (after shutdown).
+/// One block of the production mix (the scenarios' one generator) through
+/// `offer`; `offer` fails when the item is refused for good (after shutdown).
 async fn offer_block<F, Fut>(
     rng: &mut SplitMix64,
     worker: u64,
@@ -90,16 +89,12 @@ where
     F: FnMut(Item) -> Fut,
     Fut: std::future::Future<Output = Result<(), DropReason>>,
 {
-    let seq = block * BLOCK_ITEMS;
-    for j in 0..BLOCK_SPANS {
-        offer(Item::Span(scenarios::api_span(rng, worker, seq + j))).await?;
+    let items = scenarios::production_block(rng, worker, block);
+    let offered = Signals { spans: items.spans(), points: items.points(), logs: items.logs() };
+    for item in items {
+        offer(item).await?;
     }
-    let time = fixtures::BASE_TIME_NS + seq * NS_PER_MS;
-    let metric = Item::Metric(scenarios::two_point_metric(rng, block, time));
-    let points = metric.count();
-    offer(metric).await?;
-    offer(Item::Log(scenarios::app_log(rng, seq))).await?;
-    Ok(Signals { spans: BLOCK_SPANS, points, logs: 1 })
+    Ok(offered)
 }
 
 /// One of our producers: offers blocks until the deadline; returns what it offered.

@@ -14,8 +14,9 @@ use otlp_pipeline::compress::Compression;
 use otlp_pipeline::exporter::Protocol;
 use otlp_pipeline::pipeline::PipelineConfig;
 
-/// Offered rate of `sustained_load` when no `--rate` is given, in items/s.
-pub const SUSTAINED_DEFAULT_RATE: f64 = 200_000.0;
+/// Offered rate of `sustained_load` when no `--rate` is given, in items/s:
+/// the scenario's own rate, so that the name means one rate in every runner.
+pub const SUSTAINED_DEFAULT_RATE: f64 = scenarios::SUSTAINED_RATE as f64;
 /// The largest `--queue`: the ring is allocated whole at start, so this
 /// bounds the memory a mistyped setting can take.
 pub const MAX_QUEUE: usize = 1 << 20;
