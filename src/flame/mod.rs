@@ -13,45 +13,40 @@
 //! - `<name>.pb`: the pprof protobuf profile (`go tool pprof -http=:0`, speedscope, Perfetto);
 //! - `<name>.folded`: folded stacks, `thread;outermost;...;innermost count` per line, the input of
 //!   `--diff` and of any inferno tool;
-//! - `<name>.json`: the summary of `/work/contracts.md` (samples, iterations, threads, our top
-//!   functions by self and total share) plus the stack-quality figures below;
+//! - `<name>.json`: the summary (samples, iterations, threads, our top functions by self and total
+//!   share) plus the stack-quality figures of [`Analysis`]; `flamegraphs/README.md` lists its fields;
 //! - `<name>-diff.svg` with `--diff SAVED.folded`: a differential flamegraph of this run against
 //!   the saved one (widths from this run, red where it has more samples, blue where fewer; the
 //!   saved run is scaled to this run's total first).
 //!
 //! # Defaults, and why
 //!
-//! Measured on the 2-core VM of TOOLCHAIN.md (glibc 2.36, libgcc 12), machine
-//! otherwise quiet, with `otlp-lab flame cpu_intensive --duration 20` and
-//! `otlp-lab flame production_workload --duration 20`, each once with
-//! `--no-blocklist` and once with `--blocklist`. Every figure is a field of the
-//! `<name>.json` such a run writes, so rerunning those commands reproduces
-//! them (to within the noise of sampling).
+//! Each default rests on a figure of the `<name>.json` of a few flame runs of
+//! `cpu_intensive` and `production_workload`; `flamegraphs/README.md` gives
+//! the figures, the commands that reproduce them and when they were measured.
 //!
-//! - **Frequency 250 Hz.** Samples per CPU second (`samples_per_cpu_s`): 99 at 99 Hz asked, 250 at
-//!   250 Hz, 249 at 1000 Hz: the kernel tick caps SIGPROF at 250 per busy CPU. Asking for more
+//! - **Frequency 250 Hz.** The kernel tick caps SIGPROF at about one sample per tick of a busy CPU
+//!   (`samples_per_cpu_s` stays at the tick rate however much more is asked). Asking for more
 //!   gains nothing and makes the `.pb`'s CPU time wrong, since pprof converts samples with the
 //!   asked frequency.
-//! - **Duration 20 s.** One busy CPU gives about 5,000 samples in 20 s (cpu_intensive: 4,995;
-//!   production_workload: 5,020); on a machine shared with other work, about half that.
-//! - **Blocklist off.** production_workload lands 48.5% of its samples in libc (`libc_leaf_pct`):
-//!   the allocator (27.2% of samples have a malloc/free frame, `allocator_pct`), memcpy (11.1%
-//!   `memory_pct`) and the socket calls. With the blocklist on it kept 129 samples per CPU second
-//!   instead of 250, i.e. it dropped 48% of them, and its flamegraph shows no allocator at all
-//!   (`allocator_pct` 0). cpu_intensive barely touches libc (1.0%; 247 against 250 samples per CPU
-//!   second). Hiding half of the production workload's cost is worse than the risk the blocklist
-//!   guards against (unwinding from inside libc in a signal handler): this glibc and libgcc find
-//!   unwind tables with `_dl_find_object`, which takes no lock, and none of the runs above hung.
-//!   `--blocklist` turns it on.
+//! - **Duration 20 s.** At the capped rate that gives some thousands of samples per busy CPU,
+//!   enough to rank functions of a few percent; on a machine shared with other work, about half.
+//! - **Blocklist off.** A workload that allocates and copies, such as production_workload, lands
+//!   a large share of its samples in libc (`libc_leaf_pct`): the allocator (`allocator_pct`),
+//!   `mem*` routines (`memory_pct`) and the socket calls. The blocklist drops those samples
+//!   (`samples_per_cpu_s` falls by that share) and its flamegraph then shows no allocator at all,
+//!   while a job that barely touches libc, such as cpu_intensive, loses next to nothing. Hiding
+//!   that much of the production workload's cost is worse than the risk the blocklist guards
+//!   against (unwinding from inside libc in a signal handler): glibc from 2.35 with libgcc from 12
+//!   find unwind tables with `_dl_find_object`, which takes no lock, and no run without the
+//!   blocklist hung. `--blocklist` turns it on.
 //! - **No frame pointers.** pprof unwinds with libgcc's DWARF unwinder (`.eh_frame`), and the
-//!   release profile carries debug info: 100% of the samples of both jobs unwound to `_start`
-//!   (`rooted_pct`), 100% have an `otlp_lab::` frame (`crate_pct`; the CLI's own `otlp_lab::main`
-//!   counts), 99.7% (cpu_intensive) and 93.4% (production_workload) a data-path frame such as
-//!   `otlp_pipeline::encode::direct::RevWriter::span` or `otlp_pipeline::compress::zstd::Encoder::compress`
-//!   (`data_path_pct`; the rest is the runtime and the scenario's own producers), 100% have
-//!   inlined functions resolved as their own frames (`inlined_pct`), at most 0.4% an unresolved
-//!   frame (`unknown_pct`) and none reached pprof's depth limit (`truncated_pct`). Frame pointers
-//!   would add nothing to that, so the build does not force them.
+//!   release profile carries debug info: stacks reach `_start` or a thread's start (`rooted_pct`),
+//!   inlined functions resolve as their own frames (`inlined_pct`), unresolved frames
+//!   (`unknown_pct`) and stacks cut at pprof's depth limit (`truncated_pct`) are all but absent,
+//!   and data-path frames such as `otlp_pipeline::encode::direct::RevWriter::span` show under
+//!   nearly every sample of a data-path job (`data_path_pct`). Frame pointers would add nothing
+//!   to that, so the build does not force them.
 
 mod analysis;
 mod fold;
@@ -72,18 +67,19 @@ pub use analysis::{Analysis, FunctionShare, analyze, is_data_path, is_ours};
 pub use fold::{Folded, Stack, read_folded};
 pub use sample::{FlameRun, sample};
 
-/// pprof's recommended blocklist (TOOLCHAIN.md): a sample whose program
+/// The blocklist pprof-rs's documentation recommends: a sample whose program
 /// counter lies in one of these objects is dropped before it is unwound.
 pub const BLOCKLIST: [&str; 4] = ["libc", "libgcc", "pthread", "vdso"];
 
-/// Asked sampling frequency. The kernel tick (250 Hz here) caps what SIGPROF
-/// delivers per CPU, and pprof converts samples to CPU time with the asked
-/// frequency, so asking for more than the tick only makes the `.pb`'s CPU
-/// seconds wrong.
+/// Asked sampling frequency: the kernel tick (`CONFIG_HZ`, 250 on the lab's
+/// kernels) caps what SIGPROF delivers per CPU, and pprof converts samples to
+/// CPU time with the asked frequency, so asking for more than the tick only
+/// makes the `.pb`'s CPU seconds wrong.
 pub const DEFAULT_FREQUENCY_HZ: u32 = 250;
 
-/// Sampling time: at the capped rate, one busy CPU gives about 5,000
-/// samples in this long, a busy machine about half (see the module doc).
+/// Sampling time: at the capped rate, one busy CPU gives 250 × 20 = 5,000
+/// samples in this long, a machine shared with other work fewer (see the
+/// module doc).
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(20);
 
 /// The bound on iterations besides the duration: a micro-workload of a few

@@ -70,7 +70,8 @@ impl FlameRun {
         Ok(svg)
     }
 
-    /// The summary of `/work/contracts.md`, with the stack-quality figures.
+    /// The `<name>.json` summary, with the stack-quality figures (its fields:
+    /// `flamegraphs/README.md`).
     pub fn summary_json(&self) -> serde_json::Value {
         let a = &self.analysis;
         let list = |v: &[FunctionShare]| {
