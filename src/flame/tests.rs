@@ -22,7 +22,7 @@ fn ours_means_our_path_or_our_impl() {
     assert!(!is_ours("malloc"));
     assert!(is_data_path("<otlp_pipeline::transport::http::Client as core::ops::Drop>::drop"));
     assert!(!is_data_path("otlp_lab::scenarios::Cpu::run"));
-    assert!(is_harness("otlp_lab::main") && is_harness("otlp_lab::flame::sample"));
+    assert!(is_harness("otlp_lab::main") && is_harness("otlp_lab::flame::sample::sample"));
     assert!(!is_harness("otlp_lab::scenarios::Cpu::run"));
 }
 
