@@ -186,8 +186,9 @@ load_runs() {
   say "load results: profiles/load/{production_workload,sustained_load,high_concurrency,network_io}.json"
 }
 
-# The whole-exporter comparison at the span counts of DESIGN.md (10k and
-# 50k; EXPORTER_LOW and EXPORTER_HIGH override them): 60 callgrind runs.
+# The whole-exporter comparison at 10k and 50k spans (EXPORTER_LOW and
+# EXPORTER_HIGH override them; README, "Whole-exporter instructions per span",
+# says what their difference measures): 60 callgrind runs.
 exporter_run() {
   ensure_valgrind
   say "building otlp-lab with the official SDK (--features official-sdk)"

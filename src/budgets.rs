@@ -31,10 +31,9 @@ const PIPELINE_CLONE_BLOCKS_2048: u64 = 3 * 2048;
 /// batch's capacity), the TracesData's resource and scope vectors, the
 /// Resource clone, the caller's `flush` oneshot, and the owner that lets the
 /// pooled body travel as a `Bytes` (which saves copying the body for the
-/// transport, about one instruction per byte). Nothing per item: the
-/// queue is a ring allocated at start (tokio's mpsc, before it, allocated a
-/// 32-slot block about every 40 items); the body pool, encoder scratch and zstd
-/// context are warm.
+/// transport). Nothing per item: the queue is a ring allocated at start
+/// (tokio's mpsc, which it replaced, allocated a block of 32 slots as the
+/// queue moved on); the body pool, encoder scratch and zstd context are warm.
 const PIPELINE_OWN_BLOCKS: u64 = 8;
 
 /// Blocks the receiver's decode of one 512-span protobuf request allocates

@@ -270,7 +270,8 @@ impl ExportSink for DigestSink {
 
 /// The pipeline workloads never wait on their timer: a batch fills at 512
 /// items and the flush sends it. A delay far above any run (also under
-/// valgrind, ~100x slower) keeps a timer tick out of the instruction count.
+/// valgrind, which runs it many times slower) keeps a timer tick out of the
+/// instruction count.
 const PIPELINE_MAX_DELAY: Duration = Duration::from_secs(3600);
 
 /// Longest a pipeline workload's flush may take before the run fails.

@@ -157,6 +157,17 @@ def attr(kvs, key):
     return None
 
 
+def expect_service(what: str, resources) -> None:
+    """The first resource's service.name, as every fixture sets it."""
+    svc = attr(resources[0].resource.attributes, "service.name") if resources else None
+    expect(f"{what}: resource service.name", svc.string_value if svc else None, "checkout")
+
+
+def load_json(path: Path):
+    with path.open() as f:
+        return json.load(f)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", required=True, type=Path)
@@ -172,8 +183,7 @@ def main() -> int:
         spans = [s for rs in t.resource_spans for ss in rs.scope_spans for s in ss.spans]
         expect("traces.pb: spans", len(spans), n)
         results["spans"] = len(spans)
-        svc = attr(t.resource_spans[0].resource.attributes, "service.name") if t.resource_spans else None
-        expect("traces.pb: resource service.name", svc.string_value if svc else None, "checkout")
+        expect_service("traces.pb", t.resource_spans)
         if spans:
             s0 = spans[0]
             expect("traces.pb: first span name", s0.name, "GET /api/users/{id}")
@@ -188,8 +198,7 @@ def main() -> int:
             if not all(s.end_time_unix_nano >= s.start_time_unix_nano > 0 for s in spans):
                 fail("traces.pb: a span has start_time 0 or ends before it starts")
     tj_path = d / "traces.json"
-    with tj_path.open() as f:
-        tj = json.load(f)
+    tj = load_json(tj_path)
     jspans = [s for rs in tj.get("resourceSpans", []) for ss in rs.get("scopeSpans", []) for s in ss.get("spans", [])]
     expect("traces.json: spans", len(jspans), n)
     if t is not None and jspans:
@@ -216,11 +225,9 @@ def main() -> int:
         expect("metrics.pb: data points", points, want_points)
         results["points"] = points
         results["metric_kinds"] = kinds
-        svc = attr(m.resource_metrics[0].resource.attributes, "service.name") if m.resource_metrics else None
-        expect("metrics.pb: resource service.name", svc.string_value if svc else None, "checkout")
+        expect_service("metrics.pb", m.resource_metrics)
     mj_path = d / "metrics.json"
-    with mj_path.open() as f:
-        mj = json.load(f)
+    mj = load_json(mj_path)
     jpoints = 0
     for rm in mj.get("resourceMetrics", []):
         for sm in rm.get("scopeMetrics", []):
@@ -237,11 +244,9 @@ def main() -> int:
         records = [r for rl in lg.resource_logs for sl in rl.scope_logs for r in sl.log_records]
         expect("logs.pb: log records", len(records), n)
         results["logs"] = len(records)
-        svc = attr(lg.resource_logs[0].resource.attributes, "service.name") if lg.resource_logs else None
-        expect("logs.pb: resource service.name", svc.string_value if svc else None, "checkout")
+        expect_service("logs.pb", lg.resource_logs)
     lj_path = d / "logs.json"
-    with lj_path.open() as f:
-        lj = json.load(f)
+    lj = load_json(lj_path)
     jlogs = sum(len(sl.get("logRecords", [])) for rl in lj.get("resourceLogs", []) for sl in rl.get("scopeLogs", []))
     expect("logs.json: log records", jlogs, n)
     check_json_equals_pb(lj_path, lj, ExportLogsServiceRequest, lg)

@@ -53,6 +53,23 @@ fn finish(title: &str, root: DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), P
     root.present().map_err(|e| fail(title, e))
 }
 
+/// The series' legend, boxed and nearly opaque so that it stays readable over
+/// the data it covers; `at` is the corner the plot's headroom leaves free.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    title: &str,
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+) -> Result<(), PlotError> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(|e| fail(title, e))
+}
+
 /// Horizontal bars: one row per group, one bar per series in each row
 /// (`values[group][series]`; NaN leaves a gap). Returns the SVG.
 pub fn hbars(
@@ -125,14 +142,7 @@ pub fn hbars(
             }
         }
         if per > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 12))
-                .draw()
-                .map_err(|e| fail(title, e))?;
+            legend(title, &mut chart, SeriesLabelPosition::UpperRight)?;
         }
         finish(title, root)?;
     }
@@ -181,14 +191,7 @@ pub fn lines(
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled()))).map_err(|e| fail(title, e))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(|e| fail(title, e))?;
+        legend(title, &mut chart, SeriesLabelPosition::UpperLeft)?;
         finish(title, root)?;
     }
     Ok(svg)

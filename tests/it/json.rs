@@ -1,8 +1,6 @@
 //! OTLP/JSON: golden files, round trips through both parsers, agreement with
 //! protobuf, the leniency the spec asks for and the errors it rules out.
 
-use std::path::PathBuf;
-
 use otlp_pipeline::encode::json::{
     self, JsonError, parse_logs, parse_logs_serde, parse_metrics, parse_metrics_serde, parse_traces,
     parse_traces_serde, write_logs, write_metrics, write_traces,
@@ -10,6 +8,8 @@ use otlp_pipeline::encode::json::{
 use otlp_pipeline::encode::reference;
 use otlp_pipeline::fixtures;
 use otlp_pipeline::model::*;
+
+use crate::golden::golden;
 
 // ---------------------------------------------------------------- helpers
 
@@ -88,23 +88,6 @@ fn logs(json: &[u8]) -> Result<LogsData, JsonError> {
     let simd = parse_logs(&mut json.to_vec());
     agree(json, &simd, &parse_logs_serde(json), write_logs);
     simd
-}
-
-/// Compares with the golden file, or rewrites it when `UPDATE_GOLDEN=1`.
-fn golden(name: &str, actual: &[u8]) {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "golden", name].iter().collect();
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1 to create it", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs from the writer's output; rerun with UPDATE_GOLDEN=1 if the change is intended",
-        path.display()
-    );
 }
 
 fn err_traces(json: &str) -> JsonError {

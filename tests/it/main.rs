@@ -4,6 +4,7 @@ mod exporter_run;
 mod faults;
 mod flame;
 mod gate;
+mod golden;
 mod grpc;
 mod heap;
 mod http;

@@ -75,7 +75,7 @@ fn fixtures_are_byte_identical_and_sized_as_designed() {
     direct::encode_traces(&d, &mut a);
     reference::encode_traces(&d, &mut b);
     assert_eq!(a, b);
-    // DESIGN.md: "about 457 bytes per span".
+    // The fixture is built for about 457 bytes per encoded span.
     let per_span = a.len() / fixtures::DEFAULT_SPANS;
     assert!((440..=475).contains(&per_span), "{per_span} bytes per span");
     assert_eq!(reference::decode_traces(&a).expect("decodes"), d);

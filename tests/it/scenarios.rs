@@ -7,13 +7,12 @@
 //! its steps.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use otlp_lab::scenarios::{PreparedScenario, Scenario, ScenarioParams, ScenarioRow};
 use otlp_lab::workloads::Outcome;
 
-const GOLDEN: &str = "tests/data/golden/scenario_outcomes.txt";
+use crate::golden::{golden, outcome_line};
 
 /// A tenth of every count, and one second of sustained load.
 fn params() -> ScenarioParams {
@@ -62,15 +61,9 @@ fn every_repeatable_scenario_matches_its_golden_outcome() {
     let mut table = String::new();
     for s in Scenario::ALL.iter().filter(|s| **s != Scenario::SustainedLoad) {
         let a = run(&mut prepare(*s));
-        writeln!(table, "{} items={} bytes={} checksum={:#018x}", s.name(), a.items, a.bytes, a.checksum)
-            .expect("String");
+        outcome_line(&mut table, s.name(), &a);
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &table).expect("write golden");
-    }
-    let golden = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 creates it)");
-    assert_eq!(table, golden, "scenario outcomes changed; if deliberate, rerun with UPDATE_GOLDEN=1");
+    golden("scenario_outcomes.txt", table.as_bytes());
 }
 
 #[test]

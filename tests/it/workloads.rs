@@ -2,11 +2,9 @@
 //! (regenerate with `UPDATE_GOLDEN=1 cargo test --release --test it workloads`
 //! after a deliberate change to a fixture or an encoder).
 
-use std::fmt::Write as _;
-
 use otlp_lab::workloads::Workload;
 
-const GOLDEN: &str = "tests/data/golden/workload_outcomes.txt";
+use crate::golden::{golden, outcome_line};
 
 #[test]
 fn every_workload_is_deterministic_and_matches_its_golden_outcome() {
@@ -18,15 +16,9 @@ fn every_workload_is_deterministic_and_matches_its_golden_outcome() {
         assert_eq!(a, b, "{w}: two runs differ");
         assert_eq!(a, w.prepare().run(), "{w}: a fresh prepare differs");
         assert!(a.items > 0 && a.bytes > 0, "{w}: {a:?}");
-        writeln!(table, "{} items={} bytes={} checksum={:#018x}", w.name(), a.items, a.bytes, a.checksum)
-            .expect("String");
+        outcome_line(&mut table, w.name(), &a);
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, &table).expect("write golden");
-    }
-    let golden = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 creates it)");
-    assert_eq!(table, golden, "workload outcomes changed; if deliberate, rerun with UPDATE_GOLDEN=1");
+    golden("workload_outcomes.txt", table.as_bytes());
 }
 
 #[test]

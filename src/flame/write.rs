@@ -1,0 +1,204 @@
+//! Writing a finished run: the flamegraph and differential SVGs, the summary
+//! as JSON and for a terminal, and the files of the output folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{FlameError, FlameRun, Folded, FunctionShare};
+
+impl FlameRun {
+    /// The flamegraph's title.
+    fn title(&self) -> String {
+        format!(
+            "{}: {} samples at {} Hz asked, libc blocklist {}",
+            self.job,
+            self.analysis.samples,
+            self.config.frequency_hz,
+            if self.config.blocklist { "on" } else { "off" }
+        )
+    }
+
+    fn subtitle(&self) -> String {
+        format!(
+            "{} iterations in {:.1} s ({:.0} samples/s); threads: {}",
+            self.iterations,
+            self.elapsed.as_secs_f64(),
+            self.effective_hz(),
+            self.analysis.threads.join(", ")
+        )
+    }
+
+    /// The interactive SVG.
+    pub fn svg(&self, path: &Path) -> Result<Vec<u8>, FlameError> {
+        let mut opt = inferno::flamegraph::Options::default();
+        opt.title = self.title();
+        opt.subtitle = Some(self.subtitle());
+        opt.count_name = "samples".into();
+        let lines = self.folded.lines();
+        let mut svg = Vec::new();
+        inferno::flamegraph::from_lines(&mut opt, lines.iter().map(String::as_str), &mut svg)
+            .map_err(|source| FlameError::Draw { path: path.to_owned(), source })?;
+        Ok(svg)
+    }
+
+    /// The differential SVG against a saved run's folded stacks.
+    pub fn diff_svg(&self, saved: &Folded, saved_name: &str, path: &Path) -> Result<Vec<u8>, FlameError> {
+        let draw = |source| FlameError::Draw { path: path.to_owned(), source };
+        let mut diff = Vec::new();
+        // Normalized: a saved run of another length or machine load would
+        // otherwise turn everything red or blue.
+        let opt = inferno::differential::Options { normalize: true, strip_hex: false };
+        inferno::differential::from_readers(
+            opt,
+            saved.to_string().as_bytes(),
+            self.folded.to_string().as_bytes(),
+            &mut diff,
+        )
+        .map_err(draw)?;
+        let text = String::from_utf8_lossy(&diff);
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_unstable();
+        let mut opt = inferno::flamegraph::Options::default();
+        opt.title = format!("{} vs {saved_name}", self.title());
+        opt.subtitle = Some(format!(
+            "widths: this run; red: more samples than in {saved_name} ({} samples, scaled to this run's total), blue: fewer",
+            saved.samples()
+        ));
+        opt.count_name = "samples".into();
+        let mut svg = Vec::new();
+        inferno::flamegraph::from_lines(&mut opt, lines, &mut svg).map_err(draw)?;
+        Ok(svg)
+    }
+
+    /// The `<name>.json` summary, with the stack-quality figures (its fields:
+    /// `flamegraphs/README.md`).
+    pub fn summary_json(&self) -> serde_json::Value {
+        let a = &self.analysis;
+        let list = |v: &[FunctionShare]| {
+            v.iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "function": f.function,
+                        "self_pct": round2(f.self_pct),
+                        "total_pct": round2(f.total_pct),
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        serde_json::json!({
+            "name": self.job.name(),
+            "samples": a.samples,
+            "frequency_hz": self.config.frequency_hz,
+            "duration_s": round2(self.elapsed.as_secs_f64()),
+            "iterations": self.iterations,
+            "blocklist": self.config.blocklist,
+            "threads": a.threads,
+            "top": list(&a.ours_by_self),
+            "top_total": list(&a.ours_by_total),
+            "top_any_self": list(&a.any_by_self),
+            "effective_hz": round2(self.effective_hz()),
+            "cpu_s": self.cpu.map(|c| round2(c.as_secs_f64())),
+            "samples_per_cpu_s": self.samples_per_cpu_s().map(round2),
+            "scale": self.config.scale,
+            "crate_pct": round2(a.crate_pct),
+            "data_path_pct": round2(a.data_path_pct),
+            "rooted_pct": round2(a.rooted_pct),
+            "allocator_pct": round2(a.allocator_pct),
+            "memory_pct": round2(a.memory_pct),
+            "libc_leaf_pct": round2(a.libc_leaf_pct),
+            "inlined_pct": round2(a.inlined_pct),
+            "unknown_pct": round2(a.unknown_pct),
+            "truncated_pct": round2(a.truncated_pct),
+        })
+    }
+
+    /// The summary for a terminal.
+    pub fn summary_text(&self) -> String {
+        use std::fmt::Write;
+        let a = &self.analysis;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}: {} samples in {:.1} s ({:.0}/s, {} Hz asked), {} iterations, libc blocklist {}; threads: {}",
+            self.job,
+            a.samples,
+            self.elapsed.as_secs_f64(),
+            self.effective_hz(),
+            self.config.frequency_hz,
+            self.iterations,
+            if self.config.blocklist { "on" } else { "off" },
+            a.threads.join(", ")
+        );
+        let _ = writeln!(
+            s,
+            "stacks: {:.1}% unwound to the root, {:.1}% with an otlp_lab frame, {:.1}% with a data-path frame (encode, \
+             compress, transport, ...), {:.1}% with inlined frames resolved, {:.1}% with an unresolved frame, {:.1}% cut at \
+             depth {}",
+            a.rooted_pct,
+            a.crate_pct,
+            a.data_path_pct,
+            a.inlined_pct,
+            a.unknown_pct,
+            a.truncated_pct,
+            pprof::MAX_DEPTH
+        );
+        if let (Some(cpu), Some(rate)) = (self.cpu, self.samples_per_cpu_s()) {
+            let _ = writeln!(
+                s,
+                "process CPU {:.1} s while sampling: {rate:.0} samples per CPU second (the tick rate when no sample is dropped)",
+                cpu.as_secs_f64()
+            );
+        }
+        let _ = writeln!(
+            s,
+            "allocator {:.1}%, mem* leaf {:.1}%, leaf in libc/libgcc/pthread/vdso {:.1}% (what the blocklist drops)",
+            a.allocator_pct, a.memory_pct, a.libc_leaf_pct
+        );
+        let table = |s: &mut String, title: &str, v: &[FunctionShare]| {
+            let _ = writeln!(s, "{title}\n  {:>6} {:>6}  function", "self%", "total%");
+            for f in v.iter().take(10) {
+                let _ = writeln!(s, "  {:>6.1} {:>6.1}  {}", f.self_pct, f.total_pct, f.function);
+            }
+        };
+        table(&mut s, "our functions by self share:", &a.ours_by_self);
+        table(&mut s, "our functions by total share:", &a.ours_by_total);
+        table(&mut s, "any function by self share:", &a.any_by_self);
+        s
+    }
+
+    /// Writes `<name>.svg`, `.pb`, `.folded`, `.json` (and `<name>-diff.svg`
+    /// given a saved run) into `dir`; returns the paths written.
+    pub fn write(&self, dir: &Path, diff: Option<(&Folded, &Path)>) -> Result<Vec<PathBuf>, FlameError> {
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| FlameError::Io { path, source }
+        };
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let name = self.job.name();
+        let file = |ext: &str| dir.join(format!("{name}{ext}"));
+        let mut written = Vec::new();
+        let mut put = |path: PathBuf, bytes: &[u8]| -> Result<(), FlameError> {
+            fs::write(&path, bytes).map_err(io_err(&path))?;
+            written.push(path);
+            Ok(())
+        };
+        let svg = file(".svg");
+        put(svg.clone(), &self.svg(&svg)?)?;
+        put(file(".pb"), &self.pprof)?;
+        put(file(".folded"), self.folded.to_string().as_bytes())?;
+        let json = serde_json::to_string_pretty(&self.summary_json()).expect("a JSON value serializes");
+        put(file(".json"), format!("{json}\n").as_bytes())?;
+        if let Some((saved, saved_path)) = diff {
+            let path = file("-diff.svg");
+            let saved_name = saved_path
+                .file_name()
+                .map_or_else(|| saved_path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            put(path.clone(), &self.diff_svg(saved, &saved_name, &path)?)?;
+        }
+        Ok(written)
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
