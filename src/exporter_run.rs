@@ -429,6 +429,11 @@ impl ExporterFile {
         }
     }
 
+    /// The target of `case` in instructions per span, when it has one.
+    pub fn target(&self, case: Case) -> Option<u64> {
+        self.targets.get(&case.to_string()).copied()
+    }
+
     /// Writes it to `path`.
     pub fn write(&self, path: &Path) -> Result<(), ResultFileError> {
         result_file::write(path, self)

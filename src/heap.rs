@@ -16,8 +16,8 @@ pub struct PoolRow {
     pub path: String,
     /// The workload measured.
     pub workload: String,
-    /// `on` or `off`.
-    pub pool: String,
+    /// Whether the workload ran with the pool.
+    pub pool: PoolSetting,
     /// Items in one batch.
     pub items_per_batch: u64,
     /// Heap blocks per batch.
@@ -28,6 +28,34 @@ pub struct PoolRow {
     pub blocks_per_item: f64,
     /// The process's peak heap.
     pub peak_bytes: u64,
+}
+
+/// The pool on or off, spelled `on` and `off` in the file; any other word
+/// there is an error when the file is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolSetting {
+    /// The workload reuses buffers from the pool.
+    On,
+    /// The same workload allocating afresh.
+    Off,
+}
+
+impl PoolSetting {
+    /// The word in the file.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PoolSetting::On => "on",
+            PoolSetting::Off => "off",
+        }
+    }
+}
+
+impl std::fmt::Display for PoolSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that the heap binary's table can align it with a width.
+        f.pad(self.name())
+    }
 }
 
 /// The pipeline's own blocks per batch at one batch size (the producer's
@@ -106,7 +134,7 @@ mod tests {
             rows: vec![PoolRow {
                 path: "encode + zstd 1".to_owned(),
                 workload: "encode_zstd1_pooled_traces_512".to_owned(),
-                pool: "on".to_owned(),
+                pool: PoolSetting::On,
                 items_per_batch: 512,
                 blocks_per_batch: 0.5,
                 bytes_per_batch: 64.0,
@@ -125,6 +153,9 @@ mod tests {
         audit.write(&dir.join("audit.json")).expect("writes");
         assert_eq!(AuditFile::read(&dir.join("audit.json")).expect("reads"), Some(audit));
         assert_eq!(AuditFile::read(&dir.join("missing.json")).expect("no error"), None);
+        let text = std::fs::read_to_string(dir.join("pool.json")).expect("written").replace("\"on\"", "\"maybe\"");
+        let err = result_file::from_str::<PoolFile>(&dir.join("pool.json"), &text).expect_err("not on or off");
+        assert!(err.to_string().contains("unknown variant `maybe`, expected `on` or `off`"), "{err}");
         let _cleaned = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,8 +1,9 @@
 //! Reading and writing the lab's JSON result files. Each file has one serde
 //! type, in the module that writes it (`crate::load::LoadFile`,
-//! `crate::exporter_run::ExporterFile`, `crate::heap::PoolFile` and
-//! `crate::heap::AuditFile`); the writer and the report both go through it,
-//! so that the field names exist once.
+//! `crate::exporter_run::ExporterFile`, `crate::heap::PoolFile`,
+//! `crate::heap::AuditFile`, `crate::html::env::Environment` and
+//! `crate::flame::FlameSummary`); the writer and the report both go through
+//! it, so that the field names exist once.
 
 use std::path::{Path, PathBuf};
 
@@ -61,10 +62,14 @@ pub fn write<T: Serialize>(path: &Path, value: &T) -> Result<(), ResultFileError
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| ResultFileError::CreateDir { path: dir.to_owned(), source })?;
     }
+    std::fs::write(path, to_text(value)).map_err(|source| ResultFileError::Write { path: path.to_owned(), source })
+}
+
+/// The text [`write`] puts in a file, for a writer that writes the file itself.
+pub fn to_text<T: Serialize>(value: &T) -> String {
     // The result types hold plain numbers, strings and string-keyed maps:
     // serializing them cannot fail.
-    let text = serde_json::to_string_pretty(value).expect("result types serialize");
-    std::fs::write(path, text + "\n").map_err(|source| ResultFileError::Write { path: path.to_owned(), source })
+    serde_json::to_string_pretty(value).expect("result types serialize") + "\n"
 }
 
 /// Reads `path`; `None` when it does not exist.

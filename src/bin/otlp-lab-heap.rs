@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use otlp_lab::Job;
-use otlp_lab::heap::{AuditCheck, AuditFile, PipelineOwn, PoolFile, PoolRow};
+use otlp_lab::heap::{AuditCheck, AuditFile, PipelineOwn, PoolFile, PoolRow, PoolSetting};
 use otlp_lab::scenarios::ScenarioParams;
 use otlp_lab::workloads::Workload;
 
@@ -584,7 +584,7 @@ fn pool(batches: u32, dir: &Path) -> Result<(), HeapError> {
     for (label, on, off) in pairs {
         let a = measure(on.name(), batches, dir)?;
         let b = measure(off.name(), batches, dir)?;
-        for (tag, w, v) in [("on", on, &a), ("off", off, &b)] {
+        for (tag, w, v) in [(PoolSetting::On, on, &a), (PoolSetting::Off, off, &b)] {
             println!(
                 "{:<24} {:<5} {:>12.1} {:>12.3} {:>14.0} {:>12} {:>12}",
                 label,
@@ -598,7 +598,7 @@ fn pool(batches: u32, dir: &Path) -> Result<(), HeapError> {
             rows.push(PoolRow {
                 path: label.to_owned(),
                 workload: w.name().to_owned(),
-                pool: tag.to_owned(),
+                pool: tag,
                 items_per_batch: v["items_per_run"].as_u64().unwrap_or(0),
                 blocks_per_batch: num(v, "blocks_per_run"),
                 bytes_per_batch: num(v, "bytes_per_run"),

@@ -376,7 +376,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             }
         }
         Command::Env { out } => {
-            let env = otlp_lab::html::env::write(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let env = otlp_lab::html::env::write(&out)?;
             println!("{}: {} ({} cores), {}, {}", out.display(), env.cpu_model, env.cores, env.kernel, env.rustc);
         }
         Command::Heap { args } => return heap_tool("run", &args),

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use super::Stack;
 
 /// How many functions the summary and the JSON's `top` list.
@@ -59,8 +61,9 @@ const ALLOCATOR: &[&str] = &[
     "__rdl_alloc_zeroed",
 ];
 
-/// One function's share of the samples.
-#[derive(Clone, Debug, PartialEq)]
+/// One function's share of the samples (also an entry of the summary's
+/// `top` lists).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FunctionShare {
     /// Demangled name, without the hash.
     pub function: String,

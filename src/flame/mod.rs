@@ -66,6 +66,7 @@ use crate::scenarios::ScenarioError;
 pub use analysis::{Analysis, FunctionShare, analyze, is_data_path, is_ours};
 pub use fold::{Folded, Stack, read_folded};
 pub use sample::{FlameRun, sample};
+pub use write::FlameSummary;
 
 /// The blocklist pprof-rs's documentation recommends: a sample whose program
 /// counter lies in one of these objects is dropped before it is unwound.

@@ -88,3 +88,42 @@ fn bad_folded_lines_are_named() {
     assert_eq!(Folded::parse("a;b 3\nno count here\n"), Err((2, "no count here".into())));
     assert_eq!(Folded::parse(" 3\n"), Err((1, " 3".into())));
 }
+
+#[test]
+fn the_summary_reads_back_and_needs_only_what_the_report_shows() {
+    let share = FunctionShare { function: "otlp_pipeline::encode::b".into(), self_pct: 50.0, total_pct: 62.5 };
+    let full = FlameSummary {
+        name: "cpu_intensive".into(),
+        samples: 10,
+        frequency_hz: 250,
+        duration_s: 1.5,
+        iterations: 3,
+        blocklist: false,
+        threads: vec!["main".into()],
+        top: vec![share.clone()],
+        top_total: vec![share.clone()],
+        top_any_self: vec![share],
+        effective_hz: Some(6.67),
+        cpu_s: None,
+        samples_per_cpu_s: None,
+        scale: Some(1),
+        crate_pct: Some(100.0),
+        data_path_pct: Some(80.0),
+        rooted_pct: Some(100.0),
+        allocator_pct: Some(0.0),
+        memory_pct: Some(0.0),
+        libc_leaf_pct: Some(1.0),
+        inlined_pct: Some(100.0),
+        unknown_pct: Some(0.0),
+        truncated_pct: Some(0.0),
+    };
+    let path = std::path::Path::new("cpu_intensive.json");
+    let text = crate::result_file::to_text(&full);
+    assert_eq!(crate::result_file::from_str::<FlameSummary>(path, &text).expect("reads"), full);
+    let short = r#"{"name": "x", "samples": 1, "frequency_hz": 250, "duration_s": 1.0, "iterations": 1,
+        "blocklist": false, "threads": [], "top": []}"#;
+    let s: FlameSummary = crate::result_file::from_str(path, short).expect("reads");
+    assert_eq!((s.top_total.len(), s.crate_pct, s.scale), (0, None, None));
+    let err = crate::result_file::from_str::<FlameSummary>(path, r#"{"name": "x"}"#).expect_err("no samples");
+    assert!(err.to_string().starts_with("cpu_intensive.json: missing field `samples`"), "{err}");
+}

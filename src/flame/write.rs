@@ -4,7 +4,82 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use super::{FlameError, FlameRun, Folded, FunctionShare};
+use crate::result_file::{self, ResultFileError};
+
+/// `flamegraphs/<name>.json`: written by `otlp-lab flame`, read by the report
+/// (fields: `flamegraphs/README.md`). Percents and rates are rounded to two
+/// places.
+///
+/// The report shows the fields up to `top`, so only those must be in a file;
+/// the rest are optional on reading so that a summary holding just what the
+/// report shows (the hand-made ones in `tests/data/report/`) still reads,
+/// and a figure that is not there stays absent instead of reading as zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlameSummary {
+    /// The job: a workload or scenario name.
+    pub name: String,
+    /// Samples in all.
+    pub samples: u64,
+    /// Sampling frequency asked for.
+    pub frequency_hz: u32,
+    /// Wall-clock seconds sampled.
+    pub duration_s: f64,
+    /// Runs of the job while sampling.
+    pub iterations: u64,
+    /// Whether samples in the [`BLOCKLIST`](super::BLOCKLIST) objects were dropped.
+    pub blocklist: bool,
+    /// Thread names that were sampled, sorted.
+    pub threads: Vec<String>,
+    /// Our functions, most self samples first.
+    pub top: Vec<FunctionShare>,
+    /// Our functions, most total samples first (without the flame runner's own frames).
+    #[serde(default)]
+    pub top_total: Vec<FunctionShare>,
+    /// Any function, most self samples first.
+    #[serde(default)]
+    pub top_any_self: Vec<FunctionShare>,
+    /// Samples per wall-clock second.
+    pub effective_hz: Option<f64>,
+    /// CPU seconds of the process while sampling; null when procfs did not tell.
+    pub cpu_s: Option<f64>,
+    /// Samples per CPU second; null without `cpu_s`.
+    pub samples_per_cpu_s: Option<f64>,
+    /// Scenarios: the divisor of their item counts.
+    pub scale: Option<u32>,
+    /// [`Analysis::crate_pct`](super::Analysis::crate_pct).
+    pub crate_pct: Option<f64>,
+    /// [`Analysis::data_path_pct`](super::Analysis::data_path_pct).
+    pub data_path_pct: Option<f64>,
+    /// [`Analysis::rooted_pct`](super::Analysis::rooted_pct).
+    pub rooted_pct: Option<f64>,
+    /// [`Analysis::allocator_pct`](super::Analysis::allocator_pct).
+    pub allocator_pct: Option<f64>,
+    /// [`Analysis::memory_pct`](super::Analysis::memory_pct).
+    pub memory_pct: Option<f64>,
+    /// [`Analysis::libc_leaf_pct`](super::Analysis::libc_leaf_pct).
+    pub libc_leaf_pct: Option<f64>,
+    /// [`Analysis::inlined_pct`](super::Analysis::inlined_pct).
+    pub inlined_pct: Option<f64>,
+    /// [`Analysis::unknown_pct`](super::Analysis::unknown_pct).
+    pub unknown_pct: Option<f64>,
+    /// [`Analysis::truncated_pct`](super::Analysis::truncated_pct).
+    pub truncated_pct: Option<f64>,
+}
+
+impl FlameSummary {
+    /// Where the summary of the job `name` goes in `dir`.
+    pub fn path(dir: &Path, name: &str) -> PathBuf {
+        dir.join(format!("{name}.json"))
+    }
+
+    /// Reads `path`; `None` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<FlameSummary>, ResultFileError> {
+        result_file::read(path)
+    }
+}
 
 impl FlameRun {
     /// The flamegraph's title.
@@ -70,46 +145,43 @@ impl FlameRun {
         Ok(svg)
     }
 
-    /// The `<name>.json` summary, with the stack-quality figures (its fields:
-    /// `flamegraphs/README.md`).
-    pub fn summary_json(&self) -> serde_json::Value {
+    /// The `<name>.json` summary, with the stack-quality figures.
+    pub fn summary(&self) -> FlameSummary {
         let a = &self.analysis;
         let list = |v: &[FunctionShare]| {
             v.iter()
-                .map(|f| {
-                    serde_json::json!({
-                        "function": f.function,
-                        "self_pct": round2(f.self_pct),
-                        "total_pct": round2(f.total_pct),
-                    })
+                .map(|f| FunctionShare {
+                    function: f.function.clone(),
+                    self_pct: round2(f.self_pct),
+                    total_pct: round2(f.total_pct),
                 })
-                .collect::<Vec<_>>()
+                .collect()
         };
-        serde_json::json!({
-            "name": self.job.name(),
-            "samples": a.samples,
-            "frequency_hz": self.config.frequency_hz,
-            "duration_s": round2(self.elapsed.as_secs_f64()),
-            "iterations": self.iterations,
-            "blocklist": self.config.blocklist,
-            "threads": a.threads,
-            "top": list(&a.ours_by_self),
-            "top_total": list(&a.ours_by_total),
-            "top_any_self": list(&a.any_by_self),
-            "effective_hz": round2(self.effective_hz()),
-            "cpu_s": self.cpu.map(|c| round2(c.as_secs_f64())),
-            "samples_per_cpu_s": self.samples_per_cpu_s().map(round2),
-            "scale": self.config.scale,
-            "crate_pct": round2(a.crate_pct),
-            "data_path_pct": round2(a.data_path_pct),
-            "rooted_pct": round2(a.rooted_pct),
-            "allocator_pct": round2(a.allocator_pct),
-            "memory_pct": round2(a.memory_pct),
-            "libc_leaf_pct": round2(a.libc_leaf_pct),
-            "inlined_pct": round2(a.inlined_pct),
-            "unknown_pct": round2(a.unknown_pct),
-            "truncated_pct": round2(a.truncated_pct),
-        })
+        FlameSummary {
+            name: self.job.name().to_owned(),
+            samples: a.samples,
+            frequency_hz: self.config.frequency_hz,
+            duration_s: round2(self.elapsed.as_secs_f64()),
+            iterations: self.iterations,
+            blocklist: self.config.blocklist,
+            threads: a.threads.clone(),
+            top: list(&a.ours_by_self),
+            top_total: list(&a.ours_by_total),
+            top_any_self: list(&a.any_by_self),
+            effective_hz: Some(round2(self.effective_hz())),
+            cpu_s: self.cpu.map(|c| round2(c.as_secs_f64())),
+            samples_per_cpu_s: self.samples_per_cpu_s().map(round2),
+            scale: Some(self.config.scale),
+            crate_pct: Some(round2(a.crate_pct)),
+            data_path_pct: Some(round2(a.data_path_pct)),
+            rooted_pct: Some(round2(a.rooted_pct)),
+            allocator_pct: Some(round2(a.allocator_pct)),
+            memory_pct: Some(round2(a.memory_pct)),
+            libc_leaf_pct: Some(round2(a.libc_leaf_pct)),
+            inlined_pct: Some(round2(a.inlined_pct)),
+            unknown_pct: Some(round2(a.unknown_pct)),
+            truncated_pct: Some(round2(a.truncated_pct)),
+        }
     }
 
     /// The summary for a terminal.
@@ -186,8 +258,7 @@ impl FlameRun {
         put(svg.clone(), &self.svg(&svg)?)?;
         put(file(".pb"), &self.pprof)?;
         put(file(".folded"), self.folded.to_string().as_bytes())?;
-        let json = serde_json::to_string_pretty(&self.summary_json()).expect("a JSON value serializes");
-        put(file(".json"), format!("{json}\n").as_bytes())?;
+        put(FlameSummary::path(dir, name), result_file::to_text(&self.summary()).as_bytes())?;
         if let Some((saved, saved_path)) = diff {
             let path = file("-diff.svg");
             let saved_name = saved_path

@@ -5,7 +5,44 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::inputs::Environment;
+use serde::{Deserialize, Serialize};
+
+use crate::result_file::{self, ResultFileError};
+
+/// `profiles/environment.json`, written by `otlp-lab env` and read by the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    /// The CPU's model name.
+    pub cpu_model: String,
+    /// Cores available to the process.
+    pub cores: u64,
+    /// Kernel release.
+    pub kernel: String,
+    /// `rustc --version`.
+    pub rustc: String,
+    /// `valgrind --version`, when installed.
+    pub valgrind: Option<String>,
+    /// iai-callgrind-runner's version, when installed.
+    pub runner: Option<String>,
+    /// The commit checked out.
+    pub git_commit: Option<String>,
+    /// Whether the tree had uncommitted changes.
+    pub git_dirty: bool,
+    /// When the file was written (RFC 3339, UTC).
+    pub written_at: String,
+}
+
+impl Environment {
+    /// Writes it to `path`, creating the folder first.
+    pub fn write(&self, path: &Path) -> Result<(), ResultFileError> {
+        result_file::write(path, self)
+    }
+
+    /// Reads `path`; `None` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<Environment>, ResultFileError> {
+        result_file::read(path)
+    }
+}
 
 /// Runs a command and returns its first non-empty output line (stdout, then
 /// stderr), or `None` when it cannot run or fails.
@@ -90,20 +127,38 @@ pub fn collect() -> Environment {
 }
 
 /// Collects the environment and writes it to `path` (its folder is created).
-pub fn write(path: &Path) -> std::io::Result<Environment> {
+pub fn write(path: &Path) -> Result<Environment, ResultFileError> {
     let env = collect();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut text = serde_json::to_string_pretty(&env.to_json()).expect("a JSON object serializes");
-    text.push('\n');
-    std::fs::write(path, text)?;
+    env.write(path)?;
     Ok(env)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_file_reads_back_and_the_fixture_reads() {
+        let dir = std::env::temp_dir().join(format!("otlp-lab-env-{}", std::process::id()));
+        let path = dir.join("environment.json");
+        let env = Environment {
+            cpu_model: "a CPU".into(),
+            cores: 2,
+            kernel: "6.1.0".into(),
+            rustc: "rustc 1.95.0".into(),
+            valgrind: None,
+            runner: Some("0.16.1".into()),
+            git_commit: None,
+            git_dirty: true,
+            written_at: rfc3339(0),
+        };
+        env.write(&path).expect("writes");
+        assert_eq!(Environment::read(&path).expect("reads"), Some(env));
+        let _cleaned = std::fs::remove_dir_all(&dir);
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report/profiles/environment.json");
+        let e = Environment::read(&fixture).expect("reads").expect("exists");
+        assert_eq!((e.cores, e.runner.as_deref(), e.git_dirty), (2, Some("0.16.1"), false));
+    }
 
     #[test]
     fn rfc3339_matches_known_instants() {

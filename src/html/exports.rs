@@ -6,10 +6,11 @@
 use serde_json::{Map, Value, json};
 
 use super::Inputs;
+use crate::load::{LoadScenario, RunRecord};
 
 /// The BMF name of a load run: unique per scenario, implementation, step and configuration.
-fn load_name(scenario: &str, r: &super::inputs::LoadRun) -> String {
-    format!("load/{scenario}/{}/{}/{}+{}", r.implementation, r.step, r.protocol, r.compression)
+fn load_name(scenario: LoadScenario, r: &RunRecord) -> String {
+    format!("load/{scenario}/{}/{}/{}", r.implementation.name(), r.step, r.config())
 }
 
 /// Every count: the benches' instructions and allocations, the whole
@@ -31,7 +32,7 @@ pub(crate) fn bmf(inputs: &Inputs) -> Value {
         for r in &e.rows {
             let s = r.marginal_per_span;
             root.insert(
-                format!("exporter/{}/{}", r.implementation, r.config()),
+                format!("exporter/{}/{}", r.implementation.name(), r.case()),
                 json!({ "instructions_per_span": { "value": s.median, "lower_value": s.min, "upper_value": s.max } }),
             );
         }
@@ -39,13 +40,13 @@ pub(crate) fn bmf(inputs: &Inputs) -> Value {
     for l in &inputs.loads {
         for r in &l.runs {
             root.insert(
-                load_name(&l.scenario, r),
+                load_name(l.scenario, r),
                 json!({
                     "items_per_s": { "value": r.items_per_s },
-                    "latency_p50_us": { "value": r.latency.p50 },
-                    "latency_p99_us": { "value": r.latency.p99 },
+                    "latency_p50_us": { "value": r.latency_us.p50 },
+                    "latency_p99_us": { "value": r.latency_us.p99 },
                     "dropped_total": { "value": r.dropped_total },
-                    "cpu_s": { "value": r.cpu_user_s + r.cpu_system_s },
+                    "cpu_s": { "value": r.cpu_s() },
                     "peak_rss_bytes": { "value": r.peak_rss_bytes },
                 }),
             );
@@ -75,7 +76,7 @@ pub(crate) fn github_action_benchmark(inputs: &Inputs) -> Value {
     if let Some(e) = &inputs.exporter {
         for r in &e.rows {
             push(
-                format!("exporter/{}/{} instructions per span", r.implementation, r.config()),
+                format!("exporter/{}/{} instructions per span", r.implementation.name(), r.case()),
                 "instructions/span",
                 r.marginal_per_span.median,
             );
@@ -83,8 +84,8 @@ pub(crate) fn github_action_benchmark(inputs: &Inputs) -> Value {
     }
     for l in &inputs.loads {
         for r in &l.runs {
-            let name = load_name(&l.scenario, r);
-            push(format!("{name} latency p99"), "us", r.latency.p99);
+            let name = load_name(l.scenario, r);
+            push(format!("{name} latency p99"), "us", r.latency_us.p99);
             push(format!("{name} dropped"), "items", r.dropped_total as f64);
             push(format!("{name} peak RSS"), "bytes", r.peak_rss_bytes as f64);
         }

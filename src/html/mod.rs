@@ -6,11 +6,15 @@
 //! (same figures, plots as `plots/*.svg`), and the exports `bmf.json` and
 //! `github-action-benchmark.json`. A part whose file is missing says "not
 //! run"; nothing is filled in.
+//!
+//! Each result file is read with the serde type of the module that writes it
+//! (`crate::result_file` lists them), and the sections use those types as
+//! they are: a file that is there but malformed is an error naming the file
+//! and, through serde, the field, never a guess.
 
 mod doc;
 pub mod env;
 mod exports;
-pub mod inputs;
 pub mod plots;
 mod sections;
 
@@ -18,10 +22,15 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use doc::Block;
-use inputs::{Audit, Environment, Exporter, Flame, InputError, Load, Pool};
+use env::Environment;
 use sections::Builder;
 
 use crate::baseline::{self, Results};
+use crate::exporter_run::ExporterFile;
+use crate::flame::FlameSummary;
+use crate::heap::{AuditFile, PoolFile};
+use crate::load::LoadFile;
+use crate::result_file::ResultFileError;
 
 /// Where the report reads from and writes to.
 #[derive(Clone, Debug)]
@@ -41,9 +50,17 @@ pub struct Config {
 /// Why the report could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportBuildError {
-    /// A result file is malformed.
+    /// A result file could not be read or is malformed.
     #[error(transparent)]
-    Input(#[from] InputError),
+    File(#[from] ResultFileError),
+    /// A folder, a BMF file or a flamegraph SVG could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The folder or file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A BMF file (results or baseline) is malformed.
     #[error("{}: {source}", path.display())]
     Bmf {
@@ -89,7 +106,7 @@ pub struct Written {
 pub(crate) struct FlameEntry {
     name: String,
     svg: Option<PathBuf>,
-    summary: Option<Flame>,
+    summary: Option<FlameSummary>,
     others: Vec<PathBuf>,
 }
 
@@ -98,10 +115,10 @@ pub(crate) struct Inputs {
     env: Option<Environment>,
     results: Option<Results>,
     baseline: Option<Results>,
-    pool: Option<Pool>,
-    audit: Option<Audit>,
-    loads: Vec<Load>,
-    exporter: Option<Exporter>,
+    pool: Option<PoolFile>,
+    audit: Option<AuditFile>,
+    loads: Vec<LoadFile>,
+    exporter: Option<ExporterFile>,
     flames: Vec<FlameEntry>,
     dhat: Vec<PathBuf>,
 }
@@ -110,7 +127,7 @@ fn read_bmf(path: &Path) -> Result<Option<Results>, ReportBuildError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(InputError::Io { path: path.to_owned(), source }.into()),
+        Err(source) => return Err(ReportBuildError::Read { path: path.to_owned(), source }),
     };
     baseline::from_bmf(&text).map(Some).map_err(|source| ReportBuildError::Bmf { path: path.to_owned(), source })
 }
@@ -118,14 +135,12 @@ fn read_bmf(path: &Path) -> Result<Option<Results>, ReportBuildError> {
 fn read_inputs(cfg: &Config) -> Result<Inputs, ReportBuildError> {
     let p = |name: &str| cfg.profiles.join(name);
     let mut loads = Vec::new();
-    for f in inputs::files_with_suffix(&cfg.profiles.join("load"), "", ".json")? {
-        loads.extend(inputs::load(&f, Load::from_json)?);
+    for f in files_with_suffix(&cfg.profiles.join("load"), "", ".json")? {
+        loads.extend(LoadFile::read(&f)?);
     }
     let mut names = BTreeSet::new();
     let fdir = &cfg.flamegraphs;
-    for f in
-        inputs::files_with_suffix(fdir, "", ".svg")?.into_iter().chain(inputs::files_with_suffix(fdir, "", ".json")?)
-    {
+    for f in files_with_suffix(fdir, "", ".svg")?.into_iter().chain(files_with_suffix(fdir, "", ".json")?) {
         if let Some(stem) = f.file_stem() {
             names.insert(stem.to_string_lossy().into_owned());
         }
@@ -133,22 +148,44 @@ fn read_inputs(cfg: &Config) -> Result<Inputs, ReportBuildError> {
     let mut flames = Vec::new();
     for name in names {
         let svg = Some(fdir.join(format!("{name}.svg"))).filter(|p| p.is_file());
-        let summary = inputs::load(&fdir.join(format!("{name}.json")), Flame::from_json)?;
+        let summary = FlameSummary::read(&FlameSummary::path(fdir, &name))?;
         let others =
             ["pb", "folded"].iter().map(|ext| fdir.join(format!("{name}.{ext}"))).filter(|p| p.is_file()).collect();
         flames.push(FlameEntry { name, svg, summary, others });
     }
     Ok(Inputs {
-        env: inputs::load(&p("environment.json"), Environment::from_json)?,
+        env: Environment::read(&p("environment.json"))?,
         results: read_bmf(&p("results.json"))?,
         baseline: read_bmf(&cfg.baseline)?,
-        pool: inputs::load(&p("pool.json"), Pool::from_json)?,
-        audit: inputs::load(&p("audit.json"), Audit::from_json)?,
+        pool: PoolFile::read(&p("pool.json"))?,
+        audit: AuditFile::read(&p("audit.json"))?,
         loads,
-        exporter: inputs::load(&p("exporter.json"), Exporter::from_json)?,
+        exporter: ExporterFile::read(&p("exporter.json"))?,
         flames,
-        dhat: inputs::files_with_suffix(&cfg.profiles, "dhat-", ".json")?,
+        dhat: files_with_suffix(&cfg.profiles, "dhat-", ".json")?,
     })
+}
+
+/// Files in `dir` whose names start with `prefix` and end with `suffix`,
+/// sorted by name (none when the folder does not exist).
+fn files_with_suffix(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<PathBuf>, ReportBuildError> {
+    let unreadable = |source| ReportBuildError::Read { path: dir.to_owned(), source };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(unreadable(source)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(unreadable)?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(suffix) && e.path().is_file() {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// `to` relative to the folder `from`, with forward slashes (both made
@@ -184,7 +221,7 @@ pub fn build(cfg: &Config) -> Result<Written, ReportBuildError> {
         Ok(path)
     };
     // Plots of an earlier run that this one did not draw must not linger beside the Markdown.
-    for old in inputs::files_with_suffix(&plots_dir, "", ".svg")? {
+    for old in files_with_suffix(&plots_dir, "", ".svg")? {
         std::fs::remove_file(&old).map_err(|source| ReportBuildError::Write { path: old.clone(), source })?;
     }
     let mut plots = Vec::new();

@@ -32,7 +32,6 @@ pub use crate::harness::TICK;
 pub use child::run_child;
 pub use results::{LoadFile, LoadTargets, Ratios, RunRecord, RunResult};
 pub use runner::run;
-pub(crate) use specs::codec_name;
 pub use specs::{
     LoadArgs, LoadOptions, LoadScenario, MAX_QUEUE, SUSTAINED_DEFAULT_RATE, StepSpec, UnknownLoadScenario,
 };

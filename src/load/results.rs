@@ -1,7 +1,7 @@
 //! One run's figures ([`RunResult`]) and the result file
 //! `profiles/load/<scenario>.json` ([`LoadFile`], one [`RunRecord`] per run):
 //! the runner writes it, the parent reads a child's run back as a
-//! [`RunRecord`], and the report reads the file (`crate::html::inputs`).
+//! [`RunRecord`], and the report reads the file (`crate::html`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -218,6 +218,18 @@ pub struct RunRecord {
     /// The loopback receiver's system CPU seconds during the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receiver_cpu_system_s: Option<f64>,
+}
+
+impl RunRecord {
+    /// `protocol+compression` as the file spells them (`grpc+zstd`).
+    pub fn config(&self) -> String {
+        format!("{}+{}", self.protocol, codec_name(self.compression))
+    }
+
+    /// CPU seconds of the exporter process, user and system.
+    pub fn cpu_s(&self) -> f64 {
+        self.cpu_user_s + self.cpu_system_s
+    }
 }
 
 fn default_queue() -> usize {

@@ -1,6 +1,7 @@
 //! The whole exporter against the official SDK under callgrind (exporter.json).
 
 use super::{Builder, table};
+use crate::exporter_run::Implementation;
 use crate::html::doc::{Block, Section, int, num};
 
 impl Builder<'_> {
@@ -14,34 +15,40 @@ impl Builder<'_> {
                      spans minus at {}, per span, {} repeats each.",
                     int(e.spans_high),
                     int(e.spans_low),
-                    int(e.repeats)
+                    int(u64::from(e.repeats))
                 )));
                 let rows = e
                     .rows
                     .iter()
                     .map(|r| {
-                        let cfg = r.config();
-                        let target = e.targets.iter().find(|(k, _)| *k == cfg).map(|(_, v)| *v);
+                        let case = r.case();
                         let m = r.marginal_per_span;
-                        let (goal, verdict) = match (r.implementation.as_str(), target) {
-                            ("otlp-lab", Some(t)) => {
-                                (format!("≤ {}", num(t, 0)), if m.median <= t { "met" } else { "MISSED" }.to_owned())
-                            }
+                        let (goal, verdict) = match (r.implementation, e.target(case)) {
+                            (Implementation::Ours, Some(t)) => (
+                                format!("≤ {}", int(t)),
+                                if m.median <= t as f64 { "met" } else { "MISSED" }.to_owned(),
+                            ),
                             _ => ("-".to_owned(), "-".to_owned()),
                         };
-                        let vs_sdk = if r.implementation == "otlp-lab" {
-                            e.rows.iter().find(|s| s.implementation == "official-sdk" && s.config() == cfg).map_or_else(
-                                || "-".to_owned(),
-                                |s| {
-                                    format!("{}x", num(s.marginal_per_span.median / m.median.max(f64::MIN_POSITIVE), 2))
-                                },
-                            )
+                        let vs_sdk = if r.implementation == Implementation::Ours {
+                            e.rows
+                                .iter()
+                                .find(|s| s.implementation == Implementation::Sdk && s.case() == case)
+                                .map_or_else(
+                                    || "-".to_owned(),
+                                    |s| {
+                                        format!(
+                                            "{}x",
+                                            num(s.marginal_per_span.median / m.median.max(f64::MIN_POSITIVE), 2)
+                                        )
+                                    },
+                                )
                         } else {
                             "-".to_owned()
                         };
                         vec![
-                            r.implementation.clone(),
-                            cfg,
+                            r.implementation.name().to_owned(),
+                            case.to_string(),
                             num(m.median, 0),
                             num(m.min, 0),
                             num(m.max, 0),

@@ -3,7 +3,6 @@
 use super::{Builder, table};
 use crate::html::ReportBuildError;
 use crate::html::doc::{Block, Section, int, num};
-use crate::html::inputs::InputError;
 
 impl Builder<'_> {
     pub(super) fn flamegraphs(&mut self) -> Result<Section, ReportBuildError> {
@@ -22,7 +21,8 @@ impl Builder<'_> {
             let mut links: Vec<(String, String)> = Vec::new();
             match &f.svg {
                 Some(svg) => {
-                    let text = std::fs::read(svg).map_err(|source| InputError::Io { path: svg.clone(), source })?;
+                    let text =
+                        std::fs::read(svg).map_err(|source| ReportBuildError::Read { path: svg.clone(), source })?;
                     links.push((format!("{}.svg", f.name), self.link(svg)));
                     blocks.push(Block::Image {
                         alt: format!("flamegraph of {}", f.name),
@@ -46,7 +46,7 @@ impl Builder<'_> {
                     blocks.push(Block::Para(format!(
                         "{} samples at {} Hz over {} s, {} iterations, libc and the like {}; threads: {}.",
                         int(s.samples),
-                        int(s.frequency_hz),
+                        int(u64::from(s.frequency_hz)),
                         num(s.duration_s, 2),
                         int(s.iterations),
                         if s.blocklist { "left out (blocklist)" } else { "included" },

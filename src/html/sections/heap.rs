@@ -3,6 +3,7 @@
 
 use super::{Builder, mib, table};
 use crate::budgets::BUDGETS;
+use crate::heap::PoolSetting;
 use crate::html::ReportBuildError;
 use crate::html::doc::{Block, Section, int, num};
 use crate::html::plots;
@@ -24,7 +25,7 @@ impl Builder<'_> {
                         vec![
                             r.path.clone(),
                             r.workload.clone(),
-                            r.pool.clone(),
+                            r.pool.to_string(),
                             int(r.items_per_batch),
                             num(r.blocks_per_batch, 1),
                             num(r.bytes_per_batch, 0),
@@ -46,13 +47,16 @@ impl Builder<'_> {
                     ],
                     rows,
                 ));
-                if !p.pipeline_own.is_empty() {
+                if !p.pipeline_own_blocks_per_batch.is_empty() {
                     blocks.push(Block::Para(
                         "The pipeline's own blocks per batch (the producer's span clones taken out):".into(),
                     ));
                     blocks.push(table(
                         &["batch items", "blocks"],
-                        p.pipeline_own.iter().map(|(n, b)| vec![int(*n), num(*b, 1)]).collect(),
+                        p.pipeline_own_blocks_per_batch
+                            .iter()
+                            .map(|o| vec![int(o.batch_items), num(o.blocks, 1)])
+                            .collect(),
                     ));
                 }
                 let mut paths: Vec<String> = Vec::new();
@@ -64,7 +68,7 @@ impl Builder<'_> {
                 let values: Vec<Vec<f64>> = paths
                     .iter()
                     .map(|path| {
-                        ["on", "off"]
+                        [PoolSetting::On, PoolSetting::Off]
                             .iter()
                             .map(|on| {
                                 p.rows

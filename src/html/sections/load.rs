@@ -1,10 +1,11 @@
 //! The load runs (load/*.json): per-run table, drops, the SDK comparison, targets and plots.
 
 use super::{Builder, mib, table};
+use crate::harness::Implementation;
 use crate::html::ReportBuildError;
 use crate::html::doc::{Block, Section, int, num};
-use crate::html::inputs::{self, Load, LoadRun};
 use crate::html::plots;
+use crate::load::{LoadFile, LoadScenario, LoadTargets, RunRecord};
 
 impl Builder<'_> {
     pub(super) fn load(&mut self) -> Result<Section, ReportBuildError> {
@@ -25,19 +26,19 @@ impl Builder<'_> {
                 .iter()
                 .map(|r| {
                     vec![
-                        r.implementation.clone(),
+                        r.implementation.name().to_owned(),
                         r.step.clone(),
-                        format!("{}+{}", r.protocol, r.compression),
+                        r.config(),
                         int(r.workers),
                         r.offered_rate.map_or_else(|| "closed".to_owned(), |x| num(x, 0)),
                         int(r.offered),
                         int(r.delivered),
                         num(r.items_per_s, 0),
                         int(r.dropped_total),
-                        num(r.latency.p50, 0),
-                        num(r.latency.p99, 0),
-                        num(r.latency.p999, 0),
-                        num(r.cpu_user_s + r.cpu_system_s, 2),
+                        num(r.latency_us.p50, 0),
+                        num(r.latency_us.p99, 0),
+                        num(r.latency_us.p999, 0),
+                        num(r.cpu_s(), 2),
                         mib(r.peak_rss_bytes as f64),
                     ]
                 })
@@ -66,22 +67,21 @@ impl Builder<'_> {
                 .iter()
                 .filter(|r| r.dropped_total > 0)
                 .map(|r| {
-                    let why =
-                        r.dropped.iter().map(|(k, v)| format!("{k}: {}", num(*v, 0))).collect::<Vec<_>>().join(", ");
-                    vec![r.implementation.clone(), r.step.clone(), int(r.dropped_total), why]
+                    let why = r.dropped.iter().map(|(k, v)| format!("{k}: {}", int(*v))).collect::<Vec<_>>().join(", ");
+                    vec![r.implementation.name().to_owned(), r.step.clone(), int(r.dropped_total), why]
                 })
                 .collect();
             if !drops.is_empty() {
                 blocks.push(table(&["implementation", "step", "dropped", "by reason"], drops));
             }
-            let ours: Vec<&LoadRun> = l.runs.iter().filter(|r| r.implementation == "otlp-lab").collect();
-            let sdk_pairs: Vec<(&LoadRun, &LoadRun)> = ours
+            let ours: Vec<&RunRecord> = l.runs.iter().filter(|r| r.implementation == Implementation::Ours).collect();
+            let sdk_pairs: Vec<(&RunRecord, &RunRecord)> = ours
                 .iter()
                 .filter_map(|o| {
                     l.runs
                         .iter()
                         .find(|s| {
-                            s.implementation == "official-sdk"
+                            s.implementation == Implementation::Sdk
                                 && s.step == o.step
                                 && s.protocol == o.protocol
                                 && s.compression == o.compression
@@ -108,12 +108,12 @@ impl Builder<'_> {
                         .map(|(o, s)| {
                             vec![
                                 o.step.clone(),
-                                format!("{}+{}", o.protocol, o.compression),
+                                o.config(),
                                 num(o.items_per_s, 0),
                                 num(s.items_per_s, 0),
                                 format!("{}x", num(o.items_per_s / s.items_per_s.max(f64::MIN_POSITIVE), 2)),
-                                num(o.latency.p99, 0),
-                                num(s.latency.p99, 0),
+                                num(o.latency_us.p99, 0),
+                                num(s.latency_us.p99, 0),
                                 int(o.dropped_total),
                                 int(s.dropped_total),
                             ]
@@ -121,10 +121,11 @@ impl Builder<'_> {
                         .collect(),
                 ));
             }
-            if !l.ratios.is_empty() {
+            let ratios = l.ratios.as_ref().map(|r| r.numbers()).unwrap_or_default();
+            if !ratios.is_empty() {
                 blocks.push(table(
                     &["ratio (from the file)", "value"],
-                    l.ratios.iter().map(|(k, v)| vec![k.clone(), num(*v, 2)]).collect(),
+                    ratios.iter().map(|(k, v)| vec![(*k).to_owned(), num(*v, 2)]).collect(),
                 ));
             }
             if let Some(t) = &l.targets {
@@ -138,14 +139,14 @@ impl Builder<'_> {
     /// Each target against the worst otlp-lab run of the file.
     fn load_targets(
         &self,
-        l: &Load,
-        t: &inputs::LoadTargets,
-        ours: &[&LoadRun],
-        pairs: &[(&LoadRun, &LoadRun)],
+        l: &LoadFile,
+        t: &LoadTargets,
+        ours: &[&RunRecord],
+        pairs: &[(&RunRecord, &RunRecord)],
     ) -> Block {
         let mut rows = Vec::new();
         let verdict = |ok: bool| if ok { "met" } else { "MISSED" }.to_owned();
-        let worst = |f: fn(&LoadRun) -> f64, low: bool| {
+        let worst = |f: fn(&RunRecord) -> f64, low: bool| {
             let it = ours.iter().map(|r| f(r));
             if low {
                 it.fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))))
@@ -155,12 +156,11 @@ impl Builder<'_> {
         };
         // An open loop offered less than the goal shows whether that rate is
         // sustained (drops, latency), not the goal: the closed loop does.
-        let below_goal = |g: f64| ours.iter().filter_map(|r| r.offered_rate).filter(|&x| x < g).reduce(f64::max);
-        let open_loop = t.items_per_s.and_then(|g| below_goal(g).map(|offered| (g, offered)));
-        if let Some((g, offered)) = open_loop {
+        let open_loop = ours.iter().filter_map(|r| r.offered_rate).filter(|&x| x < t.items_per_s).reduce(f64::max);
+        if let Some(offered) = open_loop {
             rows.push(vec![
                 "items/s delivered".to_owned(),
-                format!("≥ {}", num(g, 0)),
+                format!("≥ {}", num(t.items_per_s, 0)),
                 format!("open loop, offered {}", num(offered, 0)),
                 "n/a (the closed-loop run judges it)".to_owned(),
             ]);
@@ -173,7 +173,8 @@ impl Builder<'_> {
                 };
                 rows.push(vec![what.to_owned(), goal, measured, v]);
             };
-        if let (Some(g), None) = (t.items_per_s, open_loop) {
+        if open_loop.is_none() {
+            let g = t.items_per_s;
             add(
                 "items/s delivered",
                 format!("≥ {}", num(g, 0)),
@@ -182,50 +183,41 @@ impl Builder<'_> {
                 &|x| x >= g,
             );
         }
-        if let Some(g) = t.p99_us {
-            add(
-                "export p99 µs",
-                format!("≤ {}", num(g, 0)),
-                worst(|r| r.latency.p99, false),
-                &|x| num(x, 0),
-                &|x| x <= g,
-            );
-        }
-        if let Some(g) = t.peak_rss_bytes {
-            add("peak RSS", format!("≤ {}", mib(g)), worst(|r| r.peak_rss_bytes as f64, false), &|x| mib(x), &|x| {
-                x <= g
-            });
-        }
-        if let Some(g) = t.sdk_ratio {
-            let from_file = l.ratios.iter().find(|(k, _)| k == "items_per_s_vs_sdk").map(|(_, v)| *v);
-            let measured = from_file.or_else(|| {
-                pairs.iter().map(|(o, s)| o.items_per_s / s.items_per_s.max(f64::MIN_POSITIVE)).reduce(f64::min)
-            });
-            add(
-                "items/s over the official SDK's",
-                format!("≥ {}x", num(g, 1)),
-                measured,
-                &|x| format!("{}x", num(x, 2)),
-                &|x| x >= g,
-            );
-        }
+        let g = t.p99_us;
+        add("export p99 µs", format!("≤ {}", num(g, 0)), worst(|r| r.latency_us.p99, false), &|x| num(x, 0), &|x| {
+            x <= g
+        });
+        let g = t.peak_rss_bytes as f64;
+        add("peak RSS", format!("≤ {}", mib(g)), worst(|r| r.peak_rss_bytes as f64, false), &|x| mib(x), &|x| x <= g);
+        let g = t.sdk_ratio;
+        let from_file = l.ratios.as_ref().and_then(|r| r.items_per_s_vs_sdk);
+        let measured = from_file.or_else(|| {
+            pairs.iter().map(|(o, s)| o.items_per_s / s.items_per_s.max(f64::MIN_POSITIVE)).reduce(f64::min)
+        });
+        add(
+            "items/s over the official SDK's",
+            format!("≥ {}x", num(g, 1)),
+            measured,
+            &|x| format!("{}x", num(x, 2)),
+            &|x| x >= g,
+        );
         table(&["target (worst otlp-lab run)", "goal", "measured", "verdict"], rows)
     }
 
     fn load_plots(&mut self, blocks: &mut Vec<Block>) -> Result<(), ReportBuildError> {
-        let find = |name: &str| self.inputs.loads.iter().find(|l| l.scenario == name);
+        let find = |scenario: LoadScenario| self.inputs.loads.iter().find(|l| l.scenario == scenario);
         blocks.push(Block::Sub("Throughput vs concurrency (high_concurrency)".into()));
-        match find("high_concurrency") {
+        match find(LoadScenario::HighConcurrency) {
             None => blocks.push(self.missing("load/high_concurrency.json", "otlp-lab load high_concurrency")),
             Some(l) => {
                 let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
                 for r in &l.runs {
-                    let name = format!("{} {}+{}", r.implementation, r.protocol, r.compression);
+                    let name = format!("{} {}", r.implementation.name(), r.config());
                     let pos = series.iter().position(|(n, _)| *n == name).unwrap_or_else(|| {
                         series.push((name, Vec::new()));
                         series.len() - 1
                     });
-                    series[pos].1.push((concurrency(r), r.items_per_s));
+                    series[pos].1.push((concurrency(&r.step, r.workers), r.items_per_s));
                 }
                 for (_, pts) in &mut series {
                     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -239,13 +231,19 @@ impl Builder<'_> {
             }
         }
         blocks.push(Block::Sub("Latency percentiles per protocol (network_io)".into()));
-        match find("network_io") {
+        match find(LoadScenario::NetworkIo) {
             None => blocks.push(self.missing("load/network_io.json", "otlp-lab load network_io")),
             Some(l) => {
                 let groups: Vec<String> =
-                    l.runs.iter().map(|r| format!("{} {}+{}", r.implementation, r.protocol, r.compression)).collect();
-                let values: Vec<Vec<f64>> =
-                    l.runs.iter().map(|r| vec![r.latency.p50, r.latency.p90, r.latency.p99, r.latency.p999]).collect();
+                    l.runs.iter().map(|r| format!("{} {}", r.implementation.name(), r.config())).collect();
+                let values: Vec<Vec<f64>> = l
+                    .runs
+                    .iter()
+                    .map(|r| {
+                        let l = &r.latency_us;
+                        vec![l.p50, l.p90, l.p99, l.p999]
+                    })
+                    .collect();
                 let svg = plots::hbars(
                     "Export latency per protocol",
                     "µs",
@@ -265,8 +263,8 @@ impl Builder<'_> {
 }
 
 /// A sweep step's number (`producers=50` gives 50), else the run's workers.
-fn concurrency(r: &LoadRun) -> f64 {
-    r.step.split_once('=').and_then(|(_, v)| v.trim().parse::<f64>().ok()).unwrap_or(r.workers as f64)
+fn concurrency(step: &str, workers: u64) -> f64 {
+    step.split_once('=').and_then(|(_, v)| v.trim().parse::<f64>().ok()).unwrap_or(workers as f64)
 }
 
 #[cfg(test)]
@@ -275,28 +273,7 @@ mod tests {
 
     #[test]
     fn a_sweep_step_gives_its_concurrency() {
-        assert_eq!(concurrency(&LoadRun { step: "producers=50".into(), ..sample_run() }), 50.0);
-        assert_eq!(concurrency(&LoadRun { step: "grpc+zstd".into(), ..sample_run() }), 4.0);
-    }
-
-    fn sample_run() -> LoadRun {
-        LoadRun {
-            implementation: "otlp-lab".into(),
-            step: String::new(),
-            protocol: "grpc".into(),
-            compression: "zstd".into(),
-            workers: 4,
-            offered_rate: None,
-            duration_s: 1.0,
-            offered: 1,
-            delivered: 1,
-            items_per_s: 1.0,
-            dropped: Vec::new(),
-            dropped_total: 0,
-            latency: inputs::Latency { p50: 1.0, p90: 1.0, p99: 1.0, p999: 1.0, max: 1.0, count: 1 },
-            cpu_user_s: 0.0,
-            cpu_system_s: 0.0,
-            peak_rss_bytes: 0,
-        }
+        assert_eq!(concurrency("producers=50", 4), 50.0);
+        assert_eq!(concurrency("grpc+zstd", 4), 4.0);
     }
 }
