@@ -1,4 +1,5 @@
-//! Integration tests, one binary with a module per concern.
+//! The lab's integration tests, one binary with a module per concern. The
+//! library's own are in `crates/otlp-pipeline/tests/`.
 
 mod exporter_run;
 mod flame;
