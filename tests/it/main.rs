@@ -1,19 +1,12 @@
-//! Integration tests, one binary with a module per concern.
+//! The lab's integration tests, one binary with a module per concern. The
+//! library's own are in `crates/otlp-pipeline/tests/`.
 
 mod exporter_run;
-mod faults;
 mod flame;
 mod gate;
 mod golden;
-mod grpc;
 mod heap;
-mod http;
-mod json;
 mod load;
-mod pipeline;
-mod proto;
 mod report;
 mod scenarios;
-mod tls;
-mod util;
 mod workloads;

@@ -9,7 +9,7 @@ use otlp_pipeline::encode::reference;
 use otlp_pipeline::fixtures;
 use otlp_pipeline::model::*;
 
-use crate::golden::golden;
+use crate::util::golden::golden;
 
 // ---------------------------------------------------------------- helpers
 

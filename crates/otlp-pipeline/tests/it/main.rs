@@ -1,0 +1,10 @@
+//! The library's integration tests, one binary with a module per concern.
+
+mod faults;
+mod grpc;
+mod http;
+mod json;
+mod pipeline;
+mod proto;
+mod tls;
+mod util;
