@@ -225,7 +225,7 @@ fn run_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
         for ids in FixtureIdStream::default().take(usize::try_from(plan.spans)?) {
             h.send(Item::Span(fixtures::span(&ids))).await.map_err(|r| RunError::Refused(r.reason))?;
         }
-        let stats = exporter.shutdown(SHUTDOWN_DEADLINE).await;
+        let stats = exporter.shutdown(SHUTDOWN_DEADLINE).await.unwrap_or_else(otlp_pipeline::ShutdownError::into_stats);
         let p = stats.pipeline;
         if p.dropped_total() > 0 {
             return Err(RunError::Dropped { stats: Box::new(p), last_error: stats.transport.last_error });

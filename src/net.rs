@@ -132,7 +132,7 @@ pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dy
     for item in items {
         h.send(item).await?;
     }
-    let stats = exporter.shutdown(plan.deadline).await;
+    let stats = exporter.shutdown(plan.deadline).await.unwrap_or_else(otlp_pipeline::ShutdownError::into_stats);
     let elapsed = started.elapsed();
     let p = stats.pipeline;
     let secs = elapsed.as_secs_f64();

@@ -162,8 +162,10 @@ fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
             offered = offered.plus(joined?.map_err(LoadError::Refused)?);
         }
         let produced = start.elapsed();
-        let stats =
-            tokio::time::timeout(SHUTDOWN * 2, exporter.shutdown(SHUTDOWN)).await.map_err(|_| LoadError::Hung)?;
+        let stats = tokio::time::timeout(SHUTDOWN * 2, exporter.shutdown(SHUTDOWN))
+            .await
+            .map_err(|_| LoadError::Hung)?
+            .unwrap_or_else(otlp_pipeline::ShutdownError::into_stats);
         Ok::<_, LoadError>((offered, stats, (start.elapsed(), produced)))
     })?;
     let p = &stats.pipeline;

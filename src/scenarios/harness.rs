@@ -69,6 +69,7 @@ pub(super) async fn shutdown(
     tokio::time::timeout(deadline + HANG_GUARD, exporter.shutdown(deadline))
         .await
         .map_err(|_elapsed| ScenarioError::Hung { step: step.into() })
+        .map(|shut| shut.unwrap_or_else(otlp_pipeline::ShutdownError::into_stats))
 }
 
 /// The start of a step: the receiver's counts and the clock, so that its end
@@ -375,7 +376,7 @@ mod tests {
         let a = StatsSnapshot {
             accepted: 1,
             exported: 2,
-            dropped: [3, 4, 5, 6, 7, 8],
+            dropped: [3, 4, 5, 6, 7, 8, 13],
             bytes_raw: 9,
             bytes_sent: 10,
             requests: 11,
@@ -386,7 +387,7 @@ mod tests {
         let doubled = StatsSnapshot {
             accepted: 2,
             exported: 4,
-            dropped: [6, 8, 10, 12, 14, 16],
+            dropped: [6, 8, 10, 12, 14, 16, 26],
             bytes_raw: 18,
             bytes_sent: 20,
             requests: 22,

@@ -87,8 +87,15 @@ async fn run() -> Result<bool, otlp_pipeline::Error> {
     ));
 
     // Shutdown delivers what is queued; what it cannot deliver by the
-    // deadline is counted as dropped, by reason.
-    let stats = exporter.shutdown(Duration::from_secs(5)).await;
+    // deadline is counted as dropped, by reason. A panic in the pipeline's
+    // batcher task (a bug) is an error that still carries the counters.
+    let stats = match exporter.shutdown(Duration::from_secs(5)).await {
+        Ok(stats) => stats,
+        Err(e) => {
+            eprintln!("export: {e}");
+            e.into_stats()
+        }
+    };
     let p = stats.pipeline;
     println!("accepted {} items, exported {}, dropped {}", p.accepted, p.exported, p.dropped_total());
     for reason in DropReason::ALL {

@@ -24,6 +24,9 @@ pub enum Error {
     /// The retry, breaker or timeout settings are invalid.
     #[error(transparent)]
     TransportConfig(#[from] crate::transport::ConfigError),
+    /// The exporter's shutdown found its batcher task dead (it panicked).
+    #[error(transparent)]
+    Shutdown(#[from] crate::pipeline::ShutdownError<crate::exporter::ExporterStats>),
 }
 
 /// Result with the crate [`Error`](enum@Error).

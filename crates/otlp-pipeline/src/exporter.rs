@@ -8,7 +8,7 @@
 //! use otlp_pipeline::model::{Span, SpanKind};
 //! let exporter = Exporter::builder().endpoint("http://127.0.0.1:4318").protocol(Protocol::HttpProtobuf).build()?;
 //! exporter.handle().span(Span::builder("GET /users").kind(SpanKind::Server).build());
-//! let stats = exporter.shutdown(std::time::Duration::from_secs(5)).await;
+//! let stats = exporter.shutdown(std::time::Duration::from_secs(5)).await?;
 //! assert!(stats.pipeline.is_balanced());
 //! # Ok(()) }
 //! ```
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::compress::{CompressError, Compression};
 use crate::model::{InstrumentationScope, Resource};
-use crate::pipeline::{BodyFormat, FlushError, Handle, Pipeline, PipelineConfig, StatsSnapshot};
+use crate::pipeline::{BodyFormat, FlushError, Handle, Pipeline, PipelineConfig, ShutdownError, StatsSnapshot};
 use crate::pipeline::{ExportRequest, ExportResult, ExportSink};
 use crate::transport::grpc::GrpcClient;
 use crate::transport::http::{HttpClient, HttpConfigError};
@@ -383,7 +383,8 @@ fn percent_decode(s: &str) -> Option<String> {
 pub struct ExporterStats {
     /// Items accepted, exported and dropped by reason.
     pub pipeline: StatsSnapshot,
-    /// Attempts, retries, timeouts, breaker refusals, partial successes.
+    /// Attempts, retries, timeouts, breaker refusals, partial successes,
+    /// unreadable success answers.
     pub transport: ResilientStats,
 }
 
@@ -411,15 +412,29 @@ impl Exporter {
         ExporterStats { pipeline: self.pipeline.stats(), transport: self.sink.stats() }
     }
 
+    /// True once the pipeline's batcher task has panicked (see
+    /// [`Handle::batcher_panicked`]).
+    pub fn batcher_panicked(&self) -> bool {
+        self.pipeline.batcher_panicked()
+    }
+
     /// Delivers everything queued, waiting at most `timeout`.
     pub async fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         self.pipeline.flush(timeout).await
     }
 
     /// Delivers everything queued until `deadline`; the rest is counted as dropped.
-    pub async fn shutdown(self, deadline: Duration) -> ExporterStats {
-        let pipeline = self.pipeline.shutdown(deadline).await;
-        ExporterStats { pipeline, transport: self.sink.stats() }
+    ///
+    /// # Errors
+    /// [`ShutdownError::BatcherPanicked`] if the pipeline's batcher task
+    /// panicked; the error carries the final counters (see
+    /// [`Pipeline::shutdown`]).
+    pub async fn shutdown(self, deadline: Duration) -> Result<ExporterStats, ShutdownError<ExporterStats>> {
+        let sink = self.sink;
+        match self.pipeline.shutdown(deadline).await {
+            Ok(pipeline) => Ok(ExporterStats { pipeline, transport: sink.stats() }),
+            Err(e) => Err(e.map_stats(|pipeline| ExporterStats { pipeline, transport: sink.stats() })),
+        }
     }
 }
 

@@ -88,7 +88,7 @@
 //! handle.span(Span::builder("SELECT users").kind(SpanKind::Client).status(Status::error("timeout")).build());
 //!
 //! // Exports what is queued, then stops; every span is exported or dropped.
-//! let stats = exporter.shutdown(Duration::from_secs(5)).await;
+//! let stats = exporter.shutdown(Duration::from_secs(5)).await?;
 //! assert!(stats.pipeline.is_balanced());
 //! # Ok(())
 //! # }
@@ -122,6 +122,6 @@ pub use crate::{
         Link, LogRecord, LogRecordBuilder, Metric, MetricData, NumberDataPoint, NumberValue, Resource, Severity, Span,
         SpanBuilder, SpanContext, SpanId, SpanKind, Status, StatusCode, Str, Temporality, TraceId,
     },
-    pipeline::{BodyFormat, DropReason, FlushError, Handle, PipelineConfig, Refused, StatsSnapshot},
+    pipeline::{BodyFormat, DropReason, FlushError, Handle, PipelineConfig, Refused, ShutdownError, StatsSnapshot},
     transport::{BreakerConfig, ResilientStats, RetryConfig},
 };

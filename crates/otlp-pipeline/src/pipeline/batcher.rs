@@ -1,10 +1,9 @@
 //! The batcher task: the only reader of the queue.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::{Id, JoinError, JoinSet};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 
 use super::stats::Stats;
@@ -20,12 +19,6 @@ enum Batch {
     Metrics(MetricsData),
     Logs(LogsData),
 }
-
-/// Task ids are the runtime's own counters, not outside input, so a keyed
-/// hasher buys nothing; a fixed one keeps the batcher's instruction count the
-/// same on every run (the lab's determinism check) where a random seed would
-/// move the probe sequence.
-type FixedState = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
 
 pub(super) struct Batcher<S> {
     config: PipelineConfig,
@@ -47,16 +40,20 @@ pub(super) struct Batcher<S> {
     /// When the oldest item of the current partial batches arrived.
     oldest: Option<Instant>,
     permits: Arc<Semaphore>,
+    /// The export tasks. Each counts its own items, however it ends (see
+    /// [`InFlight`]); the batcher only reaps them.
     inflight: JoinSet<()>,
-    /// Items of each export task: a task records its own result when the
-    /// sink returns; one that panics or is aborted is accounted for here.
-    inflight_items: HashMap<Id, u64, FixedState>,
-    /// Items taken out of a batch but not yet handed to an export task
-    /// (waiting for a free export slot).
+    /// Items taken out of their batch (being encoded, or waiting for a free
+    /// export slot) and not yet handed to an export task.
     dispatching: u64,
     /// A control message that arrived while the batcher was busy waiting (for
     /// an export slot or for exports to finish); handled next.
     stashed: Option<Control>,
+    /// The acknowledgement owed to the flush or shutdown being carried out.
+    /// Kept here, not in a local of `run`, so that a panic drops it only
+    /// after [`Batcher`]'s `Drop` has marked the batcher dead: the caller
+    /// woken by the dropped acknowledgement then sees why.
+    ack: Option<oneshot::Sender<()>>,
     /// The shutdown deadline, once a shutdown has been asked for: every wait
     /// ends there, so a hung receiver cannot hold shutdown past it.
     deadline: Option<Instant>,
@@ -98,11 +95,17 @@ impl<S: ExportSink> Batcher<S> {
             compressor: Compressor::new(),
             oldest: None,
             inflight: JoinSet::new(),
-            inflight_items: HashMap::default(),
             dispatching: 0,
             stashed: None,
+            ack: None,
             deadline: None,
         }
+    }
+
+    /// The export slots: every one is back once every export task has
+    /// ended and counted its items (see [`InFlight`]).
+    pub(super) fn permits(&self) -> Arc<Semaphore> {
+        self.permits.clone()
     }
 
     /// Keeps a control message for later; a shutdown's deadline applies at once.
@@ -124,13 +127,19 @@ impl<S: ExportSink> Batcher<S> {
         loop {
             match self.stashed.take() {
                 Some(Control::Flush(ack)) => {
+                    self.ack = Some(ack);
                     self.flush().await;
-                    let _caller_may_have_timed_out = ack.send(());
+                    if let Some(ack) = self.ack.take() {
+                        let _caller_may_have_timed_out = ack.send(());
+                    }
                     continue;
                 }
                 Some(Control::Shutdown(deadline, ack)) => {
+                    self.ack = Some(ack);
                     self.shutdown(deadline).await;
-                    let _caller_may_be_gone = ack.send(());
+                    if let Some(ack) = self.ack.take() {
+                        let _caller_may_be_gone = ack.send(());
+                    }
                     return;
                 }
                 None => {}
@@ -139,7 +148,7 @@ impl<S: ExportSink> Batcher<S> {
             tokio::select! {
                 biased;
                 ctl = self.control.recv() => self.stash(ctl),
-                Some(joined) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => self.settle(joined),
+                Some(joined) = self.inflight.join_next(), if !self.inflight.is_empty() => settle(joined),
                 _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
                     self.export_all().await;
                 }
@@ -232,14 +241,20 @@ impl<S: ExportSink> Batcher<S> {
         self.oldest = None;
     }
 
+    // Each `export_*` counts the items it takes out of their batch as
+    // `dispatching` at once, so that a panic anywhere from here to the
+    // export task's spawn finds them counted (see `Drop for Batcher`).
+
     async fn export_traces(&mut self) {
         let spans = std::mem::replace(&mut self.spans, Vec::with_capacity(self.config.max_batch_items));
+        self.dispatching = spans.len() as u64;
         let batch = Batch::Traces(TracesData::single(self.resource.clone(), self.scope.clone(), spans));
         self.export(batch).await;
     }
 
     async fn export_metrics(&mut self) {
         let metrics = std::mem::take(&mut self.metrics);
+        self.dispatching = self.metric_points as u64;
         self.metric_points = 0;
         let batch = Batch::Metrics(MetricsData::single(self.resource.clone(), self.scope.clone(), metrics));
         self.export(batch).await;
@@ -247,6 +262,7 @@ impl<S: ExportSink> Batcher<S> {
 
     async fn export_logs(&mut self) {
         let logs = std::mem::take(&mut self.logs);
+        self.dispatching = logs.len() as u64;
         let batch = Batch::Logs(LogsData::single(self.resource.clone(), self.scope.clone(), logs));
         self.export(batch).await;
     }
@@ -260,7 +276,8 @@ impl<S: ExportSink> Batcher<S> {
             Batch::Logs(d) => (Signal::Logs, d.record_count()),
         };
         let items = items as u64;
-        self.dispatching = items;
+        #[cfg(test)]
+        test_hook::panic_if_asked(&batch);
         let (body, raw_len) = match (self.config.format, self.config.compression) {
             // Encoded in place at the end of a pooled buffer that is then the
             // body itself: no copy between encoder, pipeline and transport.
@@ -319,7 +336,7 @@ impl<S: ExportSink> Batcher<S> {
                 biased;
                 permit = self.permits.clone().acquire_owned() => break permit.expect("the semaphore is never closed"),
                 // Reap finished exports while waiting.
-                Some(joined) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => self.settle(joined),
+                Some(joined) = self.inflight.join_next(), if !self.inflight.is_empty() => settle(joined),
                 ctl = self.control.recv(), if self.stashed.is_none() => self.stash(ctl),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     self.stats.drop_items(DropReason::ShutdownDeadline, items);
@@ -337,30 +354,19 @@ impl<S: ExportSink> Batcher<S> {
             items,
             raw_len,
         };
-        let (sink, stats) = (self.sink.clone(), self.stats.clone());
-        let task = self.inflight.spawn(async move {
+        let sink = self.sink.clone();
+        // From here the items are the export task's to count: built outside
+        // the task and moved in, so that a task dropped before its first poll
+        // counts them too.
+        let flight = InFlight { stats: self.stats.clone(), items, armed: true, _permit: permit };
+        self.dispatching = 0;
+        self.inflight.spawn(async move {
+            let flight = flight;
             let result = sink.export(&request).await;
             // No await after the sink returns: an abort cannot split the
             // result from its recording.
-            record(&stats, items, result);
-            drop(permit);
+            flight.record(result);
         });
-        self.inflight_items.insert(task.id(), items);
-        self.dispatching = 0;
-    }
-
-    /// Accounts for an export task that ended: normally (it recorded its own
-    /// result), by panicking in the sink, or aborted at the shutdown deadline.
-    fn settle(&mut self, joined: Result<(Id, ()), JoinError>) {
-        let (id, reason) = match joined {
-            Ok((id, ())) => (id, None),
-            Err(e) if e.is_panic() => (e.id(), Some(DropReason::ExportPanicked)),
-            Err(e) => (e.id(), Some(DropReason::ShutdownDeadline)),
-        };
-        let items = self.inflight_items.remove(&id).unwrap_or(0);
-        if let Some(reason) = reason {
-            self.stats.drop_items(reason, items);
-        }
     }
 
     /// Waits for every export in flight, or until the shutdown deadline.
@@ -370,7 +376,7 @@ impl<S: ExportSink> Batcher<S> {
             // Biased for repeatable counts, as in `dispatch`.
             tokio::select! {
                 biased;
-                Some(joined) = self.inflight.join_next_with_id() => self.settle(joined),
+                Some(joined) = self.inflight.join_next() => settle(joined),
                 ctl = self.control.recv(), if self.stashed.is_none() => self.stash(ctl),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => return,
             }
@@ -397,10 +403,10 @@ impl<S: ExportSink> Batcher<S> {
         })
         .await;
         if drained.is_err() || !self.inflight.is_empty() {
-            // Aborted tasks are counted as ShutdownDeadline by `settle`.
+            // Aborted tasks count their items as ShutdownDeadline (`InFlight`).
             self.inflight.abort_all();
-            while let Some(joined) = self.inflight.join_next_with_id().await {
-                self.settle(joined);
+            while let Some(joined) = self.inflight.join_next().await {
+                settle(joined);
             }
             let mut left = self.dispatching;
             left += (self.spans.len() + self.metric_points + self.logs.len()) as u64;
@@ -412,6 +418,78 @@ impl<S: ExportSink> Batcher<S> {
                 left += item.count();
             }
             self.stats.drop_items(DropReason::ShutdownDeadline, left);
+        }
+    }
+}
+
+/// Reaps an export task that ended: normally, by a panic in the sink, or
+/// aborted at the shutdown deadline. Nothing to count: the task's
+/// [`InFlight`] has counted its items in every case.
+fn settle(joined: Result<(), JoinError>) {
+    let _counted_by_the_task = joined;
+}
+
+/// An export task's items until its result is recorded, and its export
+/// slot. However the task ends, its items are counted exactly once: it
+/// records the sink's result ([`InFlight::record`]); a task dropped before
+/// that counts them as dropped here — unwound by a panic in the sink
+/// (`ExportPanicked`), aborted because the batcher died (`BatcherPanicked`),
+/// or aborted at the shutdown deadline or by the runtime's shutdown
+/// (`ShutdownDeadline`). The slot is released after the count (fields drop
+/// after `drop`), so once every permit is back, every export is counted.
+struct InFlight {
+    stats: Arc<Stats>,
+    items: u64,
+    armed: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl InFlight {
+    fn record(mut self, result: ExportResult) {
+        self.armed = false;
+        record(&self.stats, self.items, result);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // The batcher's death first: its unwinding aborts the tasks, and
+        // whatever they were doing, that is why they ended.
+        let reason = if self.stats.batcher_panicked() {
+            DropReason::BatcherPanicked
+        } else if std::thread::panicking() {
+            DropReason::ExportPanicked
+        } else {
+            DropReason::ShutdownDeadline
+        };
+        self.stats.drop_items(reason, self.items);
+    }
+}
+
+/// Counts what a batcher still holds when it is dropped. After `run`
+/// returns that is nothing (shutdown exported or counted it all). When the
+/// batcher panics, the unwinding drops it here: it marks itself dead (so
+/// that flush, shutdown and producers report `BatcherPanicked`), closes the
+/// queue and counts what was queued, batched or being encoded as
+/// `BatcherPanicked`; then its fields drop, the `JoinSet` aborting the
+/// export tasks, which count their own items. Dropped unfinished without a
+/// panic (the runtime shut down under it), it counts the same as
+/// `ShutdownDeadline`.
+impl<S> Drop for Batcher<S> {
+    fn drop(&mut self) {
+        let panicked = std::thread::panicking();
+        if panicked {
+            // Before the queue's close: a producer refused by it sees the flag.
+            self.stats.set_batcher_panicked();
+        }
+        let mut left = self.dispatching + (self.spans.len() + self.metric_points + self.logs.len()) as u64;
+        left += self.rx.close_and_drain();
+        if left > 0 {
+            let reason = if panicked { DropReason::BatcherPanicked } else { DropReason::ShutdownDeadline };
+            self.stats.drop_items(reason, left);
         }
     }
 }
@@ -439,4 +517,28 @@ fn compress(pool: &BufferPool, compressor: &mut Compressor, codec: Compression, 
         _ => compressor.compress(codec, raw, &mut body).expect("the codec was validated at start"),
     }
     body
+}
+
+/// The way to make the batcher itself panic in tests: a span named
+/// [`test_hook::PANIC_SPAN`] panics when its batch is encoded. That is on the
+/// batcher task, where a bug in the encoder or the compressor would panic,
+/// and not in the spawned export (a sink's panic is caught apart, as
+/// `ExportPanicked`). No sink or observer callback runs on the batcher task,
+/// so a test-only check is the least intrusive way in; it compiles to
+/// nothing outside the crate's unit tests.
+#[cfg(test)]
+pub(super) mod test_hook {
+    use super::Batch;
+
+    /// The name of the span that makes the batcher panic.
+    pub(in crate::pipeline) const PANIC_SPAN: &str = "test: panic in the batcher";
+
+    pub(super) fn panic_if_asked(batch: &Batch) {
+        if let Batch::Traces(d) = batch {
+            let spans = d.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans);
+            if spans.into_iter().any(|s| s.name == PANIC_SPAN) {
+                panic!("test hook: the batcher panics while encoding a batch");
+            }
+        }
+    }
 }

@@ -11,7 +11,11 @@
 //!
 //! Every item handed in is counted as accepted and then, exactly once, as
 //! exported or dropped with a [`DropReason`]; after [`Pipeline::flush`] and
-//! [`Pipeline::shutdown`], `accepted == exported + dropped`.
+//! [`Pipeline::shutdown`], `accepted == exported + dropped`. That holds even
+//! if the batcher task itself panics (a bug): what it held is counted as
+//! [`DropReason::BatcherPanicked`], later offers are refused with that
+//! reason, and `flush` and `shutdown` fail with
+//! [`FlushError::BatcherPanicked`] and [`ShutdownError::BatcherPanicked`].
 //!
 //! Needs a tokio runtime: [`Pipeline::start`] spawns the batcher on the
 //! current one.
@@ -25,7 +29,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use config::{BodyFormat, ConfigError, PipelineConfig};
@@ -181,7 +185,7 @@ impl Handle {
         let (reason, item) = match self.tx.try_send(item) {
             Ok(()) => return Ok(()),
             Err(queue::TrySendError::Full(item)) => (DropReason::QueueFull, item),
-            Err(queue::TrySendError::Closed(item)) => (DropReason::AfterShutdown, item),
+            Err(queue::TrySendError::Closed(item)) => (self.closed_reason(), item),
         };
         self.stats.drop_items(reason, n);
         Err(Refused { reason, item })
@@ -189,8 +193,9 @@ impl Handle {
 
     /// Hands an item over, waiting for room in the queue instead of
     /// dropping: for producers that prefer backpressure to loss (batch jobs,
-    /// the lab's closed-loop generators). Fails only after shutdown. A send
-    /// cancelled while it waits counts its item as dropped (`QueueFull`).
+    /// the lab's closed-loop generators). Fails only after shutdown, or once
+    /// the batcher has panicked (`BatcherPanicked`). A send cancelled while
+    /// it waits counts its item as dropped (`QueueFull`).
     ///
     /// The first offer happens here, not at the first poll: when there is
     /// room, the item goes straight into the queue and the future holds none
@@ -209,8 +214,9 @@ impl Handle {
                 SendItem(Some(Box::pin(self.wait_for_room(item, cancelled))))
             }
             Err(queue::TrySendError::Closed(item)) => {
-                self.stats.drop_items(DropReason::AfterShutdown, n);
-                let refused = Refused { reason: DropReason::AfterShutdown, item };
+                let reason = self.closed_reason();
+                self.stats.drop_items(reason, n);
+                let refused = Refused { reason, item };
                 SendItem(Some(Box::pin(std::future::ready(Err(refused)))))
             }
         }
@@ -221,9 +227,24 @@ impl Handle {
         let sent = self.tx.wait_for_room(item).await;
         std::mem::forget(cancelled);
         sent.map_err(|item| {
-            self.stats.drop_items(DropReason::AfterShutdown, n);
-            Refused { reason: DropReason::AfterShutdown, item }
+            let reason = self.closed_reason();
+            self.stats.drop_items(reason, n);
+            Refused { reason, item }
         })
+    }
+
+    /// Why the closed queue refused an item: a shutdown, or the batcher's
+    /// death (it closes the queue as it unwinds). Off the hot path: only a
+    /// refusal reads the flag.
+    fn closed_reason(&self) -> DropReason {
+        if self.stats.batcher_panicked() { DropReason::BatcherPanicked } else { DropReason::AfterShutdown }
+    }
+
+    /// True once the pipeline's batcher task has panicked: nothing more is
+    /// exported, every item it held and every later offer is counted as
+    /// dropped ([`DropReason::BatcherPanicked`]).
+    pub fn batcher_panicked(&self) -> bool {
+        self.stats.batcher_panicked()
     }
 
     /// Offers a span (see [`Handle::try_item`]).
@@ -280,6 +301,62 @@ pub enum FlushError {
     /// The batcher task has stopped.
     #[error("the pipeline has shut down")]
     Closed,
+    /// The batcher task panicked (before or during the flush): nothing more
+    /// will be exported, and what it held is counted as dropped
+    /// ([`DropReason::BatcherPanicked`]).
+    #[error("the pipeline's batcher task panicked")]
+    BatcherPanicked,
+}
+
+/// [`Pipeline::shutdown`] (or `Exporter::shutdown`, with the exporter's
+/// counters as `S`) did not end cleanly. The counters it carries are final
+/// and balance all the same.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShutdownError<S = StatsSnapshot> {
+    /// The batcher task panicked (a bug in the pipeline): what it held when
+    /// it died, and every item offered after, is counted as dropped
+    /// ([`DropReason::BatcherPanicked`]).
+    #[error("the pipeline's batcher task panicked{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    BatcherPanicked {
+        /// The panic's message, when it was a string.
+        message: Option<Box<str>>,
+        /// The final counters (boxed, to keep the error small).
+        stats: Box<S>,
+    },
+}
+
+impl<S> ShutdownError<S> {
+    /// The final counters.
+    pub fn stats(&self) -> &S {
+        match self {
+            ShutdownError::BatcherPanicked { stats, .. } => stats,
+        }
+    }
+
+    /// The final counters, for a caller that reports them either way.
+    pub fn into_stats(self) -> S {
+        match self {
+            ShutdownError::BatcherPanicked { stats, .. } => *stats,
+        }
+    }
+
+    /// The same error with other counters (the exporter's, around the pipeline's).
+    pub(crate) fn map_stats<T>(self, f: impl FnOnce(S) -> T) -> ShutdownError<T> {
+        match self {
+            ShutdownError::BatcherPanicked { message, stats } => {
+                ShutdownError::BatcherPanicked { message, stats: Box::new(f(*stats)) }
+            }
+        }
+    }
+}
+
+/// The text of a panic's payload, when it has one.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<Box<str>> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| Box::from(*s))
+        .or_else(|| payload.downcast_ref::<String>().map(|s| s.as_str().into()))
 }
 
 /// A running pipeline. Dropping it without [`Pipeline::shutdown`] shuts the
@@ -289,6 +366,11 @@ pub struct Pipeline {
     handle: Handle,
     control: mpsc::Sender<Control>,
     task: JoinHandle<()>,
+    /// The export slots, shared with the batcher: every one is back once
+    /// every export task has ended and counted its items.
+    permits: Arc<Semaphore>,
+    /// How many export slots there are.
+    slots: u32,
 }
 
 impl Pipeline {
@@ -309,9 +391,12 @@ impl Pipeline {
         let stats = Arc::new(Stats::default());
         let (tx, rx) = queue::channel(config.queue_capacity);
         let (control_tx, control_rx) = mpsc::channel(4);
+        // A tokio semaphore hands out at most `u32::MAX` permits at once.
+        let slots = u32::try_from(config.max_concurrent_exports).unwrap_or(u32::MAX);
         let batcher = batcher::Batcher::new(config, resource, scope, Arc::new(sink), rx, control_rx, stats.clone());
+        let permits = batcher.permits();
         let task = tokio::spawn(batcher.run());
-        Ok(Pipeline { handle: Handle { tx, stats }, control: control_tx, task })
+        Ok(Pipeline { handle: Handle { tx, stats }, control: control_tx, task, permits, slots })
     }
 
     /// A handle for recording items; clone it freely.
@@ -324,29 +409,170 @@ impl Pipeline {
         self.handle.stats()
     }
 
+    /// True once the batcher task has panicked (see [`Handle::batcher_panicked`]).
+    pub fn batcher_panicked(&self) -> bool {
+        self.handle.batcher_panicked()
+    }
+
     /// Exports everything queued or batched and waits until every export in
     /// flight has finished (delivered or dropped), or `timeout` passes.
+    /// Fails at once with [`FlushError::BatcherPanicked`] if the batcher has
+    /// panicked, or as soon as it does.
     pub async fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let (ack, done) = oneshot::channel();
-        self.control.send(Control::Flush(ack)).await.map_err(|_| FlushError::Closed)?;
+        if self.control.send(Control::Flush(ack)).await.is_err() {
+            return Err(self.gone());
+        }
         match tokio::time::timeout(timeout, done).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(FlushError::Closed),
+            Ok(Err(_)) => Err(self.gone()),
             Err(_) => Err(FlushError::Timeout(timeout)),
         }
+    }
+
+    /// Why the batcher no longer answers. Its `Drop` marks a panic before
+    /// the control channel and the pending acknowledgement are dropped, so
+    /// the flag is set by the time a caller sees either gone.
+    fn gone(&self) -> FlushError {
+        if self.batcher_panicked() { FlushError::BatcherPanicked } else { FlushError::Closed }
     }
 
     /// Stops taking items, exports everything queued, and waits for the
     /// exports until `deadline` from now. Whatever is still queued, batched or
     /// in flight then is counted as dropped (`ShutdownDeadline`). Returns the
     /// final counters, which balance.
-    pub async fn shutdown(self, deadline: Duration) -> StatsSnapshot {
+    ///
+    /// # Errors
+    /// [`ShutdownError::BatcherPanicked`] if the batcher task panicked,
+    /// before or during the shutdown. The error carries the final counters,
+    /// which balance too: what the batcher held is counted as
+    /// [`DropReason::BatcherPanicked`].
+    pub async fn shutdown(self, deadline: Duration) -> Result<StatsSnapshot, ShutdownError> {
         let at = tokio::time::Instant::now() + deadline;
         let (ack, done) = oneshot::channel();
         if self.control.send(Control::Shutdown(at, ack)).await.is_ok() {
             let _finished_or_gone = done.await;
         }
-        let _joined = self.task.await;
-        self.handle.stats()
+        let message = match self.task.await {
+            Err(e) if e.is_panic() => panic_message(&*e.into_panic()),
+            _ if self.handle.batcher_panicked() => None,
+            _ => return Ok(self.handle.stats()),
+        };
+        // The dead batcher's JoinSet aborted the export tasks; each counts
+        // its items when the runtime drops it (at once for a task waiting,
+        // after its current poll for one running) and only then frees its
+        // slot. So once every slot is back, every item is counted.
+        let _all_counted = self.permits.acquire_many(self.slots).await;
+        Err(ShutdownError::BatcherPanicked { message, stats: Box::new(self.handle.stats()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+    use crate::model::Str;
+
+    /// Bounds every wait on the pipeline: a hang guard, not a timing check.
+    const HANG_GUARD: Duration = Duration::from_secs(30);
+
+    /// Never answers: its exports stay in flight until aborted.
+    struct Held;
+
+    impl ExportSink for Held {
+        async fn export(&self, _request: &ExportRequest) -> ExportResult {
+            std::future::pending().await
+        }
+    }
+
+    /// One batch in flight (held by the sink), two log records batched, a
+    /// batch being encoded when the batcher panics (the test hook, see
+    /// `batcher::test_hook`), six spans still queued, and two offers after
+    /// its death: every one is counted as dropped, `BatcherPanicked`, and
+    /// flush and shutdown report the panic instead of hanging or succeeding.
+    /// (Producers racing the dying batcher on other threads: the queue's
+    /// `close_and_drain_loses_nothing_to_concurrent_producers`.)
+    #[tokio::test]
+    async fn batcher_panic_is_counted_and_reported() {
+        let config = PipelineConfig {
+            max_batch_items: 4,
+            max_concurrent_exports: 1,
+            queue_capacity: 64,
+            max_delay: Duration::from_secs(3600),
+            ..PipelineConfig::default()
+        };
+        let p = Pipeline::start(config, fixtures::resource(), fixtures::scope(), Held).expect("valid config");
+        let h = p.handle();
+        let mut spans = fixtures::spans(13).into_iter();
+        // Offered before the batcher runs (one thread, no await between).
+        for s in spans.by_ref().take(4) {
+            h.span(s);
+        }
+        for l in fixtures::log_records(2) {
+            h.log(l);
+        }
+        for s in spans.by_ref().take(3) {
+            h.span(s);
+        }
+        let mut poison = fixtures::spans(1).remove(0);
+        poison.name = Str::from_static(batcher::test_hook::PANIC_SPAN);
+        h.span(poison);
+        for s in spans {
+            h.span(s);
+        }
+
+        let flushed = tokio::time::timeout(HANG_GUARD, p.flush(Duration::from_secs(10))).await.expect("flush hung");
+        assert_eq!(flushed, Err(FlushError::BatcherPanicked));
+        assert!(p.batcher_panicked() && h.batcher_panicked());
+
+        // Offers after its death are refused and counted, with its reason.
+        let late = h.try_span(fixtures::spans(1).remove(0)).expect_err("the batcher is dead");
+        assert_eq!(late.reason, DropReason::BatcherPanicked);
+        let waited = h.send(Item::Log(fixtures::log_records(1).remove(0))).await.expect_err("the batcher is dead");
+        assert_eq!(waited.reason, DropReason::BatcherPanicked);
+        let again = tokio::time::timeout(HANG_GUARD, p.flush(Duration::from_secs(10))).await.expect("flush hung");
+        assert_eq!(again, Err(FlushError::BatcherPanicked));
+
+        let err = tokio::time::timeout(HANG_GUARD, p.shutdown(Duration::from_secs(10)))
+            .await
+            .expect("shutdown hung")
+            .expect_err("the batcher panicked");
+        assert!(err.to_string().contains("test hook: the batcher panics"), "{err}");
+        let stats = *err.stats();
+        assert_eq!(stats.accepted, 4 + 2 + 4 + 6 + 2, "{stats}");
+        assert_eq!(stats.exported, 0, "{stats}");
+        assert_eq!(stats.dropped(DropReason::BatcherPanicked), stats.accepted, "{stats}");
+        assert_eq!(stats.accepted, stats.exported + stats.dropped_total(), "{stats}");
+        assert!(stats.is_balanced());
+    }
+
+    /// Exports already delivered before the panic stay exported; the rest is
+    /// dropped, and the totals balance.
+    #[tokio::test]
+    async fn batcher_panic_after_deliveries_balances() {
+        let config = PipelineConfig { max_batch_items: 10, max_delay: Duration::from_secs(3600), ..Default::default() };
+        let p = Pipeline::start(config, fixtures::resource(), fixtures::scope(), DiscardSink).expect("valid config");
+        let h = p.handle();
+        for s in fixtures::spans(30) {
+            h.span(s);
+        }
+        p.flush(Duration::from_secs(10)).await.expect("a healthy flush");
+        assert_eq!(p.stats().exported, 30);
+        let mut poison = fixtures::spans(1).remove(0);
+        poison.name = Str::from_static(batcher::test_hook::PANIC_SPAN);
+        h.span(poison);
+        for s in fixtures::spans(5) {
+            h.span(s);
+        }
+        let flushed = tokio::time::timeout(HANG_GUARD, p.flush(Duration::from_secs(10))).await.expect("flush hung");
+        assert_eq!(flushed, Err(FlushError::BatcherPanicked));
+        let stats = tokio::time::timeout(HANG_GUARD, p.shutdown(Duration::from_secs(10)))
+            .await
+            .expect("shutdown hung")
+            .expect_err("the batcher panicked")
+            .into_stats();
+        assert_eq!((stats.accepted, stats.exported), (36, 30), "{stats}");
+        assert_eq!(stats.dropped(DropReason::BatcherPanicked), 6, "{stats}");
+        assert!(stats.is_balanced(), "{stats}");
     }
 }

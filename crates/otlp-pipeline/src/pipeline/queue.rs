@@ -178,6 +178,32 @@ impl Receiver {
         self.shared.closed.store(true, SeqCst);
         self.shared.room.notify_waiters();
     }
+
+    /// Closes the queue and takes out everything left in it, without
+    /// awaiting: the batcher's last act when it dies (a panic unwinds
+    /// through its `Drop`, where nothing can be awaited). Returns how many
+    /// items (`Item::count`) it took.
+    ///
+    /// A producer caught between its closed check and its push (a few
+    /// instructions, see `Sender::push`) is waited out, yielding the thread,
+    /// so that its item is taken too; every later offer sees the close and is
+    /// refused (and counted) by the producer.
+    pub(super) fn close_and_drain(&self) -> u64 {
+        self.close();
+        let mut items = 0;
+        loop {
+            // Read before the drain: when no push was in progress after the
+            // close, every item that will ever be in the ring is there now.
+            let settled = self.shared.pushing.load(SeqCst) == 0;
+            while let Some(item) = self.try_recv() {
+                items += item.count();
+            }
+            if settled {
+                return items;
+            }
+            std::thread::yield_now();
+        }
+    }
 }
 
 impl Drop for Receiver {
@@ -292,5 +318,52 @@ mod tests {
         }
         assert_eq!(taken + refused, 20_000);
         assert_eq!(got, taken, "every item the queue took was received");
+    }
+
+    #[test]
+    fn close_and_drain_loses_nothing_to_concurrent_producers() {
+        // What a panicking batcher does, without awaiting, while producers on
+        // OS threads keep pushing: each item is taken before the close,
+        // drained by it, or refused (and counted) by its producer.
+        let (tx, rx) = channel(256);
+        let producers: Vec<_> = (0..4)
+            .map(|_| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let (mut taken, mut refused) = (0u64, 0u64);
+                    for _ in 0..20_000 {
+                        match tx.try_send(span()) {
+                            Ok(()) => taken += 1,
+                            Err(TrySendError::Full(_)) => {
+                                refused += 1;
+                                std::thread::yield_now();
+                            }
+                            Err(TrySendError::Closed(_)) => refused += 1,
+                        }
+                    }
+                    (taken, refused)
+                })
+            })
+            .collect();
+        let mut received = 0u64;
+        // Until some items went through (or the producers are done, on a
+        // machine too busy to interleave them).
+        while received < 1_000 && !producers.iter().all(std::thread::JoinHandle::is_finished) {
+            if rx.try_recv().is_some() {
+                received += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let drained = rx.close_and_drain();
+        let (mut taken, mut refused) = (0, 0);
+        for p in producers {
+            let (t, r) = p.join().unwrap();
+            taken += t;
+            refused += r;
+        }
+        assert_eq!(taken + refused, 80_000);
+        assert_eq!(received + drained, taken, "every item the queue took was received or drained");
+        assert!(rx.try_recv().is_none() && matches!(tx.try_send(span()), Err(TrySendError::Closed(_))));
     }
 }

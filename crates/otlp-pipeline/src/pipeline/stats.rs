@@ -4,7 +4,7 @@
 //! `accepted == exported + dropped`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 /// Why an item was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,23 +17,29 @@ pub enum DropReason {
     /// The receiver refused the items for good (a permanent error, or the
     /// rejected part of a partial success).
     Rejected,
-    /// Still queued, batched or in flight when the shutdown deadline passed.
+    /// Still queued, batched or in flight when the shutdown deadline passed
+    /// (or when the runtime shut down under a running pipeline).
     ShutdownDeadline,
     /// Offered after shutdown began.
     AfterShutdown,
     /// The sink panicked while exporting the batch (a bug in the transport).
     ExportPanicked,
+    /// The batcher task itself panicked (a bug in the pipeline): what it
+    /// held (queued, batched, being encoded or in flight) is lost, and items
+    /// offered after it died are refused with this reason.
+    BatcherPanicked,
 }
 
 impl DropReason {
     /// Every reason, in reporting order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 7] = [
         DropReason::QueueFull,
         DropReason::RetriesExhausted,
         DropReason::Rejected,
         DropReason::ShutdownDeadline,
         DropReason::AfterShutdown,
         DropReason::ExportPanicked,
+        DropReason::BatcherPanicked,
     ];
 
     /// The name used in reports and JSON results.
@@ -45,6 +51,7 @@ impl DropReason {
             DropReason::ShutdownDeadline => "shutdown_deadline",
             DropReason::AfterShutdown => "after_shutdown",
             DropReason::ExportPanicked => "export_panicked",
+            DropReason::BatcherPanicked => "batcher_panicked",
         }
     }
 }
@@ -65,6 +72,9 @@ pub(crate) struct Stats {
     bytes_sent: AtomicU64,
     requests: AtomicU64,
     failed_requests: AtomicU64,
+    /// Set once, when the batcher task panics; read only on slow paths (a
+    /// refused offer, a failed flush or shutdown, an aborted export).
+    batcher_panicked: AtomicBool,
 }
 
 impl Stats {
@@ -84,6 +94,15 @@ impl Stats {
     }
     pub(crate) fn failed_request(&self) {
         self.failed_requests.fetch_add(1, Relaxed);
+    }
+
+    /// Marks the batcher as dead. SeqCst, like the queue's close that
+    /// follows it: a producer that finds the queue closed sees the flag.
+    pub(crate) fn set_batcher_panicked(&self) {
+        self.batcher_panicked.store(true, SeqCst);
+    }
+    pub(crate) fn batcher_panicked(&self) -> bool {
+        self.batcher_panicked.load(SeqCst)
     }
 
     pub(crate) fn snapshot(&self) -> StatsSnapshot {

@@ -55,7 +55,11 @@ pub enum TransportError {
         /// Until the breaker lets a probe through.
         remaining: Duration,
     },
-    /// The answer could not be read (a malformed response body).
+    /// The answer could not be read (a malformed response body). Not for a
+    /// success answer: the receiver took the batch, so the crate's clients
+    /// report an unreadable 2xx or OK body as delivered, with
+    /// [`Accepted::unreadable_body`](super::Accepted::unreadable_body) set.
+    /// Kept for other [`Attempt`](super::Attempt)s; it is permanent.
     #[error("malformed response from {endpoint}: {reason}")]
     BadResponse {
         /// Where the request went.

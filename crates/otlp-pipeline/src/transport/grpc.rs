@@ -12,7 +12,7 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
-use super::http::{ExportResponse, HttpConfigError};
+use super::http::{ExportResponse, HttpConfigError, unreadable};
 use super::{Accepted, Attempt, TransportError};
 use crate::compress::Compression;
 use crate::encode::Signal;
@@ -190,14 +190,18 @@ impl GrpcClient {
         }
         match grpc.unary(req, PathAndQuery::from_static(PATHS[i]), PassThrough).await {
             Ok(resp) => {
-                let r = ExportResponse::decode(resp.into_inner()).map_err(|_| TransportError::BadResponse {
-                    endpoint: self.endpoint.clone(),
-                    reason: "the answer is not an Export*ServiceResponse",
-                })?;
+                // Status OK: the receiver took the batch. An answer that does
+                // not decode only loses a partial success it might have
+                // reported, so the batch counts as delivered, and the answer
+                // is reported apart (as OTLP/HTTP does with a 2xx body).
+                let Ok(r) = ExportResponse::decode(resp.into_inner()) else {
+                    return Ok(unreadable(&self.endpoint, "OK answer is not an Export*ServiceResponse"));
+                };
                 let ps = r.partial_success.unwrap_or_default();
                 Ok(Accepted {
                     rejected: u64::try_from(ps.rejected).unwrap_or(0),
                     message: (!ps.error_message.is_empty()).then(|| ps.error_message.into_boxed_str()),
+                    unreadable_body: None,
                 })
             }
             // Transport-level failures surface as UNKNOWN/UNAVAILABLE with a source.
@@ -253,5 +257,89 @@ mod tests {
         assert!(GrpcClient::new("http://127.0.0.1:4317", Compression::ZSTD_DEFAULT, &[], None).is_ok());
         let bad = [("bad key".to_owned(), "v".to_owned())];
         assert!(GrpcClient::new("http://127.0.0.1:4317", Compression::None, &bad, None).is_err());
+    }
+}
+
+/// A loopback gRPC trace service that answers every Export with status OK
+/// and a message that is not an `ExportTraceServiceResponse`.
+#[cfg(test)]
+mod loopback {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tonic::codegen::{Context, Poll, StdError};
+    use tonic::{Request, Response, Status};
+
+    use super::{PATHS, PassThrough};
+    use crate::exporter::{Exporter, Protocol};
+    use crate::fixtures;
+    use crate::pipeline::PipelineConfig;
+
+    /// Bounds the whole exchange: a hang guard, not a timing check.
+    const HANG_GUARD: Duration = Duration::from_secs(60);
+
+    type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+    #[derive(Clone)]
+    struct GarbageTraces;
+
+    impl tonic::server::NamedService for GarbageTraces {
+        const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    }
+
+    impl<B> tower::Service<http::Request<B>> for GarbageTraces
+    where
+        B: tonic::codegen::Body + Send + 'static,
+        B::Error: Into<StdError> + Send + 'static,
+    {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: http::Request<B>) -> Self::Future {
+            assert_eq!(req.uri().path(), PATHS[0]);
+            let mut grpc = tonic::server::Grpc::new(PassThrough);
+            Box::pin(async move {
+                let export = tower::service_fn(|_request: Request<Bytes>| async {
+                    // Field 1 with wire type 7, which protobuf does not have.
+                    Ok::<_, Status>(Response::new(Bytes::from_static(b"\x0fnot a response")))
+                });
+                Ok(grpc.unary(export, req).await)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ok_answer_that_does_not_decode_counts_as_exported() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let server = tonic::transport::Server::builder().add_service(GarbageTraces).serve_with_incoming(incoming);
+        tokio::spawn(server);
+
+        let exporter = Exporter::builder()
+            .endpoint(format!("http://{addr}"))
+            .protocol(Protocol::Grpc)
+            .batch(PipelineConfig { max_batch_items: 5, ..PipelineConfig::default() })
+            .build()
+            .expect("valid settings");
+        for s in fixtures::spans(12) {
+            exporter.handle().try_span(s).expect("room");
+        }
+        let stats = tokio::time::timeout(HANG_GUARD, exporter.shutdown(Duration::from_secs(30)))
+            .await
+            .expect("shutdown hung")
+            .expect("the batcher is alive");
+        let (p, t) = (stats.pipeline, stats.transport);
+        assert_eq!((p.accepted, p.exported, p.dropped_total()), (12, 12, 0), "{p}");
+        assert!(p.is_balanced());
+        assert_eq!(t.unreadable_response_bodies, 3, "{t:?}");
+        assert_eq!((t.attempts, t.retries, t.last_error.as_deref()), (3, 0, None), "{t:?}");
+        let last = t.last_unreadable_response.expect("the latest unreadable answer");
+        assert!(last.contains("OK answer is not an Export*ServiceResponse"), "{last}");
     }
 }

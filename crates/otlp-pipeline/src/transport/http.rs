@@ -163,14 +163,16 @@ impl HttpClient {
             .is_some_and(|v| v.starts_with("application/json"));
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect().await.map(|c| c.to_bytes());
         if status.is_success() {
-            let body = body.map_err(|_| TransportError::BadResponse {
-                endpoint: endpoint.clone(),
-                reason: "response body unreadable or over 64 KiB",
-            })?;
-            return partial_success(&body, is_json).ok_or_else(|| TransportError::BadResponse {
-                endpoint: endpoint.clone(),
-                reason: "2xx body is not an Export*ServiceResponse",
-            });
+            // A 2xx means the receiver took the batch, whatever its body
+            // says: an unreadable body only loses a partial success it might
+            // have reported, so the batch counts as delivered, and the body
+            // is reported apart.
+            let accepted = match body {
+                Ok(body) => partial_success(&body, is_json)
+                    .unwrap_or_else(|| unreadable(endpoint, "2xx body is not an Export*ServiceResponse")),
+                Err(_) => unreadable(endpoint, "2xx body unreadable or over 64 KiB"),
+            };
+            return Ok(accepted);
         }
         let message = body.ok().and_then(|b| status_message(&b, is_json));
         Err(TransportError::Status { status: status.as_u16(), endpoint: endpoint.clone(), retry_after, message })
@@ -184,6 +186,13 @@ impl Attempt for HttpClient {
     ) -> impl std::future::Future<Output = Result<Accepted, TransportError>> + Send {
         self.send(request)
     }
+}
+
+/// A success whose answer could not be read: delivered in full, with what
+/// was wrong for [`super::Resilient`] to count (the slow path: the text is
+/// only built here).
+pub(super) fn unreadable(endpoint: &str, reason: &str) -> Accepted {
+    Accepted { rejected: 0, message: None, unreadable_body: Some(format!("{reason} from {endpoint}").into()) }
 }
 
 fn partial_success(body: &[u8], is_json: bool) -> Option<Accepted> {
@@ -200,13 +209,14 @@ fn partial_success(body: &[u8], is_json: bool) -> Option<Accepted> {
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
             .unwrap_or(0);
         let message = ps["errorMessage"].as_str().filter(|m| !m.is_empty()).map(Into::into);
-        return Some(Accepted { rejected, message });
+        return Some(Accepted { rejected, message, unreadable_body: None });
     }
     let r = ExportResponse::decode(body).ok()?;
     let ps = r.partial_success.unwrap_or_default();
     Some(Accepted {
         rejected: u64::try_from(ps.rejected).unwrap_or(0),
         message: (!ps.error_message.is_empty()).then(|| ps.error_message.into_boxed_str()),
+        unreadable_body: None,
     })
 }
 
@@ -245,13 +255,128 @@ mod tests {
             partial_success: Some(PartialSuccessProto { rejected: 3, error_message: "bad ids".into() }),
         }
         .encode_to_vec();
-        assert_eq!(partial_success(&proto, false), Some(Accepted { rejected: 3, message: Some("bad ids".into()) }));
+        assert_eq!(
+            partial_success(&proto, false),
+            Some(Accepted { rejected: 3, message: Some("bad ids".into()), unreadable_body: None })
+        );
         let json = br#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"x"}}"#;
-        assert_eq!(partial_success(json, true), Some(Accepted { rejected: 2, message: Some("x".into()) }));
+        assert_eq!(
+            partial_success(json, true),
+            Some(Accepted { rejected: 2, message: Some("x".into()), unreadable_body: None })
+        );
         assert_eq!(partial_success(b"", false), Some(Accepted::default()));
         assert_eq!(partial_success(b"{}", true), Some(Accepted::default()));
         let status = RpcStatus { code: 3, message: "no".into() }.encode_to_vec();
         assert_eq!(status_message(&status, false).as_deref(), Some("no"));
         assert_eq!(status_message(br#"{"code":3,"message":"no"}"#, true).as_deref(), Some("no"));
+    }
+}
+
+/// A loopback OTLP/HTTP "receiver" that answers every request 200 with a
+/// fixed body, and the exporter against it.
+#[cfg(test)]
+mod loopback {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
+    use hyper_util::rt::TokioIo;
+    use tokio::net::TcpListener;
+
+    use crate::exporter::{Exporter, Protocol};
+    use crate::fixtures;
+    use crate::pipeline::PipelineConfig;
+
+    /// Bounds the whole exchange: a hang guard, not a timing check.
+    const HANG_GUARD: Duration = Duration::from_secs(60);
+
+    /// Serves `200` with `body` (as `content_type`) on a loopback port until
+    /// the runtime ends; returns the base URL.
+    async fn answering_200(content_type: &'static str, body: Bytes) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let body = body.clone();
+                let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                    let body = body.clone();
+                    async move {
+                        let _request_body = request.into_body().collect().await;
+                        let response = hyper::Response::builder()
+                            .status(200)
+                            .header(http::header::CONTENT_TYPE, content_type)
+                            .body(Full::new(body))
+                            .expect("valid response");
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _served_or_reset = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// Exports 12 spans in batches of 5 against a receiver that answers 200
+    /// with `body`: every span counts as exported, nothing as dropped, and
+    /// each answer as one unreadable response body.
+    async fn exported_with_unreadable_bodies(protocol: Protocol, content_type: &'static str, body: Bytes, why: &str) {
+        let base = answering_200(content_type, body).await;
+        let exporter = Exporter::builder()
+            .endpoint(base)
+            .batch(PipelineConfig { max_batch_items: 5, ..PipelineConfig::default() })
+            .protocol(protocol)
+            .build()
+            .expect("valid settings");
+        for s in fixtures::spans(12) {
+            exporter.handle().try_span(s).expect("room");
+        }
+        let stats = tokio::time::timeout(HANG_GUARD, exporter.shutdown(Duration::from_secs(30)))
+            .await
+            .expect("shutdown hung")
+            .expect("the batcher is alive");
+        let (p, t) = (stats.pipeline, stats.transport);
+        assert_eq!((p.accepted, p.exported, p.dropped_total()), (12, 12, 0), "{protocol}: {p}");
+        assert!(p.is_balanced());
+        assert_eq!((p.requests, p.failed_requests), (3, 0), "{protocol}: {p}");
+        assert_eq!(t.unreadable_response_bodies, 3, "{protocol}: {t:?}");
+        assert_eq!((t.attempts, t.retries, t.partial_successes), (3, 0, 0), "{protocol}: {t:?}");
+        assert_eq!(t.last_error, None, "{protocol}");
+        let last = t.last_unreadable_response.expect("the latest unreadable answer");
+        assert!(last.contains(why) && last.contains("/v1/traces"), "{protocol}: {last}");
+    }
+
+    #[tokio::test]
+    async fn a_2xx_with_a_garbage_body_counts_as_exported() {
+        // Field 1 with wire type 7, which protobuf does not have.
+        let garbage = Bytes::from_static(b"\x0fnot an ExportTraceServiceResponse");
+        let why = "is not an Export*ServiceResponse";
+        exported_with_unreadable_bodies(Protocol::HttpProtobuf, "application/x-protobuf", garbage, why).await;
+        let not_json = Bytes::from_static(b"{\"partialSuccess\": oops");
+        exported_with_unreadable_bodies(Protocol::HttpJson, "application/json", not_json, why).await;
+    }
+
+    #[tokio::test]
+    async fn a_2xx_with_a_body_over_64_kib_counts_as_exported() {
+        let huge = Bytes::from(vec![0u8; super::MAX_RESPONSE_BYTES + 1024]);
+        let why = "unreadable or over 64 KiB";
+        exported_with_unreadable_bodies(Protocol::HttpProtobuf, "application/x-protobuf", huge, why).await;
+    }
+
+    #[test]
+    fn unreadable_answers_are_full_deliveries() {
+        assert_eq!(super::partial_success(b"\x0fgarbage", false), None);
+        assert_eq!(super::partial_success(b"not json", true), None);
+        let a = super::unreadable("http://h/v1/logs", "2xx body is not an Export*ServiceResponse");
+        assert_eq!((a.rejected, a.message), (0, None));
+        assert_eq!(
+            a.unreadable_body.as_deref(),
+            Some("2xx body is not an Export*ServiceResponse from http://h/v1/logs")
+        );
     }
 }

@@ -27,6 +27,12 @@ pub struct Accepted {
     /// The receiver's `error_message`: why items were refused, or a warning
     /// when none were.
     pub message: Option<Box<str>>,
+    /// Set when the success answer's body could not be read (too large, or
+    /// the read failed) or is not an `Export*ServiceResponse`: what was
+    /// wrong, and from where. The receiver took the data all the same, so
+    /// the batch counts as delivered in full (`rejected` is 0); [`Resilient`]
+    /// counts it apart ([`ResilientStats::unreadable_response_bodies`]).
+    pub unreadable_body: Option<Box<str>>,
 }
 
 /// One try at delivering a request: the protocol client under [`Resilient`].
@@ -68,6 +74,14 @@ pub struct ResilientStats {
     /// The latest failed attempt, as text (status and the server's message),
     /// so that a caller can say why items were dropped.
     pub last_error: Option<Box<str>>,
+    /// Success answers (HTTP 2xx, gRPC OK) whose body could not be read or
+    /// parsed as an `Export*ServiceResponse`. Their batches count as
+    /// exported: the receiver took them; only a partial success they might
+    /// have reported is unknown.
+    pub unreadable_response_bodies: u64,
+    /// What was wrong with the latest unreadable success answer, and from
+    /// where (see [`Accepted::unreadable_body`]).
+    pub last_unreadable_response: Option<Box<str>>,
 }
 
 /// An [`ExportSink`] that wraps an [`Attempt`] in a retry loop with
@@ -88,8 +102,8 @@ pub struct ResilientStats {
 /// drives everything in tests.
 ///
 /// A library must not print: what a receiver says about partial successes,
-/// and the counters, are exposed by [`Resilient::stats`] for the caller to
-/// log or report.
+/// success answers whose body could not be read, and the counters, are
+/// exposed by [`Resilient::stats`] for the caller to log or report.
 #[derive(Debug)]
 pub struct Resilient<A: Attempt> {
     attempt: A,
@@ -105,6 +119,8 @@ pub struct Resilient<A: Attempt> {
     partial_successes: AtomicU64,
     last_partial: Mutex<Option<PartialMessage>>,
     last_error: Mutex<Option<Box<str>>>,
+    unreadable_response_bodies: AtomicU64,
+    last_unreadable_response: Mutex<Option<Box<str>>>,
 }
 
 impl<A: Attempt> Resilient<A> {
@@ -138,6 +154,8 @@ impl<A: Attempt> Resilient<A> {
             partial_successes: AtomicU64::new(0),
             last_partial: Mutex::new(None),
             last_error: Mutex::new(None),
+            unreadable_response_bodies: AtomicU64::new(0),
+            last_unreadable_response: Mutex::new(None),
         })
     }
 
@@ -167,6 +185,8 @@ impl<A: Attempt> Resilient<A> {
             partial_successes: self.partial_successes.load(Relaxed),
             last_partial: lock(&self.last_partial).clone(),
             last_error: lock(&self.last_error).clone(),
+            unreadable_response_bodies: self.unreadable_response_bodies.load(Relaxed),
+            last_unreadable_response: lock(&self.last_unreadable_response).clone(),
         }
     }
 
@@ -205,6 +225,13 @@ impl<A: Attempt> Resilient<A> {
     }
 
     fn record_partial(&self, accepted: Accepted) {
+        if let Some(what) = accepted.unreadable_body {
+            // Recorded once per answer (a success is never retried), as the
+            // rest of this sink's news: a counter and the latest text, for
+            // the caller to log or report.
+            self.unreadable_response_bodies.fetch_add(1, Relaxed);
+            *lock(&self.last_unreadable_response) = Some(what);
+        }
         // An empty `error_message` means "no message" in OTLP.
         let message = accepted.message.filter(|m| !m.is_empty());
         if accepted.rejected == 0 && message.is_none() {
@@ -354,7 +381,9 @@ mod tests {
                 lock(&self.steps).pop_front().unwrap_or_else(|| self.then.clone())
             };
             match step {
-                Step::Accept { rejected, message } => Ok(Accepted { rejected, message: message.map(Into::into) }),
+                Step::Accept { rejected, message } => {
+                    Ok(Accepted { rejected, message: message.map(Into::into), unreadable_body: None })
+                }
                 Step::Status { status, retry_after } => {
                     Err(TransportError::Status { status, endpoint: "script".into(), retry_after, message: None })
                 }

@@ -46,7 +46,8 @@ async fn run(faults: Faults, n: usize, retry: RetryConfig, deadline: Duration) -
     // A guard against a hang, not a timing assertion: shutdown has its own deadline.
     let stats = tokio::time::timeout(deadline + Duration::from_secs(30), exporter.shutdown(deadline))
         .await
-        .expect("shutdown returns by its deadline");
+        .expect("shutdown returns by its deadline")
+        .expect("the batcher is alive");
     let counts = receiver.shutdown().await;
     assert!(stats.pipeline.is_balanced(), "{}", stats.pipeline);
     (stats, counts.spans, counts.faulted_requests)

@@ -43,7 +43,7 @@ async fn every_item_crosses_grpc_and_decodes_equal_for_each_codec() {
         for m in &metrics {
             exporter.handle().try_metric(m.clone()).expect("room");
         }
-        let stats = exporter.shutdown(Duration::from_secs(10)).await;
+        let stats = exporter.shutdown(Duration::from_secs(10)).await.expect("the batcher is alive");
         assert_eq!(stats.pipeline.exported, 750, "{compression}: {}", stats.pipeline);
         let (mut got, mut got_metrics) = (Vec::<Span>::new(), Vec::new());
         for r in receiver.take_captured() {
@@ -104,7 +104,7 @@ async fn thirty_percent_unavailable_loses_nothing_over_grpc() {
     for s in fixtures::spans(1500) {
         exporter.handle().try_span(s).expect("room");
     }
-    let stats = exporter.shutdown(Duration::from_secs(30)).await;
+    let stats = exporter.shutdown(Duration::from_secs(30)).await.expect("the batcher is alive");
     let counts = receiver.shutdown().await;
     assert!(counts.faulted_requests > 0);
     assert_eq!(stats.pipeline.dropped_total(), 0, "{}", stats.pipeline);

@@ -42,7 +42,7 @@ async fn every_span_crosses_loopback_and_decodes_equal_for_each_format_and_codec
             for r in fixtures::log_records(50) {
                 p.handle().try_log(r).expect("room");
             }
-            let stats = p.shutdown(Duration::from_secs(10)).await;
+            let stats = p.shutdown(Duration::from_secs(10)).await.expect("the batcher is alive");
             assert_eq!(stats.exported, 650, "{format:?} {compression}: {stats}");
             assert!(stats.is_balanced());
             let mut got: Vec<Span> = Vec::new();

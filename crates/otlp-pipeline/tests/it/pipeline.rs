@@ -93,7 +93,7 @@ async fn every_item_arrives_and_decodes_equal_to_what_was_sent() {
             h.try_metric(m.clone()).expect("queue has room");
         }
         p.flush(Duration::from_secs(5)).await.expect("flush completes");
-        let stats = p.shutdown(Duration::from_secs(1)).await;
+        let stats = p.shutdown(Duration::from_secs(1)).await.expect("the batcher is alive");
         assert_eq!(stats.accepted, 1000 + 300 + 100, "{stats}");
         assert_eq!(stats.exported, stats.accepted, "{stats}");
         assert_balanced(&stats);
@@ -144,7 +144,7 @@ async fn a_partial_batch_leaves_after_max_delay() {
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert_eq!(sink.calls.load(Ordering::Relaxed), 1, "one batch after max_delay");
     assert_eq!(p.stats().exported, 3);
-    assert_balanced(&p.shutdown(Duration::from_secs(1)).await);
+    assert_balanced(&p.shutdown(Duration::from_secs(1)).await.expect("the batcher is alive"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -164,7 +164,7 @@ async fn a_full_queue_refuses_at_once_and_counts_and_shutdown_stops_at_its_deadl
     }
     assert!(refused > 0);
     let before = tokio::time::Instant::now();
-    let stats = p.shutdown(Duration::from_secs(2)).await;
+    let stats = p.shutdown(Duration::from_secs(2)).await.expect("the batcher is alive");
     assert!(tokio::time::Instant::now() - before <= Duration::from_secs(2) + Duration::from_millis(1));
     assert_eq!(stats.accepted, 40);
     assert_eq!(stats.exported, 0);
@@ -192,7 +192,7 @@ async fn a_send_given_up_while_waiting_for_room_counts_its_item_as_dropped() {
         }
     }
     assert!(given_up > 0);
-    let stats = p.shutdown(Duration::from_secs(1)).await;
+    let stats = p.shutdown(Duration::from_secs(1)).await.expect("the batcher is alive");
     assert_eq!(stats.accepted, 40);
     assert_eq!(stats.dropped(DropReason::QueueFull), given_up, "{stats}");
     assert_balanced(&stats);
@@ -214,7 +214,7 @@ async fn a_send_dropped_before_its_first_poll_counts_its_item_as_dropped() {
         drop(send);
     }
     assert!(waiting > 0);
-    let stats = p.shutdown(Duration::from_secs(1)).await;
+    let stats = p.shutdown(Duration::from_secs(1)).await.expect("the batcher is alive");
     assert_eq!(stats.accepted, 40);
     assert_eq!(stats.dropped(DropReason::QueueFull), waiting, "{stats}");
     assert_balanced(&stats);
@@ -234,7 +234,7 @@ async fn receiver_outcomes_are_counted_by_reason() {
             p.handle().try_span(s).expect("room");
         }
         p.flush(Duration::from_secs(5)).await.expect("flush completes");
-        let stats = p.shutdown(Duration::from_secs(1)).await;
+        let stats = p.shutdown(Duration::from_secs(1)).await.expect("the batcher is alive");
         assert_eq!(sink.calls.load(Ordering::Relaxed), 4);
         assert_eq!(stats.exported, expect_exported, "{stats}");
         if let Some(r) = reason {
@@ -253,7 +253,7 @@ async fn flush_times_out_without_losing_count_and_bad_config_is_refused() {
     }
     let err = p.flush(Duration::from_millis(300)).await.expect_err("the sink never answers");
     assert!(err.to_string().contains("300ms"), "{err}");
-    let stats = p.shutdown(Duration::from_millis(100)).await;
+    let stats = p.shutdown(Duration::from_millis(100)).await.expect("the batcher is alive");
     assert_eq!(stats.dropped(DropReason::ShutdownDeadline), 10, "{stats}");
     assert_balanced(&stats);
 

@@ -42,7 +42,7 @@ async fn https_and_grpc_over_tls_deliver_with_the_custom_ca() {
         for s in fixtures::spans(300) {
             exporter.handle().try_span(s).expect("room");
         }
-        let stats = exporter.shutdown(Duration::from_secs(10)).await;
+        let stats = exporter.shutdown(Duration::from_secs(10)).await.expect("the batcher is alive");
         assert_eq!(stats.pipeline.exported, 300, "{protocol}: {}", stats.pipeline);
     }
     assert_eq!(receiver.shutdown().await.spans, 900);
@@ -64,7 +64,7 @@ async fn an_untrusted_certificate_is_refused_and_counted() {
     for s in fixtures::spans(10) {
         exporter.handle().try_span(s).expect("room");
     }
-    let stats = exporter.shutdown(Duration::from_secs(5)).await;
+    let stats = exporter.shutdown(Duration::from_secs(5)).await.expect("the batcher is alive");
     assert_eq!(stats.pipeline.exported, 0);
     assert_eq!(stats.pipeline.dropped(DropReason::RetriesExhausted), 10, "{}", stats.pipeline);
     assert_eq!(receiver.shutdown().await.spans, 0);
