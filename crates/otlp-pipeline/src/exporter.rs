@@ -151,7 +151,7 @@ impl Default for ExporterBuilder {
             retry: RetryConfig::default(),
             breaker: BreakerConfig::default(),
             resource: Resource::default(),
-            scope: InstrumentationScope::new("otlp-lab", env!("CARGO_PKG_VERSION")),
+            scope: InstrumentationScope::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION")),
             observer: None,
         }
     }
@@ -216,7 +216,8 @@ impl ExporterBuilder {
         self.resource = resource;
         self
     }
-    /// The instrumentation scope every batch carries.
+    /// The instrumentation scope every batch carries (default: this crate,
+    /// `otlp-pipeline` and its version).
     pub fn scope(mut self, scope: InstrumentationScope) -> Self {
         self.scope = scope;
         self
