@@ -1,15 +1,70 @@
 //! The network commands of the CLI: a standalone receiver and a fixture
 //! sender, used by the interop script and for quick loopback measurements.
 
-use std::error::Error;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use otlp_pipeline::compress::Compression;
-use otlp_pipeline::exporter::{Exporter, Protocol};
+use otlp_pipeline::exporter::{Exporter, ExporterError, Protocol};
 use otlp_pipeline::fixtures;
-use otlp_pipeline::pipeline::Item;
+use otlp_pipeline::pipeline::{Item, Refused};
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
+
+/// Why `receive` or `send` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The receiver could not listen.
+    #[error("cannot listen on {http} (gRPC: {grpc:?}): {source}")]
+    Listen {
+        /// The OTLP/HTTP address asked for.
+        http: SocketAddr,
+        /// The OTLP/gRPC address asked for, if any.
+        grpc: Option<SocketAddr>,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `receive` ended (timeout or Ctrl-C) before every expected item arrived.
+    #[error("expected spans/points/logs {expected:?}, received {received}")]
+    Unmet {
+        /// Spans, points and logs expected.
+        expected: [Option<u64>; 3],
+        /// The receiver's counts, as the JSON line printed.
+        received: String,
+    },
+    /// The exporter could not be built.
+    #[error(transparent)]
+    Exporter(#[from] ExporterError),
+    /// A count asked for does not fit in memory on this platform.
+    #[error("{what}: {n} is more than this platform can hold")]
+    TooMany {
+        /// Which count.
+        what: &'static str,
+        /// The count asked for.
+        n: u64,
+    },
+    /// The pipeline refused an item (it is counted as dropped).
+    #[error(transparent)]
+    Refused(Box<Refused>),
+    /// Items were dropped on the way.
+    #[error("{dropped} items dropped: {stats}")]
+    Dropped {
+        /// Items dropped in all.
+        dropped: u64,
+        /// The pipeline's counters.
+        stats: String,
+    },
+}
+
+/// `n` as a `usize`, or [`NetError::TooMany`].
+fn count(what: &'static str, n: u64) -> Result<usize, NetError> {
+    usize::try_from(n).map_err(|_| NetError::TooMany { what, n })
+}
+
+/// Starts a receiver, or says which addresses it could not take.
+async fn start(config: ReceiverConfig) -> Result<Receiver, NetError> {
+    let (http, grpc) = (config.http_addr, config.grpc_addr);
+    Receiver::start(config).await.map_err(|source| NetError::Listen { http, grpc, source })
+}
 
 /// How often `receive` checks its expectations.
 const POLL: Duration = Duration::from_millis(50);
@@ -33,10 +88,8 @@ pub async fn receive(
     grpc: Option<SocketAddr>,
     expect: [Option<u64>; 3],
     timeout: Duration,
-) -> Result<(), Box<dyn Error>> {
-    let receiver = Receiver::start(ReceiverConfig { http_addr: addr, grpc_addr: grpc, ..ReceiverConfig::default() })
-        .await
-        .map_err(|e| format!("cannot listen on {addr} (gRPC: {grpc:?}): {e}"))?;
+) -> Result<(), NetError> {
+    let receiver = start(ReceiverConfig { http_addr: addr, grpc_addr: grpc, ..ReceiverConfig::default() }).await?;
     eprintln!("otlp-lab: receiving OTLP/HTTP on {}", receiver.http_endpoint());
     if let Some(g) = receiver.grpc_endpoint() {
         eprintln!("otlp-lab: receiving OTLP/gRPC on {g}");
@@ -64,7 +117,7 @@ pub async fn receive(
     let counts = receiver.shutdown().await;
     println!("{}", counts_json(&counts));
     if waiting_for_something && !met(&counts) {
-        return Err(format!("expected spans/points/logs {expect:?}, received {}", counts_json(&counts)).into());
+        return Err(NetError::Unmet { expected: expect, received: counts_json(&counts) });
     }
     Ok(())
 }
@@ -89,11 +142,11 @@ pub struct SendPlan {
 /// Exports the standard fixtures to `endpoint` (or to a receiver started
 /// here when `None`), then prints the exporter's counts and the delivered
 /// rate as one JSON line. Fails when anything was dropped.
-pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dyn Error>> {
+pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), NetError> {
     let local = match endpoint {
         Some(_) => None,
         None => Some(
-            Receiver::start(ReceiverConfig {
+            start(ReceiverConfig {
                 grpc_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 ..ReceiverConfig::default()
             })
@@ -112,14 +165,14 @@ pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dy
         .resource(fixtures::resource())
         .scope(fixtures::scope())
         .build()?;
-    let spans = fixtures::spans(usize::try_from(plan.spans)?);
+    let spans = fixtures::spans(count("spans", plan.spans)?);
     // The fixture makes 10 metrics; with no points asked for, send none.
     let metrics = if plan.points >= 10 {
-        fixtures::metrics(usize::try_from(plan.points / 10 * 10)?).resource_metrics
+        fixtures::metrics(count("points", plan.points / 10 * 10)?).resource_metrics
     } else {
         Vec::new()
     };
-    let logs = fixtures::log_records(usize::try_from(plan.logs)?);
+    let logs = fixtures::log_records(count("logs", plan.logs)?);
     let started = Instant::now();
     let h = exporter.handle();
     // Closed loop: wait for queue room rather than drop (a dropped item would
@@ -130,7 +183,7 @@ pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dy
         .chain(metrics.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics).map(Item::Metric))
         .chain(logs.into_iter().map(Item::Log));
     for item in items {
-        h.send(item).await?;
+        h.send(item).await.map_err(|r| NetError::Refused(Box::new(r)))?;
     }
     let stats = exporter.shutdown(plan.deadline).await.unwrap_or_else(otlp_pipeline::ShutdownError::into_stats);
     let elapsed = started.elapsed();
@@ -157,7 +210,7 @@ pub async fn send(endpoint: Option<String>, plan: SendPlan) -> Result<(), Box<dy
         eprintln!("otlp-lab: loopback receiver counted {}", counts_json(&c));
     }
     if p.dropped_total() > 0 {
-        return Err(format!("{} items dropped: {p}", p.dropped_total()).into());
+        return Err(NetError::Dropped { dropped: p.dropped_total(), stats: p.to_string() });
     }
     Ok(())
 }

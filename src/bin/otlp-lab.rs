@@ -295,7 +295,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         }
         Command::Receive { http, grpc, expect_spans, expect_points, expect_logs, timeout } => {
             let expect = [expect_spans, expect_points, expect_logs];
-            return runtime()?.block_on(otlp_lab::net::receive(http, grpc, expect, Duration::from_secs(timeout)));
+            return Ok(runtime()?.block_on(otlp_lab::net::receive(
+                http,
+                grpc,
+                expect,
+                Duration::from_secs(timeout),
+            ))?);
         }
         Command::Send { endpoint, loopback, protocol, compression, spans, points, logs, deadline } => {
             let plan = otlp_lab::net::SendPlan {
@@ -312,7 +317,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                     format!("http://127.0.0.1:{port}")
                 })
             });
-            return runtime()?.block_on(otlp_lab::net::send(endpoint, plan));
+            return Ok(runtime()?.block_on(otlp_lab::net::send(endpoint, plan))?);
         }
         Command::Encode { out, items } => {
             let written = otlp_lab::report::write_fixture_bodies(&out, items as usize)
