@@ -7,7 +7,7 @@ use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_ben
 use otlp_lab::workloads::{Prepared, Workload};
 
 // DHAT runs beside callgrind on the paths budgeted at zero allocations
-// (src/lab/budgets.rs), so that the gate sees an allocation added there.
+// (src/budgets.rs), so that the gate sees an allocation added there.
 #[library_benchmark]
 #[bench::compress_zstd1_traces_512(args = (Workload::CompressZstd1.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
 #[bench::compress_zstd3_traces_512(args = (Workload::CompressZstd3.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]

@@ -9,7 +9,7 @@ use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_ben
 use otlp_lab::workloads::{Prepared, Workload};
 
 // DHAT runs beside callgrind on the paths budgeted at zero allocations
-// (src/lab/budgets.rs), so that the gate sees an allocation added there.
+// (src/budgets.rs), so that the gate sees an allocation added there.
 #[library_benchmark]
 #[bench::encode_direct_traces_512(args = (Workload::EncodeDirectTraces.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
 #[bench::encode_reference_traces_512(Workload::EncodeReferenceTraces.prepare())]

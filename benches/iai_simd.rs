@@ -6,7 +6,7 @@ use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_ben
 use otlp_lab::workloads::{Prepared, Workload};
 
 // DHAT runs beside callgrind on the paths budgeted at zero allocations
-// (src/lab/budgets.rs), so that the gate sees an allocation added there.
+// (src/budgets.rs), so that the gate sees an allocation added there.
 #[library_benchmark]
 #[bench::hex_encode_ids_simd_4k(args = (Workload::HexEncodeSimd.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
 #[bench::hex_encode_ids_scalar_4k(Workload::HexEncodeScalar.prepare())]
