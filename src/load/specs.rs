@@ -62,8 +62,9 @@ impl LoadScenario {
         }
     }
 
-    /// Whether the targets of issue 6 apply (the production mix from 50
-    /// workers, closed or open loop).
+    /// Whether the production workload's targets (`TARGET_*` in
+    /// `src/load/summary.rs`) apply: the production mix from 50 workers,
+    /// closed or open loop.
     pub const fn has_targets(self) -> bool {
         matches!(self, LoadScenario::Production | LoadScenario::Sustained)
     }

@@ -7,7 +7,7 @@ use super::specs::{LoadScenario, MAX_QUEUE};
 use crate::harness::Implementation;
 use otlp_pipeline::pipeline::DropReason;
 
-/// Target delivered rate of the production workload, items/s (issue 6).
+/// Target delivered rate of the production workload, items/s.
 pub const TARGET_ITEMS_PER_S: f64 = 500_000.0;
 /// Target export p99, microseconds.
 pub const TARGET_P99_US: f64 = 5_000.0;
