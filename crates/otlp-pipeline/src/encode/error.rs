@@ -40,4 +40,10 @@ pub enum EncodeError {
     /// The OTLP/JSON input is malformed.
     #[error(transparent)]
     Json(#[from] super::json::JsonError),
+    /// Decoding would allocate more than the [`DecodeBudget`](super::DecodeBudget) allows.
+    #[error("decoding the request would take more than {limit} bytes of memory (the decode budget)")]
+    OverBudget {
+        /// The budget, in bytes.
+        limit: usize,
+    },
 }

@@ -3,10 +3,13 @@
 //! Owns: OTLP/protobuf (the [`direct`] encoder that writes wire bytes straight
 //! from the model, the [`decode`]r that reads them straight into it, and the
 //! [`reference`](mod@reference) path through the official `opentelemetry-proto` prost types,
-//! which both are checked against), and OTLP/JSON ([`json`]). Does not own:
+//! which both are checked against), and OTLP/JSON ([`json`]); the protobuf
+//! decoder takes a [`DecodeBudget`], the memory one decode may allocate.
+//! Does not own:
 //! compression, buffers' lifetimes (callers pass in pooled buffers),
 //! transport.
 
+mod budget;
 pub mod decode;
 pub mod direct;
 mod error;
@@ -14,6 +17,8 @@ pub mod json;
 #[cfg(feature = "reference")]
 pub mod reference;
 
+pub use budget::DecodeBudget;
+pub(crate) use budget::Meter;
 pub use error::{EncodeError, Field};
 
 /// The three OTLP signals.

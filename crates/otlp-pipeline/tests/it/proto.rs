@@ -105,3 +105,42 @@ fn decoder_rejects_bad_ids_and_profile_fields() {
         assert!(reference::decode_traces(&bytes[..cut]).is_err(), "truncated at {cut}");
     }
 }
+
+/// The 512-span decode alone, for instruction counts under callgrind:
+/// `valgrind --tool=callgrind --toggle-collect='*measured_decode*' <it binary>
+/// --ignored --exact proto::callgrind_probe_decode_traces_512`.
+#[inline(never)]
+fn measured_decode(body: &Bytes) -> otlp_pipeline::model::TracesData {
+    decode::decode_traces(body).expect("decodes")
+}
+
+#[test]
+#[ignore = "a probe for callgrind, not a check"]
+fn callgrind_probe_decode_traces_512() {
+    let d = fixtures::traces(fixtures::DEFAULT_SPANS);
+    let mut v = Vec::new();
+    direct::encode_traces(&d, &mut v);
+    let body = Bytes::from(v);
+    // The shared header of the body, as the bench does outside its measure.
+    drop(body.clone());
+    assert_eq!(measured_decode(&body), d);
+}
+
+/// The same decode under a 64 MiB budget (the receiver's default), for
+/// callgrind: `--toggle-collect='*measured_within*'` and
+/// `--exact proto::callgrind_probe_decode_traces_within_512`.
+#[inline(never)]
+fn measured_within(body: &Bytes) -> otlp_pipeline::model::TracesData {
+    decode::decode_traces_within(body, otlp_pipeline::encode::DecodeBudget::bytes(64 << 20)).expect("decodes")
+}
+
+#[test]
+#[ignore = "a probe for callgrind, not a check"]
+fn callgrind_probe_decode_traces_within_512() {
+    let d = fixtures::traces(fixtures::DEFAULT_SPANS);
+    let mut v = Vec::new();
+    direct::encode_traces(&d, &mut v);
+    let body = Bytes::from(v);
+    drop(body.clone());
+    assert_eq!(measured_within(&body), d);
+}

@@ -79,8 +79,8 @@ impl Decoder<'_> {
     pub(super) fn array_value(&mut self, end: usize, depth: u32, out: &mut Vec<AnyValue>) -> R<()> {
         fields!(self, end, depth, Message::ArrayValue, |tag, wt| {
             1 => self.message(wt, end, depth).and_then(|(e, d)| {
-                out.push(self.any_value_element(e, d)?);
-                Ok(())
+                let x = self.any_value_element(e, d)?;
+                self.push(out, x)
             }),
         });
         Ok(())
@@ -111,15 +111,14 @@ impl Decoder<'_> {
         if strindex {
             return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
         }
-        out.push(KeyValue { key, value });
-        Ok(())
+        self.push(out, KeyValue { key, value })
     }
 
     /// Merges a `Resource` into `r`.
     pub(super) fn resource(&mut self, wt: u8, end: usize, depth: u32, r: &mut Resource) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         let [attributes] = self.count_fields(end, [1]);
-        r.attributes.reserve(attributes);
+        self.reserve(&mut r.attributes, attributes)?;
         fields!(self, end, depth, Message::Resource, |tag, wt| {
             1 => self.key_value(wt, end, depth, &mut r.attributes),
             2 => self.uint32(wt, end).map(|x| r.dropped_attributes_count = x),

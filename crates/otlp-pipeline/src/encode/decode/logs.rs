@@ -4,28 +4,43 @@ use bytes::Bytes;
 
 use super::common::{opt_span_id, opt_trace_id};
 use super::reader::{Decoder, fields};
-use super::{EncodeError, Field, Message, R, RECURSION_LIMIT, invalid, within};
+use super::{DecodeBudget, EncodeError, Field, Message, R, RECURSION_LIMIT, invalid, within};
 use crate::model::*;
 
-/// Decodes an `ExportLogsServiceRequest` (or `LogsData`) from a request
-/// body; strings and bytes in the result share `body`.
+/// Decodes an `ExportLogsServiceRequest` (or `LogsData`)
+/// from a request body, without a memory budget
+/// ([`decode_logs_within`] with [`DecodeBudget::UNLIMITED`]); strings and
+/// bytes in the result share `body`.
 pub fn decode_logs(body: &Bytes) -> Result<LogsData, EncodeError> {
-    let mut d = Decoder::new(body);
-    let (end, depth) = (body.len(), RECURSION_LIMIT);
-    let mut out = LogsData::default();
-    fields!(d, end, depth, Message::LogsData, |tag, wt| {
-        1 => d.resource_logs(wt, end, depth).map(|x| out.resource_logs.push(x)),
-    });
-    Ok(out)
+    decode_logs_within(body, DecodeBudget::UNLIMITED)
+}
+
+/// Decodes an `ExportLogsServiceRequest` (or `LogsData`)
+/// from a request body, allocating at most `budget` for the model (failing
+/// with [`EncodeError::OverBudget`] before it would go over); strings and
+/// bytes in the result share `body`.
+pub fn decode_logs_within(body: &Bytes, budget: DecodeBudget) -> Result<LogsData, EncodeError> {
+    Decoder::new(body, budget).logs()
 }
 
 impl Decoder<'_> {
+    /// The whole request, from the start of the body.
+    pub(super) fn logs(&mut self) -> R<LogsData> {
+        let d = self;
+        let (end, depth) = (d.body.len(), RECURSION_LIMIT);
+        let mut out = LogsData::default();
+        fields!(d, end, depth, Message::LogsData, |tag, wt| {
+            1 => d.resource_logs(wt, end, depth).and_then(|x| d.push(&mut out.resource_logs, x)),
+        });
+        Ok(out)
+    }
+
     pub(super) fn resource_logs(&mut self, wt: u8, end: usize, depth: u32) -> R<ResourceLogs> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut out = ResourceLogs::default();
         fields!(self, end, depth, Message::ResourceLogs, |tag, wt| {
             1 => self.resource(wt, end, depth, &mut out.resource),
-            2 => self.scope_logs(wt, end, depth).map(|x| out.scope_logs.push(x)),
+            2 => self.scope_logs(wt, end, depth).and_then(|x| self.push(&mut out.scope_logs, x)),
             3 => self.string(wt, end).map(|x| out.schema_url = x),
         });
         Ok(out)
@@ -35,10 +50,10 @@ impl Decoder<'_> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut out = ScopeLogs::default();
         let [records] = self.count_fields(end, [2]);
-        out.log_records.reserve_exact(records);
+        self.reserve(&mut out.log_records, records)?;
         fields!(self, end, depth, Message::ScopeLogs, |tag, wt| {
             1 => self.scope(wt, end, depth, &mut out.scope),
-            2 => self.log_record(wt, end, depth).map(|x| out.log_records.push(x)),
+            2 => self.log_record(wt, end, depth).and_then(|x| self.push(&mut out.log_records, x)),
             3 => self.string(wt, end).map(|x| out.schema_url = x),
         });
         Ok(out)
@@ -48,7 +63,7 @@ impl Decoder<'_> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut r = LogRecord::default();
         let [attributes] = self.count_fields(end, [6]);
-        r.attributes.reserve_exact(attributes);
+        self.reserve(&mut r.attributes, attributes)?;
         let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
         let mut body_strindex = false;
         fields!(self, end, depth, Message::LogRecord, |tag, wt| {

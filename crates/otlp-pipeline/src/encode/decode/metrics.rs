@@ -4,28 +4,43 @@ use bytes::Bytes;
 
 use super::dropped::{EXEMPLAR, SUMMARY};
 use super::reader::{Decoder, fields};
-use super::{EncodeError, Field, Message, R, RECURSION_LIMIT, invalid, within};
+use super::{DecodeBudget, EncodeError, Field, Message, R, RECURSION_LIMIT, invalid, within};
 use crate::model::*;
 
-/// Decodes an `ExportMetricsServiceRequest` (or `MetricsData`) from a
-/// request body; strings and bytes in the result share `body`.
+/// Decodes an `ExportMetricsServiceRequest` (or `MetricsData`)
+/// from a request body, without a memory budget
+/// ([`decode_metrics_within`] with [`DecodeBudget::UNLIMITED`]); strings and
+/// bytes in the result share `body`.
 pub fn decode_metrics(body: &Bytes) -> Result<MetricsData, EncodeError> {
-    let mut d = Decoder::new(body);
-    let (end, depth) = (body.len(), RECURSION_LIMIT);
-    let mut out = MetricsData::default();
-    fields!(d, end, depth, Message::MetricsData, |tag, wt| {
-        1 => d.resource_metrics(wt, end, depth).map(|x| out.resource_metrics.push(x)),
-    });
-    Ok(out)
+    decode_metrics_within(body, DecodeBudget::UNLIMITED)
+}
+
+/// Decodes an `ExportMetricsServiceRequest` (or `MetricsData`)
+/// from a request body, allocating at most `budget` for the model (failing
+/// with [`EncodeError::OverBudget`] before it would go over); strings and
+/// bytes in the result share `body`.
+pub fn decode_metrics_within(body: &Bytes, budget: DecodeBudget) -> Result<MetricsData, EncodeError> {
+    Decoder::new(body, budget).metrics()
 }
 
 impl Decoder<'_> {
+    /// The whole request, from the start of the body.
+    pub(super) fn metrics(&mut self) -> R<MetricsData> {
+        let d = self;
+        let (end, depth) = (d.body.len(), RECURSION_LIMIT);
+        let mut out = MetricsData::default();
+        fields!(d, end, depth, Message::MetricsData, |tag, wt| {
+            1 => d.resource_metrics(wt, end, depth).and_then(|x| d.push(&mut out.resource_metrics, x)),
+        });
+        Ok(out)
+    }
+
     pub(super) fn resource_metrics(&mut self, wt: u8, end: usize, depth: u32) -> R<ResourceMetrics> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut out = ResourceMetrics::default();
         fields!(self, end, depth, Message::ResourceMetrics, |tag, wt| {
             1 => self.resource(wt, end, depth, &mut out.resource),
-            2 => self.scope_metrics(wt, end, depth).map(|x| out.scope_metrics.push(x)),
+            2 => self.scope_metrics(wt, end, depth).and_then(|x| self.push(&mut out.scope_metrics, x)),
             3 => self.string(wt, end).map(|x| out.schema_url = x),
         });
         Ok(out)
@@ -35,10 +50,10 @@ impl Decoder<'_> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut out = ScopeMetrics::default();
         let [metrics] = self.count_fields(end, [2]);
-        out.metrics.reserve_exact(metrics);
+        self.reserve(&mut out.metrics, metrics)?;
         fields!(self, end, depth, Message::ScopeMetrics, |tag, wt| {
             1 => self.scope(wt, end, depth, &mut out.scope),
-            2 => self.metric(wt, end, depth).map(|x| out.metrics.push(x)),
+            2 => self.metric(wt, end, depth).and_then(|x| self.push(&mut out.metrics, x)),
             3 => self.string(wt, end).map(|x| out.schema_url = x),
         });
         Ok(out)
@@ -118,7 +133,7 @@ impl Decoder<'_> {
 
     pub(super) fn gauge(&mut self, end: usize, depth: u32, points: &mut Vec<NumberDataPoint>) -> R<()> {
         fields!(self, end, depth, Message::Gauge, |tag, wt| {
-            1 => self.number_point(wt, end, depth).map(|p| points.push(p)),
+            1 => self.number_point(wt, end, depth).and_then(|p| self.push(points, p)),
         });
         Ok(())
     }
@@ -132,7 +147,7 @@ impl Decoder<'_> {
         is_monotonic: &mut bool,
     ) -> R<()> {
         fields!(self, end, depth, Message::Sum, |tag, wt| {
-            1 => self.number_point(wt, end, depth).map(|p| points.push(p)),
+            1 => self.number_point(wt, end, depth).and_then(|p| self.push(points, p)),
             2 => self.int32(wt, end).map(|x| *temporality = Temporality::from_i32(x)),
             3 => self.bool(wt, end).map(|x| *is_monotonic = x),
         });
@@ -147,7 +162,7 @@ impl Decoder<'_> {
         temporality: &mut Temporality,
     ) -> R<()> {
         fields!(self, end, depth, Message::Histogram, |tag, wt| {
-            1 => self.histogram_point(wt, end, depth).map(|p| points.push(p)),
+            1 => self.histogram_point(wt, end, depth).and_then(|p| self.push(points, p)),
             2 => self.int32(wt, end).map(|x| *temporality = Temporality::from_i32(x)),
         });
         Ok(())
@@ -161,7 +176,7 @@ impl Decoder<'_> {
         temporality: &mut Temporality,
     ) -> R<()> {
         fields!(self, end, depth, Message::ExponentialHistogram, |tag, wt| {
-            1 => self.exponential_point(wt, end, depth).map(|p| points.push(p)),
+            1 => self.exponential_point(wt, end, depth).and_then(|p| self.push(points, p)),
             2 => self.int32(wt, end).map(|x| *temporality = Temporality::from_i32(x)),
         });
         Ok(())
@@ -171,12 +186,13 @@ impl Decoder<'_> {
         let (end, depth) = self.message(wt, end, depth)?;
         let [attributes] = self.count_fields(end, [7]);
         let mut p = NumberDataPoint {
-            attributes: Vec::with_capacity(attributes),
+            attributes: Vec::new(),
             start_time_unix_nano: 0,
             time_unix_nano: 0,
             value: None,
             flags: 0,
         };
+        self.reserve(&mut p.attributes, attributes)?;
         fields!(self, end, depth, Message::NumberDataPoint, |tag, wt| {
             2 => self.fixed64(wt, end).map(|x| p.start_time_unix_nano = x),
             3 => self.fixed64(wt, end).map(|x| p.time_unix_nano = x),
@@ -193,7 +209,7 @@ impl Decoder<'_> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut p = HistogramDataPoint::default();
         let [attributes] = self.count_fields(end, [9]);
-        p.attributes.reserve_exact(attributes);
+        self.reserve(&mut p.attributes, attributes)?;
         fields!(self, end, depth, Message::HistogramDataPoint, |tag, wt| {
             2 => self.fixed64(wt, end).map(|x| p.start_time_unix_nano = x),
             3 => self.fixed64(wt, end).map(|x| p.time_unix_nano = x),

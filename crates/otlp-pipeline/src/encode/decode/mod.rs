@@ -19,6 +19,11 @@
 //! profile-only fields, summaries) are applied to the final, merged value of
 //! each message, when it ends.
 //!
+//! The `_within` decoders take a [`DecodeBudget`]: every vector the model
+//! grows is charged to it before it is allocated (see `reader`), so that a
+//! small body describing a huge model is refused with
+//! [`EncodeError::OverBudget`] before it takes the memory.
+//!
 //! Does not own: decompression and body-size limits (the receiver applies
 //! them before a body reaches the decoder).
 //!
@@ -38,11 +43,11 @@ mod tests;
 mod traces;
 
 pub use error::{Message, WireError, WireErrorKind};
-pub use logs::decode_logs;
-pub use metrics::decode_metrics;
-pub use traces::decode_traces;
+pub use logs::{decode_logs, decode_logs_within};
+pub use metrics::{decode_metrics, decode_metrics_within};
+pub use traces::{decode_traces, decode_traces_within};
 
-use super::{EncodeError, Field};
+use super::{DecodeBudget, EncodeError, Field};
 
 /// prost's `RECURSION_LIMIT`: message nesting below the top-level request.
 const RECURSION_LIMIT: u32 = 100;

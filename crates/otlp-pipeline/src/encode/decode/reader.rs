@@ -6,6 +6,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use super::{R, WireErrorKind, wire};
+use crate::encode::{DecodeBudget, Meter};
 use crate::model::Str;
 
 /// Most elements reserved ahead of decoding them (see `count_fields`): far
@@ -23,15 +24,34 @@ pub(super) const FIXED32: u8 = 5;
 /// A cursor over the body. Every read is bounded by the `end` of the message
 /// it is in: prost reads on into the parent and fails on the length check
 /// afterwards, so failing at once gives the same answer.
+///
+/// The only heap memory a decode allocates is the model's vectors: strings
+/// and `bytes` values are slices of the body (a reference count each, no
+/// copy), and no value is boxed. Every vector grows through [`Decoder::push`]
+/// or [`Decoder::reserve`], which charge the `meter` first.
 pub(super) struct Decoder<'a> {
     pub(super) body: &'a Bytes,
     pub(super) buf: &'a [u8],
     pub(super) pos: usize,
+    pub(super) meter: Meter,
 }
 
 impl<'a> Decoder<'a> {
-    pub(super) fn new(body: &'a Bytes) -> Self {
-        Decoder { body, buf: body, pos: 0 }
+    pub(super) fn new(body: &'a Bytes, budget: DecodeBudget) -> Self {
+        Decoder { body, buf: body, pos: 0, meter: Meter::new(budget) }
+    }
+
+    /// Appends `x` to `v`, charging any growth to the budget first.
+    #[inline(always)]
+    pub(super) fn push<T>(&mut self, v: &mut Vec<T>, x: T) -> R<()> {
+        Ok(self.meter.push(v, x)?)
+    }
+
+    /// Reserves room for exactly `additional` more elements of `v`, charged
+    /// to the budget first.
+    #[inline]
+    pub(super) fn reserve<T>(&mut self, v: &mut Vec<T>, additional: usize) -> R<()> {
+        Ok(self.meter.reserve(v, additional)?)
     }
 
     #[inline]
@@ -185,12 +205,14 @@ impl<'a> Decoder<'a> {
         if wire_type == LEN {
             let range = self.len_delimited(LEN, end)?;
             self.pos = range.start;
-            out.reserve(range.len() / 8);
+            self.reserve(out, range.len() / 8)?;
             while self.pos < range.end {
-                out.push(f(self.fixed64_raw(range.end)?));
+                let x = f(self.fixed64_raw(range.end)?);
+                self.push(out, x)?;
             }
         } else {
-            out.push(f(self.fixed64(wire_type, end)?));
+            let x = f(self.fixed64(wire_type, end)?);
+            self.push(out, x)?;
         }
         Ok(())
     }
@@ -201,10 +223,12 @@ impl<'a> Decoder<'a> {
             let range = self.len_delimited(LEN, end)?;
             self.pos = range.start;
             while self.pos < range.end {
-                out.push(self.varint(range.end)?);
+                let x = self.varint(range.end)?;
+                self.push(out, x)?;
             }
         } else {
-            out.push(self.uint64(wire_type, end)?);
+            let x = self.uint64(wire_type, end)?;
+            self.push(out, x)?;
         }
         Ok(())
     }
@@ -217,7 +241,8 @@ impl<'a> Decoder<'a> {
     /// invalid elements cannot make it allocate far ahead of the decode.
     pub(super) fn count_fields<const N: usize>(&self, end: usize, tags: [u32; N]) -> [usize; N] {
         let mut counts = [0; N];
-        let mut probe = Decoder { body: self.body, buf: self.buf, pos: self.pos };
+        // The probe allocates nothing: its meter is never charged.
+        let mut probe = Decoder { body: self.body, buf: self.buf, pos: self.pos, meter: self.meter };
         while probe.pos < end {
             let Ok((tag, wt)) = probe.key(end) else { break };
             if let Some(i) = tags.iter().position(|&t| t == tag) {

@@ -2,6 +2,7 @@
 //! truncation and single-byte mutation of small encodings, and random
 //! inputs. [`hand_made`] has one input per rule in the module doc.
 
+mod budget;
 mod hand_made;
 
 use std::fmt;
