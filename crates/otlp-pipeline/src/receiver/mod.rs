@@ -353,7 +353,7 @@ impl Receiver {
         if let Some(dir) = &config.capture_dir {
             std::fs::create_dir_all(dir)?;
         }
-        let http_tls = config.tls.as_ref().map(|id| conn::tls_acceptor(id, &[b"http/1.1"])).transpose()?;
+        let http_tls = config.tls.as_ref().map(|id| conn::tls_acceptor(id, &[])).transpose()?;
         let grpc_tls = config.tls.as_ref().map(|id| conn::tls_acceptor(id, &[b"h2"])).transpose()?;
         let listener = TcpListener::bind(config.http_addr).await?;
         let http_addr = listener.local_addr()?;
