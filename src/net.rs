@@ -76,20 +76,22 @@ fn counts_json(c: &ReceiverCounts) -> String {
         "logs": c.logs,
         "accepted_requests": c.accepted_requests,
         "refused_requests": c.refused_requests,
+        "refused_too_large": c.refused_too_large,
+        "refused_over_budget": c.refused_over_budget,
+        "refused_malformed": c.refused_malformed,
+        "refused_unsupported": c.refused_unsupported,
+        "refused_timeout": c.refused_timeout,
     })
     .to_string()
 }
 
-/// Serves OTLP/HTTP on `addr` (and OTLP/gRPC on `grpc`) until every expectation (spans, points, logs)
-/// is met, `timeout` passes, or Ctrl-C. Prints the counts as one JSON line.
-/// Fails when an expectation is unmet.
-pub async fn receive(
-    addr: SocketAddr,
-    grpc: Option<SocketAddr>,
-    expect: [Option<u64>; 3],
-    timeout: Duration,
-) -> Result<(), NetError> {
-    let receiver = start(ReceiverConfig { http_addr: addr, grpc_addr: grpc, ..ReceiverConfig::default() }).await?;
+/// Serves OTLP/HTTP on `config.http_addr` (and OTLP/gRPC on
+/// `config.grpc_addr`) with `config`'s limits until every expectation
+/// (spans, points, logs) is met, `timeout` passes, or Ctrl-C. Prints the
+/// counts, refusals by reason included, as one JSON line. Fails when an
+/// expectation is unmet.
+pub async fn receive(config: ReceiverConfig, expect: [Option<u64>; 3], timeout: Duration) -> Result<(), NetError> {
+    let receiver = start(config).await?;
     eprintln!("otlp-lab: receiving OTLP/HTTP on {}", receiver.http_endpoint());
     if let Some(g) = receiver.grpc_endpoint() {
         eprintln!("otlp-lab: receiving OTLP/gRPC on {g}");

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use otlp_lab::Job;
 use otlp_lab::scenarios::ScenarioParams;
+use otlp_pipeline::receiver::ReceiverConfig;
 
 /// The allocation- and CPU-profiling lab for an OTLP telemetry pipeline.
 #[derive(Parser)]
@@ -64,6 +65,8 @@ enum Command {
         /// Give up after this many seconds (exit 1 if expectations are unmet).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
+        #[command(flatten)]
+        limits: ReceiveLimits,
     },
     /// Export the standard fixtures to an OTLP endpoint (or to an in-process
     /// receiver with `--loopback`); print the exporter's counts as JSON.
@@ -293,14 +296,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             let params = ScenarioParams { duration: Duration::from_secs(duration), scale };
             run_job(name, iterations, &params)?;
         }
-        Command::Receive { http, grpc, expect_spans, expect_points, expect_logs, timeout } => {
+        Command::Receive { http, grpc, expect_spans, expect_points, expect_logs, timeout, limits } => {
             let expect = [expect_spans, expect_points, expect_logs];
-            return Ok(runtime()?.block_on(otlp_lab::net::receive(
-                http,
-                grpc,
-                expect,
-                Duration::from_secs(timeout),
-            ))?);
+            let config = limits.config(http, grpc);
+            return Ok(runtime()?.block_on(otlp_lab::net::receive(config, expect, Duration::from_secs(timeout)))?);
         }
         Command::Send { endpoint, loopback, protocol, compression, spans, points, logs, deadline } => {
             let plan = otlp_lab::net::SendPlan {
@@ -491,4 +490,71 @@ fn read_icount(files: &[PathBuf]) -> Result<Vec<otlp_lab::report::IcountRow>, Bo
         rows.extend(otlp_lab::report::parse_icount_lines(&text).map_err(|e| format!("{}: {e}", f.display()))?);
     }
     Ok(rows)
+}
+
+/// The receiver's limits as `receive` flags; each default is the library's
+/// (`otlp_pipeline::receiver::ReceiverConfig`, whose docs say why).
+#[derive(clap::Args, Debug)]
+struct ReceiveLimits {
+    /// Largest request as sent (compressed), in bytes: the HTTP body or the gRPC message.
+    #[arg(long, default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1..=(1 << 32)))]
+    max_body_bytes: u64,
+    /// Largest request once decompressed, in bytes: bounds a decompression bomb.
+    #[arg(long, default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..=(1 << 34)))]
+    max_decompressed_bytes: u64,
+    /// The most model memory one request's decode may build, in bytes (enforced once the decoder takes a budget).
+    #[arg(long, default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..=(1 << 36)))]
+    max_decode_bytes: u64,
+    /// Requests decompressed and decoded at once, receiver-wide [default: available parallelism, 1 to 4].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_concurrent_decodes: Option<u64>,
+    /// Connections served at once on each listener; more wait to be accepted.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    max_connections: u64,
+    /// Requests (HTTP/2 streams) open at once on one gRPC connection.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    max_concurrent_streams: u32,
+    /// Seconds a client has from connecting to finish TLS and send its first request's headers.
+    #[arg(long, default_value = "10", value_parser = positive_seconds)]
+    header_read_timeout: Duration,
+    /// Seconds a client has to send a request's body once its headers are in.
+    #[arg(long, default_value = "30", value_parser = positive_seconds)]
+    body_read_timeout: Duration,
+    /// Seconds a connection with no request in flight stays open.
+    #[arg(long, default_value = "120", value_parser = positive_seconds)]
+    idle_timeout: Duration,
+}
+
+impl ReceiveLimits {
+    /// The receiver's settings for these limits and addresses.
+    fn config(&self, http: std::net::SocketAddr, grpc: Option<std::net::SocketAddr>) -> ReceiverConfig {
+        // The ranges above keep each size within usize on 64-bit targets;
+        // elsewhere a size that does not fit becomes the largest that does.
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let defaults = ReceiverConfig::default();
+        ReceiverConfig {
+            http_addr: http,
+            grpc_addr: grpc,
+            max_body_bytes: size(self.max_body_bytes),
+            max_decompressed_bytes: size(self.max_decompressed_bytes),
+            max_decode_bytes: size(self.max_decode_bytes),
+            max_concurrent_decodes: self.max_concurrent_decodes.map_or(defaults.max_concurrent_decodes, size),
+            max_connections: size(self.max_connections),
+            max_concurrent_streams: self.max_concurrent_streams,
+            header_read_timeout: self.header_read_timeout,
+            body_read_timeout: self.body_read_timeout,
+            idle_timeout: self.idle_timeout,
+            ..defaults
+        }
+    }
+}
+
+/// A `--*-timeout` flag: seconds, more than 0 and at most a day.
+fn positive_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s.parse().map_err(|e| format!("{s:?} is not a number of seconds: {e}"))?;
+    if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("{s} must be more than 0 and at most 86400 seconds"))
+    }
 }

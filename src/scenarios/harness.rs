@@ -125,17 +125,7 @@ pub(super) async fn export_spans(
 
 /// What a receiver counted between two readings (it lives across runs).
 pub(super) fn delta(after: ReceiverCounts, before: ReceiverCounts) -> ReceiverCounts {
-    ReceiverCounts {
-        spans: after.spans.saturating_sub(before.spans),
-        points: after.points.saturating_sub(before.points),
-        logs: after.logs.saturating_sub(before.logs),
-        accepted_requests: after.accepted_requests.saturating_sub(before.accepted_requests),
-        refused_requests: after.refused_requests.saturating_sub(before.refused_requests),
-        faulted_requests: after.faulted_requests.saturating_sub(before.faulted_requests),
-        body_bytes: after.body_bytes.saturating_sub(before.body_bytes),
-        captured_files: after.captured_files.saturating_sub(before.captured_files),
-        capture_errors: after.capture_errors.saturating_sub(before.capture_errors),
-    }
+    after.since(before)
 }
 
 /// Every accepted item is exported or counted as dropped.

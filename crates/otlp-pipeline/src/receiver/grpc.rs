@@ -1,80 +1,189 @@
-//! OTLP/gRPC: the three official services on tonic, with the same decoding,
+//! OTLP/gRPC: the three official services, with the same limits, decoding,
 //! counting, capture and fault injection as OTLP/HTTP.
+//!
+//! Connections are hyper's HTTP/2, accepted by the receiver's own loop (the
+//! same connection cap, handshake and idle watchdog as OTLP/HTTP). Each
+//! request is read whole under the same size and time limits as an HTTP
+//! body, then takes a decode turn, and only then goes to tonic's request
+//! handling, which takes off the frame and decompresses (bounded by
+//! `max_decompressed_bytes`) before the handler decodes and counts with the
+//! code OTLP/HTTP uses.
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use bytes::{Buf as _, Bytes};
-use tokio::net::TcpListener;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::watch;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::codegen::{Context, Poll, StdError};
-use tonic::transport::server::TcpIncoming;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
-use super::{Received, Shared};
-use crate::encode::{Signal, decode};
+use super::conn::{Activity, Conn};
+use super::http::FaultKind;
+use super::{DecodeRefusal, Format, Reason, Shared};
+use crate::compress::Compression;
+use crate::encode::Signal;
 
-/// The three services share the receiver's state.
-#[derive(Clone, Debug)]
-struct Services(Arc<Shared>);
+/// The gRPC message frame's header: a compressed flag and a 4-byte length.
+const FRAME_HEADER: usize = 5;
 
-impl Services {
-    /// Fault injection and accounting common to the three services.
-    async fn admit(&self) -> Result<(), Status> {
-        match super::http::fault_decision(&self.0).await {
-            None => Ok(()),
-            Some(super::http::FaultKind::Reset) => Err(Status::unavailable("injected connection reset")),
-            Some(super::http::FaultKind::Fail { status: 429, .. }) => {
-                Err(Status::resource_exhausted("injected failure"))
-            }
-            Some(super::http::FaultKind::Fail { .. }) => Err(Status::unavailable("injected failure")),
-        }
-    }
-
-    /// Writes an accepted request's body to the capture folder.
-    fn capture(&self, signal: Signal, body: &[u8]) {
-        if self.0.config.capture_dir.is_some() {
-            super::capture_to_file(&self.0, signal, "pb", body);
-        }
-    }
-
-    /// One Export call: the message arrives undecoded (see [`RawCodec`]) and
-    /// is decoded as an OTLP/HTTP body is, by the direct decoder.
-    async fn export(&self, signal: Signal, message: Bytes) -> Result<(), Status> {
-        self.admit().await?;
-        let received = match signal {
-            Signal::Traces => decode::decode_traces(&message).map(Received::Traces),
-            Signal::Metrics => decode::decode_metrics(&message).map(Received::Metrics),
-            Signal::Logs => decode::decode_logs(&message).map(Received::Logs),
-        };
-        self.accept(received)?;
-        self.capture(signal, &message);
-        Ok(())
-    }
-
-    fn accept(&self, received: Result<Received, crate::encode::EncodeError>) -> Result<(), Status> {
-        let c = &self.0.counters;
-        let received = received.map_err(|e| {
-            c.refused_requests.fetch_add(1, Relaxed);
-            Status::invalid_argument(format!("cannot decode the request: {e}"))
-        })?;
-        match &received {
-            Received::Traces(d) => c.spans.fetch_add(d.span_count() as u64, Relaxed),
-            Received::Metrics(d) => c.points.fetch_add(d.point_count() as u64, Relaxed),
-            Received::Logs(d) => c.logs.fetch_add(d.record_count() as u64, Relaxed),
-        };
-        c.accepted_requests.fetch_add(1, Relaxed);
-        if self.0.config.capture {
-            self.0.captured.lock().expect("capture lock poisoned").push(received);
-        }
-        Ok(())
+/// The three services' one method each, and the signal it carries.
+fn signal_of(path: &str) -> Option<Signal> {
+    match path {
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export" => Some(Signal::Traces),
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export" => Some(Signal::Metrics),
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export" => Some(Signal::Logs),
+        _ => None,
     }
 }
 
+/// Serves one HTTP/2 connection until it ends, the receiver stops, or the
+/// watchdog finds it idle.
+pub(super) async fn serve_connection(
+    stream: Conn,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+    activity: Arc<Activity>,
+) {
+    let header_read_timeout = shared.config.header_read_timeout;
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder.timer(TokioTimer::new()).max_concurrent_streams(shared.config.max_concurrent_streams);
+    let tracker = activity.clone();
+    let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let shared = shared.clone();
+        let in_flight = tracker.begin();
+        async move {
+            let _in_flight = in_flight;
+            Ok::<_, Infallible>(route(&shared, req).await)
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _served = conn.as_mut() => {}
+        _ = stopped.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _finished = conn.await;
+        }
+        () = activity.idle() => {
+            // A GOAWAY, then the close: nothing is in flight. A client that
+            // never sent its preface is closed at once.
+            conn.as_mut().graceful_shutdown();
+            let _closed_or_late = tokio::time::timeout(header_read_timeout, conn).await;
+        }
+    }
+}
+
+/// One request: the route, faults, the body under the limits, a decode
+/// turn, then tonic's unary handling with the shared decoder.
+async fn route(shared: &Shared, req: http::Request<Incoming>) -> http::Response<tonic::body::Body> {
+    let Some(signal) = signal_of(req.uri().path()) else {
+        shared.counters.refuse(Reason::Unsupported);
+        return Status::unimplemented(format!("no OTLP service method at {}", req.uri().path())).into_http();
+    };
+    if let Some(status) = inject_fault(shared).await {
+        return status.into_http();
+    }
+    let config = &shared.config;
+    let (parts, body) = req.into_parts();
+    // The same limit as an OTLP/HTTP body, on the message as sent: tonic's
+    // one limit (`max_decoding_message_size`) applies to the frame's length
+    // and the decompressed size alike, so it is set to the decompressed
+    // limit below and the compressed one is applied here.
+    let limit = config.max_body_bytes.saturating_add(FRAME_HEADER);
+    let body = match super::read_body(body, limit, config.body_read_timeout).await {
+        Ok(body) => body,
+        Err(refusal) => {
+            shared.counters.refuse(refusal.reason());
+            return refusal_status(&refusal).into_http();
+        }
+    };
+    shared.counters.body_bytes.fetch_add(body.len() as u64, Relaxed);
+    // tonic decompresses inside `unary`, before the handler runs, so the
+    // turn is taken here: it bounds decompression and decoding together,
+    // receiver-wide and shared with OTLP/HTTP (a tower concurrency layer
+    // would bound gRPC alone, and would hold its slot while bodies are
+    // still arriving).
+    let _turn = shared.decode_permit().await;
+    let handled = AtomicBool::new(false);
+    let export = tower::service_fn(|request: Request<Bytes>| {
+        handled.store(true, Relaxed);
+        let outcome =
+            super::decode_and_count(shared, signal, Format::Protobuf, Compression::None, request.into_inner());
+        std::future::ready(match outcome {
+            Ok(()) => {
+                shared.counters.accepted_requests.fetch_add(1, Relaxed);
+                Ok(Response::new(ExportResponse::default()))
+            }
+            Err(refusal) => {
+                shared.counters.refuse(refusal.reason());
+                Err(refusal_status(&refusal))
+            }
+        })
+    });
+    let mut grpc = tonic::server::Grpc::new(RawCodec::<ExportResponse>::default())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(config.max_decompressed_bytes);
+    let mut response = grpc.unary(export, http::Request::from_parts(parts, Full::new(body))).await;
+    if !handled.load(Relaxed) {
+        refused_before_the_handler(shared, &mut response);
+    }
+    response
+}
+
+/// A shared refusal in gRPC's terms. RESOURCE_EXHAUSTED for a request over
+/// a limit: the OTLP spec has clients retry it only when the status
+/// carries `RetryInfo`, which these do not, so the client does not resend
+/// what will never fit.
+fn refusal_status(refusal: &DecodeRefusal) -> Status {
+    let message = refusal.message();
+    match refusal {
+        DecodeRefusal::TooLarge { .. } | DecodeRefusal::OverBudget { .. } => Status::resource_exhausted(message),
+        DecodeRefusal::Malformed(_) => Status::invalid_argument(message),
+        DecodeRefusal::Timeout => Status::deadline_exceeded(message),
+    }
+}
+
+/// Counts, and answers in the OTLP spec's terms, what tonic refused before
+/// the handler ran: a frame longer than its limit (OUT_OF_RANGE, which an
+/// OTLP client would retry) or a message that decompresses past it
+/// (RESOURCE_EXHAUSTED) become RESOURCE_EXHAUSTED; an unsupported
+/// `grpc-encoding` stays UNIMPLEMENTED; a cut frame, a compressed flag with
+/// no encoding or a corrupt compressed stream (INTERNAL in tonic) are the
+/// client's fault, INVALID_ARGUMENT. Such answers are trailers-only, so the
+/// status is in the response headers.
+fn refused_before_the_handler(shared: &Shared, response: &mut http::Response<tonic::body::Body>) {
+    let headers = response.headers_mut();
+    let code = headers.get(Status::GRPC_STATUS).and_then(|v| v.to_str().ok()?.parse::<i32>().ok());
+    let Some(code) = code.map(Code::from_i32) else { return };
+    let (reason, answer) = match code {
+        Code::Ok => return,
+        Code::OutOfRange | Code::ResourceExhausted => (Reason::TooLarge, Code::ResourceExhausted),
+        Code::Unimplemented => (Reason::Unsupported, Code::Unimplemented),
+        _ => (Reason::Malformed, Code::InvalidArgument),
+    };
+    shared.counters.refuse(reason);
+    headers.insert(Status::GRPC_STATUS, (answer as i32).into());
+}
+
+/// Applies the configured faults, as OTLP/HTTP does, in gRPC's terms: a
+/// reset is UNAVAILABLE, 429 RESOURCE_EXHAUSTED, any other failure
+/// UNAVAILABLE.
+async fn inject_fault(shared: &Shared) -> Option<Status> {
+    Some(match super::http::fault_decision(shared).await? {
+        FaultKind::Reset => Status::unavailable("injected connection reset"),
+        FaultKind::Fail { status: 429, .. } => Status::resource_exhausted("injected failure"),
+        FaultKind::Fail { .. } => Status::unavailable("injected failure"),
+    })
+}
+
 /// Hands each gRPC message on as the bytes it arrived in (tonic has
-/// already taken off the frame and any compression), so that the service
+/// already taken off the frame and any compression), so that the handler
 /// decodes it with the direct decoder, strings sliced from the message,
 /// instead of prost's types and a conversion (compare the benches
 /// `decode_reference_traces_512` and `decode_direct_traces_512`). Encodes
@@ -121,15 +230,6 @@ impl<R> Decoder for RawCodec<R> {
     }
 }
 
-/// One of the three OTLP collector services.
-trait Service: Send + Sync + 'static {
-    /// The gRPC service name.
-    const NAME: &'static str;
-    /// Its one method, Export.
-    const PATH: &'static str;
-    const SIGNAL: Signal;
-}
-
 /// The Export response of all three services: `ExportTraceServiceResponse`
 /// and its metrics and logs twins hold one optional field, `partial_success`,
 /// and the receiver has no partial success to report, so each answer is the
@@ -137,181 +237,23 @@ trait Service: Send + Sync + 'static {
 #[derive(Clone, PartialEq, prost::Message)]
 struct ExportResponse {}
 
-struct TraceService;
-impl Service for TraceService {
-    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
-    const PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-    const SIGNAL: Signal = Signal::Traces;
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-struct MetricsService;
-impl Service for MetricsService {
-    const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
-    const PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
-    const SIGNAL: Signal = Signal::Metrics;
-}
-
-struct LogsService;
-impl Service for LogsService {
-    const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
-    const PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
-    const SIGNAL: Signal = Signal::Logs;
-}
-
-/// A service's route, written by hand: the generated `*ServiceServer`s are
-/// tied to prost's codec. Same behaviour otherwise: gzip and zstd accepted,
-/// the decoded size bounded, UNIMPLEMENTED for any other method.
-struct Route<S> {
-    services: Services,
-    max_decoded: usize,
-    service: PhantomData<fn() -> S>,
-}
-
-impl<S> Clone for Route<S> {
-    fn clone(&self) -> Self {
-        Route { services: self.services.clone(), max_decoded: self.max_decoded, service: PhantomData }
-    }
-}
-
-impl<S: Service> tonic::server::NamedService for Route<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Route<S>
-where
-    S: Service,
-    B: tonic::codegen::Body + Send + 'static,
-    B::Error: Into<StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = std::convert::Infallible;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if req.uri().path() != S::PATH {
-            return Box::pin(async move {
-                let mut response = http::Response::new(tonic::body::Body::default());
-                let headers = response.headers_mut();
-                headers.insert(Status::GRPC_STATUS, (tonic::Code::Unimplemented as i32).into());
-                headers.insert(http::header::CONTENT_TYPE, tonic::metadata::GRPC_CONTENT_TYPE);
-                Ok(response)
-            });
+    #[test]
+    fn every_shared_refusal_has_the_specs_grpc_code() {
+        let cases = [
+            (DecodeRefusal::TooLarge { limit: 4 }, Code::ResourceExhausted),
+            (DecodeRefusal::OverBudget { limit: 64 }, Code::ResourceExhausted),
+            (DecodeRefusal::Malformed("bad".into()), Code::InvalidArgument),
+            (DecodeRefusal::Timeout, Code::DeadlineExceeded),
+        ];
+        for (refusal, code) in cases {
+            let status = refusal_status(&refusal);
+            assert_eq!(status.code(), code, "{refusal:?}");
+            assert_eq!(status.message(), refusal.message());
         }
-        let services = self.services.clone();
-        let mut grpc = tonic::server::Grpc::new(RawCodec::<ExportResponse>::default())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .accept_compressed(CompressionEncoding::Zstd)
-            .max_decoding_message_size(self.max_decoded);
-        Box::pin(async move {
-            let export = tower::service_fn(move |request: Request<Bytes>| {
-                let services = services.clone();
-                async move {
-                    services.export(S::SIGNAL, request.into_inner()).await?;
-                    Ok::<_, Status>(Response::new(ExportResponse::default()))
-                }
-            });
-            Ok(grpc.unary(export, req).await)
-        })
+        assert!(refusal_status(&DecodeRefusal::OverBudget { limit: 64 }).message().contains("64"));
     }
-}
-
-/// Rewrites tonic's answer to an undecodable request: its prost codec says
-/// INTERNAL, the OTLP spec says INVALID_ARGUMENT (the client must not retry,
-/// and the fault is the client's). Such answers are trailers-only, so the
-/// status is in the response headers.
-#[derive(Clone, Copy, Debug)]
-struct DecodeErrorIsInvalidArgument;
-
-impl<S> tower::Layer<S> for DecodeErrorIsInvalidArgument {
-    type Service = FixDecodeStatus<S>;
-    fn layer(&self, inner: S) -> FixDecodeStatus<S> {
-        FixDecodeStatus { inner }
-    }
-}
-
-#[derive(Clone, Debug)]
-struct FixDecodeStatus<S> {
-    inner: S,
-}
-
-type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
-
-impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for FixDecodeStatus<S>
-where
-    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    ReqBody: Send + 'static,
-{
-    type Response = http::Response<ResBody>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
-        // The clone that was made ready serves this call (tower's usual swap).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let mut response = inner.call(req).await?;
-            let headers = response.headers_mut();
-            let internal = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13");
-            let decode = headers.get("grpc-message").is_some_and(|v| {
-                v.as_bytes().starts_with(b"failed%20to%20decode") || v.as_bytes().starts_with(b"failed to decode")
-            });
-            if internal && decode {
-                headers.insert("grpc-status", http::HeaderValue::from_static("3"));
-            }
-            Ok(response)
-        })
-    }
-}
-
-/// Prepares the server for `listener` (with TLS when configured); the
-/// returned future serves until `stopped` turns true.
-pub(super) fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
-) -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
-    let limit = shared.config.max_decompressed_bytes;
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(identity) = &shared.config.tls {
-        let cert = std::fs::read(&identity.cert_chain)?;
-        let key = std::fs::read(&identity.key)?;
-        builder = builder
-            .tls_config(
-                tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(cert, key)),
-            )
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-    }
-    let services = Services(shared.clone());
-    // Decoded size is bounded by max_decoding_message_size: a bomb stops there.
-    macro_rules! route {
-        ($service:ident) => {
-            Route::<$service> { services: services.clone(), max_decoded: limit, service: PhantomData }
-        };
-    }
-    let router = builder
-        .concurrency_limit_per_connection(shared.config.max_connections)
-        .layer(DecodeErrorIsInvalidArgument)
-        .add_service(route!(TraceService))
-        .add_service(route!(MetricsService))
-        .add_service(route!(LogsService));
-    Ok(async move {
-        let served = router
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), async move {
-                let _changed_or_gone = stopped.changed().await;
-            })
-            .await;
-        // The server task has no caller to return to; when it fails the
-        // receiver's counts stop growing, which its user sees.
-        drop(served);
-    })
 }

@@ -5,21 +5,15 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::watch;
 
-use super::{Received, Shared};
-use crate::compress::{CompressError, Compression, Decompressor};
-use crate::encode::{Signal, decode, json};
-
-/// The two OTLP/HTTP body formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Protobuf,
-    Json,
-}
+use super::conn::{Activity, Conn};
+use super::{DecodeRefusal, Format, Reason, Shared};
+use crate::compress::Compression;
+use crate::encode::Signal;
 
 impl Format {
     fn content_type(self) -> &'static str {
@@ -30,55 +24,54 @@ impl Format {
     }
 }
 
-/// A refusal: the HTTP status, the `google.rpc.Status` code, and why.
+/// A refusal: the HTTP status, the reason it is counted under, and why.
 struct Refusal {
     status: StatusCode,
-    code: i32,
+    reason: Reason,
     message: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        // google.rpc.Code for the body: INVALID_ARGUMENT, RESOURCE_EXHAUSTED,
-        // UNIMPLEMENTED, DEADLINE_EXCEEDED.
-        let code = match status {
+    fn new(status: StatusCode, reason: Reason, message: impl Into<String>) -> Self {
+        Refusal { status, reason, message: message.into() }
+    }
+
+    /// The `google.rpc.Code` for the body: INVALID_ARGUMENT,
+    /// RESOURCE_EXHAUSTED, UNIMPLEMENTED, DEADLINE_EXCEEDED.
+    fn code(&self) -> i32 {
+        match self.status {
             StatusCode::PAYLOAD_TOO_LARGE => 8,
             StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => 12,
             StatusCode::REQUEST_TIMEOUT => 4,
             _ => 3,
-        };
-        Refusal { status, code, message: message.into() }
+        }
     }
 }
 
-/// A TLS acceptor for the receiver's certificate and key.
-pub(super) fn tls_acceptor(identity: &super::TlsIdentity) -> std::io::Result<tokio_rustls::TlsAcceptor> {
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let invalid = |what: &std::path::Path, e: &dyn std::fmt::Display| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{}: {e}", what.display()))
-    };
-    let certs = CertificateDer::pem_file_iter(&identity.cert_chain)
-        .map_err(|e| invalid(&identity.cert_chain, &e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid(&identity.cert_chain, &e))?;
-    let key = PrivateKeyDer::from_pem_file(&identity.key).map_err(|e| invalid(&identity.key, &e))?;
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
-        .map_err(|e| invalid(&identity.cert_chain, &e))?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+impl From<DecodeRefusal> for Refusal {
+    fn from(r: DecodeRefusal) -> Self {
+        let status = match r {
+            DecodeRefusal::TooLarge { .. } | DecodeRefusal::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            DecodeRefusal::Malformed(_) => StatusCode::BAD_REQUEST,
+            DecodeRefusal::Timeout => StatusCode::REQUEST_TIMEOUT,
+        };
+        Refusal { status, reason: r.reason(), message: r.message() }
+    }
 }
 
-pub(super) async fn serve_connection<S>(stream: S, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
+pub(super) async fn serve_connection(
+    stream: Conn,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+    activity: Arc<Activity>,
+) {
     let header_read_timeout = shared.config.header_read_timeout;
+    let tracker = activity.clone();
     let service = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
+        let in_flight = tracker.begin();
         async move {
+            let _in_flight = in_flight;
             match inject_fault(&shared).await {
                 Some(Fault::Reset) => Err(ResetConnection),
                 Some(Fault::Answer(r)) => Ok(r),
@@ -96,6 +89,11 @@ where
         _ = stopped.changed() => {
             conn.as_mut().graceful_shutdown();
             let _finished = conn.await;
+        }
+        () = activity.idle() => {
+            // Nothing in flight: the connection closes at once.
+            conn.as_mut().graceful_shutdown();
+            let _closed_or_late = tokio::time::timeout(header_read_timeout, conn).await;
         }
     }
 }
@@ -187,9 +185,9 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             response(StatusCode::OK, format, body)
         }
         Err(refusal) => {
-            counters.refused_requests.fetch_add(1, Relaxed);
+            counters.refuse(refusal.reason);
             let format = format.unwrap_or(Format::Protobuf);
-            response(refusal.status, format, status_body(format, refusal.code, &refusal.message))
+            response(refusal.status, format, status_body(format, refusal.code(), &refusal.message))
         }
     }
 }
@@ -231,17 +229,18 @@ fn content_format<B>(req: &Request<B>) -> Option<Format> {
 
 async fn accept(req: Request<Incoming>, shared: &Shared) -> Result<(), Refusal> {
     let config = &shared.config;
+    let unsupported = |status, message: &str| Refusal::new(status, Reason::Unsupported, message);
     let signal = match req.uri().path() {
         "/v1/traces" => Signal::Traces,
         "/v1/metrics" => Signal::Metrics,
         "/v1/logs" => Signal::Logs,
-        other => return Err(Refusal::new(StatusCode::NOT_FOUND, format!("no OTLP service at {other}"))),
+        other => return Err(unsupported(StatusCode::NOT_FOUND, &format!("no OTLP service at {other}"))),
     };
     if req.method() != Method::POST {
-        return Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "OTLP/HTTP takes POST"));
+        return Err(unsupported(StatusCode::METHOD_NOT_ALLOWED, "OTLP/HTTP takes POST"));
     }
     let format = content_format(&req).ok_or_else(|| {
-        Refusal::new(
+        unsupported(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/x-protobuf or application/json",
         )
@@ -249,76 +248,17 @@ async fn accept(req: Request<Incoming>, shared: &Shared) -> Result<(), Refusal> 
     let codec = match req.headers().get(header::CONTENT_ENCODING) {
         None => Compression::None,
         Some(v) => v.to_str().ok().and_then(|v| Compression::from_content_encoding(v).ok()).ok_or_else(|| {
-            Refusal::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be gzip, zstd or none")
+            unsupported(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be gzip, zstd or none")
         })?,
     };
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > config.max_body_bytes as u64) {
-        return Err(too_large(config.max_body_bytes));
+        return Err(DecodeRefusal::TooLarge { limit: config.max_body_bytes }.into());
     }
-    let limited = Limited::new(req.into_body(), config.max_body_bytes);
-    let body = match tokio::time::timeout(config.body_read_timeout, limited.collect()).await {
-        Err(_) => return Err(Refusal::new(StatusCode::REQUEST_TIMEOUT, "request body not received in time")),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large(config.max_body_bytes)),
-        Ok(Err(e)) => return Err(Refusal::new(StatusCode::BAD_REQUEST, format!("reading the body failed: {e}"))),
-        Ok(Ok(collected)) => collected.to_bytes(),
-    };
+    let body = super::read_body(req.into_body(), config.max_body_bytes, config.body_read_timeout).await?;
     shared.counters.body_bytes.fetch_add(body.len() as u64, Relaxed);
-    // Protobuf decodes from shared bytes: its strings are slices of `body`.
-    let body = match codec {
-        Compression::None => body,
-        codec => {
-            let mut out = Vec::new();
-            Decompressor::new().decompress(codec, &body, &mut out, config.max_decompressed_bytes).map_err(
-                |e| match e {
-                    CompressError::TooLarge { limit } => too_large(limit),
-                    e => Refusal::new(StatusCode::BAD_REQUEST, format!("cannot decompress the body: {e}")),
-                },
-            )?;
-            Bytes::from(out)
-        }
-    };
-    let capture = shared.config.capture_dir.is_some();
-    let bad =
-        |e: &dyn std::fmt::Display| Refusal::new(StatusCode::BAD_REQUEST, format!("cannot decode the request: {e}"));
-    let (received, captured) = match format {
-        Format::Protobuf => {
-            let received = match signal {
-                Signal::Traces => Received::Traces(decode::decode_traces(&body).map_err(|e| bad(&e))?),
-                Signal::Metrics => Received::Metrics(decode::decode_metrics(&body).map_err(|e| bad(&e))?),
-                Signal::Logs => Received::Logs(decode::decode_logs(&body).map_err(|e| bad(&e))?),
-            };
-            (received, body)
-        }
-        Format::Json => {
-            // simd-json parses in place: keep the body as sent for the
-            // capture. Without one, a body this task owns alone becomes the
-            // Vec without a copy.
-            let pristine = if capture { body.clone() } else { Bytes::new() };
-            let mut raw = Vec::from(body);
-            let received = match signal {
-                Signal::Traces => Received::Traces(json::parse_traces(&mut raw).map_err(|e| bad(&e))?),
-                Signal::Metrics => Received::Metrics(json::parse_metrics(&mut raw).map_err(|e| bad(&e))?),
-                Signal::Logs => Received::Logs(json::parse_logs(&mut raw).map_err(|e| bad(&e))?),
-            };
-            (received, pristine)
-        }
-    };
-    if capture {
-        super::capture_to_file(shared, signal, if format == Format::Json { "json" } else { "pb" }, &captured);
-    }
-    let c = &shared.counters;
-    match &received {
-        Received::Traces(d) => c.spans.fetch_add(d.span_count() as u64, Relaxed),
-        Received::Metrics(d) => c.points.fetch_add(d.point_count() as u64, Relaxed),
-        Received::Logs(d) => c.logs.fetch_add(d.record_count() as u64, Relaxed),
-    };
-    if config.capture {
-        shared.captured.lock().expect("capture lock poisoned").push(received);
-    }
-    Ok(())
-}
-
-fn too_large(limit: usize) -> Refusal {
-    Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body exceeds the limit of {limit} bytes"))
+    // The turn is taken only once the body is in, so that slow senders
+    // hold a connection, never a turn to decode.
+    let _turn = shared.decode_permit().await;
+    super::decode_and_count(shared, signal, format, codec, body).map_err(Refusal::from)
 }

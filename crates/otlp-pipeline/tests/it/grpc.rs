@@ -140,3 +140,115 @@ async fn a_message_over_the_decoded_limit_is_refused_and_the_receiver_keeps_serv
     let counts = receiver.shutdown().await;
     assert_eq!(counts.spans, 1);
 }
+
+/// An uncompressed Export body: the gRPC client compresses with its own codec.
+fn traces_request(spans: usize) -> ExportRequest {
+    let mut raw = Vec::new();
+    otlp_pipeline::encode::direct::encode_traces(&fixtures::traces(spans), &mut raw);
+    let raw_len = raw.len();
+    ExportRequest {
+        signal: Signal::Traces,
+        body: raw.into(),
+        compression: Compression::None,
+        format: BodyFormat::Protobuf,
+        items: spans as u64,
+        raw_len,
+    }
+}
+
+#[tokio::test]
+async fn a_message_over_the_compressed_limit_is_resource_exhausted_and_counted() {
+    let receiver =
+        Receiver::start(ReceiverConfig { max_body_bytes: 2048, ..config(Faults::default()) }).await.expect("bind");
+    let client = GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[], None)
+        .expect("endpoint");
+    let big = traces_request(100);
+    assert!(big.body.len() > 2048);
+    let err = client.send(&big).await.expect_err("over the limit");
+    assert!(err.to_string().contains("gRPC status 8"), "{err}");
+    client.send(&traces_request(1)).await.expect("a small one is taken");
+    let counts = receiver.shutdown().await;
+    assert_eq!((counts.spans, counts.accepted_requests), (1, 1));
+    assert_eq!((counts.refused_requests, counts.refused_too_large), (1, 1));
+}
+
+#[tokio::test]
+async fn a_bomb_over_the_decompressed_limit_is_resource_exhausted_and_counted() {
+    let receiver = Receiver::start(ReceiverConfig { max_decompressed_bytes: 4096, ..config(Faults::default()) })
+        .await
+        .expect("bind");
+    let client =
+        GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::ZSTD_DEFAULT, &[], None)
+            .expect("endpoint");
+    // 64 KiB of zeros: a few bytes once the client compresses them,
+    // sixteen times the limit decompressed.
+    let bomb = ExportRequest { body: vec![0u8; 64 << 10].into(), raw_len: 64 << 10, ..traces_request(1) };
+    let err = client.send(&bomb).await.expect_err("over the decompressed limit");
+    assert!(err.to_string().contains("gRPC status 8"), "{err}");
+    client.send(&traces_request(1)).await.expect("a small one is taken");
+    let counts = receiver.shutdown().await;
+    assert_eq!(counts.spans, 1);
+    assert_eq!((counts.refused_requests, counts.refused_too_large), (1, 1));
+}
+
+#[tokio::test]
+async fn a_grpc_client_that_sends_nothing_is_closed_after_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+    let receiver = Receiver::start(ReceiverConfig {
+        header_read_timeout: Duration::from_millis(200),
+        ..config(Faults::default())
+    })
+    .await
+    .expect("bind");
+    let mut silent =
+        tokio::net::TcpStream::connect(receiver.grpc_addr().expect("gRPC listens")).await.expect("connect");
+    let mut buf = Vec::new();
+    // A guard against a hang, not a timing assertion: the server must close.
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server must close a connection that sends nothing");
+    let client = GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[], None)
+        .expect("endpoint");
+    client.send(&traces_request(2)).await.expect("still serving");
+    assert_eq!(receiver.shutdown().await.spans, 2);
+}
+
+#[tokio::test]
+async fn a_grpc_connection_over_the_cap_waits_until_one_closes() {
+    use tokio::io::AsyncReadExt;
+    let receiver = Receiver::start(ReceiverConfig {
+        max_connections: 1,
+        header_read_timeout: Duration::from_millis(300),
+        ..config(Faults::default())
+    })
+    .await
+    .expect("bind");
+    let addr = receiver.grpc_addr().expect("gRPC listens");
+    // The one slot is taken by a client that sends nothing.
+    let mut holder = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let client = GrpcClient::new(&receiver.grpc_endpoint().expect("gRPC listens"), Compression::None, &[], None)
+        .expect("endpoint");
+    // The export waits in the backlog until the holder is closed by the
+    // watchdog, then is served: it is not refused.
+    let request = traces_request(3);
+    let (sent, closed) = tokio::join!(client.send(&request), async {
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), holder.read_to_end(&mut buf)).await
+    });
+    assert!(closed.is_ok(), "the holder is closed by the watchdog");
+    sent.expect("served once the slot is free");
+    let counts = receiver.shutdown().await;
+    assert_eq!((counts.spans, counts.refused_requests), (3, 0));
+}
+
+#[tokio::test]
+async fn a_zero_limit_is_refused_at_start_with_its_name() {
+    for config in [
+        ReceiverConfig { max_concurrent_decodes: 0, ..ReceiverConfig::default() },
+        ReceiverConfig { max_connections: 0, ..ReceiverConfig::default() },
+        ReceiverConfig { max_concurrent_streams: 0, ..ReceiverConfig::default() },
+    ] {
+        let err = Receiver::start(config).await.expect_err("a zero count never admits anything");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().starts_with("max_"), "{err}");
+    }
+}

@@ -139,6 +139,10 @@ async fn bad_input_gets_the_specs_answer_and_the_receiver_keeps_serving() {
     assert_eq!(counts.accepted_requests, 2);
     assert_eq!(counts.spans, 16);
     assert_eq!(counts.refused_requests, 11);
+    assert_eq!(
+        (counts.refused_unsupported, counts.refused_malformed, counts.refused_too_large, counts.refused_timeout),
+        (4, 5, 2, 0)
+    );
 }
 
 #[tokio::test]
