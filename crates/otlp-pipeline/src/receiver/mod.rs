@@ -39,7 +39,7 @@ use tokio::sync::{Semaphore, SemaphorePermit, watch};
 use tokio::task::JoinHandle;
 
 use crate::compress::{CompressError, Compression, Decompressor};
-use crate::encode::{EncodeError, Signal, decode, json};
+use crate::encode::{DecodeBudget, EncodeError, Signal, decode, json};
 use crate::model::{LogsData, MetricsData, TracesData};
 
 /// Receiver settings. Every limit applies to OTLP/HTTP and OTLP/gRPC alike
@@ -59,15 +59,16 @@ pub struct ReceiverConfig {
     /// bomb. Default 16 MiB, four times `max_body_bytes`, room for what
     /// telemetry usually compresses from.
     pub max_decompressed_bytes: usize,
-    /// The most model memory one request's decode may build (strings,
-    /// attributes, spans, records, points), checked while decoding, before
-    /// it is allocated: small messages that decode to many elements (an
+    /// The most model memory one OTLP/protobuf request's decode may build
+    /// (the vectors of resources, scopes, spans, attributes, events, links,
+    /// records, points; strings are slices of the body), checked while
+    /// decoding, before it is allocated ([`DecodeBudget`]): small messages that decode to many elements (an
     /// amplification) are refused as over budget (HTTP 413, gRPC
     /// RESOURCE_EXHAUSTED). Default 64 MiB, four times
     /// `max_decompressed_bytes`: an honest request's model is a small
-    /// multiple of its encoded size. It becomes effective with the
-    /// decoder's `DecodeBudget` (crates/otlp-pipeline/src/encode/); until
-    /// then it is carried but not enforced.
+    /// multiple of its encoded size. The OTLP/JSON parser takes no budget
+    /// yet: a JSON request is bounded by `max_decompressed_bytes` and the
+    /// decode turns only.
     pub max_decode_bytes: usize,
     /// Requests decompressed and decoded at once, across all connections
     /// and both transports; others wait for a turn once their body is read.
@@ -462,7 +463,6 @@ enum DecodeRefusal {
     /// decompressed: the limit it went over.
     TooLarge { limit: usize },
     /// Decoding would build more than `max_decode_bytes`.
-    #[allow(dead_code, reason = "the decoder's budget error becomes this once it exists (see From<EncodeError>)")]
     OverBudget { limit: usize },
     /// Bad compressed data, protobuf or JSON, or an unreadable body: why.
     Malformed(String),
@@ -496,10 +496,10 @@ impl DecodeRefusal {
 
 impl From<EncodeError> for DecodeRefusal {
     fn from(e: EncodeError) -> Self {
-        // Once the decoder has its budget, its over-budget error is mapped
-        // here, before the catch-all:
-        //     EncodeError::OverBudget { limit } => DecodeRefusal::OverBudget { limit },
-        DecodeRefusal::Malformed(format!("cannot decode the request: {e}"))
+        match e {
+            EncodeError::OverBudget { limit } => DecodeRefusal::OverBudget { limit },
+            e => DecodeRefusal::Malformed(format!("cannot decode the request: {e}")),
+        }
     }
 }
 
@@ -540,15 +540,17 @@ fn decode_and_count(
             Bytes::from(out)
         }
     };
-    // The decode budget goes to the decoder here, once it takes one:
-    // `config.max_decode_bytes` (see its doc and `From<EncodeError>` above).
+    // Protobuf decodes within the budget. The OTLP/JSON parser takes no
+    // budget yet: a JSON body is bounded only by `max_decompressed_bytes`
+    // and the decode turns (crates/otlp-pipeline/README.md says so).
+    let budget = DecodeBudget::bytes(config.max_decode_bytes);
     let capture = config.capture_dir.is_some();
     let (received, captured) = match format {
         Format::Protobuf => {
             let received = match signal {
-                Signal::Traces => Received::Traces(decode::decode_traces(&body)?),
-                Signal::Metrics => Received::Metrics(decode::decode_metrics(&body)?),
-                Signal::Logs => Received::Logs(decode::decode_logs(&body)?),
+                Signal::Traces => Received::Traces(decode::decode_traces_within(&body, budget)?),
+                Signal::Metrics => Received::Metrics(decode::decode_metrics_within(&body, budget)?),
+                Signal::Logs => Received::Logs(decode::decode_logs_within(&body, budget)?),
             };
             (received, body)
         }
