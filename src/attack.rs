@@ -302,8 +302,8 @@ fn request(signal: Signal, format: BodyFormat, compression: Compression, body: B
 
 #[derive(Clone, Debug)]
 enum Client {
-    Http(HttpClient),
-    Grpc(GrpcClient),
+    Http(Box<HttpClient>),
+    Grpc(Box<GrpcClient>),
 }
 
 impl Client {
@@ -324,7 +324,7 @@ async fn one(exe: &Path, args: &AttackArgs, kind: hostile::Kind, t: Transport) -
     let (client, body, codec) = match t.protocol {
         // tonic applies grpc-encoding itself: the message goes raw.
         Protocol::Grpc => (
-            Client::Grpc(GrpcClient::new(&receiver.grpc, t.compression, &[], None)?),
+            Client::Grpc(Box::new(GrpcClient::new(&receiver.grpc, t.compression, &[], None)?)),
             Bytes::from(a.body),
             Compression::None,
         ),
@@ -336,7 +336,7 @@ async fn one(exe: &Path, args: &AttackArgs, kind: hostile::Kind, t: Transport) -
             } else {
                 Bytes::from(a.body)
             };
-            (Client::Http(HttpClient::new(&receiver.http, &[])?), body, t.compression)
+            (Client::Http(Box::new(HttpClient::new(&receiver.http, &[])?)), body, t.compression)
         }
     };
     let sent_bytes = body.len() as u64;
