@@ -4,6 +4,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
 
+pub mod attack;
 pub mod baseline;
 pub mod budgets;
 pub mod exporter_run;

@@ -68,6 +68,10 @@ enum Command {
         #[command(flatten)]
         limits: ReceiveLimits,
     },
+    /// Amplification requests (small bodies of many empty elements) against
+    /// `otlp-lab receive` in a child process, each kind and transport against
+    /// a fresh one: prints the answers and the receiver's peak RSS.
+    Attack(otlp_lab::attack::AttackArgs),
     /// Export the standard fixtures to an OTLP endpoint (or to an in-process
     /// receiver with `--loopback`); print the exporter's counts as JSON.
     Send {
@@ -317,6 +321,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 })
             });
             return Ok(runtime()?.block_on(otlp_lab::net::send(endpoint, plan))?);
+        }
+        Command::Attack(args) => {
+            let file = otlp_lab::attack::cli(&args)?;
+            if file.rows.iter().any(|r| !r.valid_after) {
+                return Err("the receiver did not accept a valid request after an attack".into());
+            }
         }
         Command::Encode { out, items } => {
             let written = otlp_lab::report::write_fixture_bodies(&out, items as usize)
