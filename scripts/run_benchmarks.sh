@@ -267,7 +267,7 @@ case "$mode" in
       rc=0; "$lab" compare "$results" "$results" --floor "$gate_floor" --previous "$baselines/$name.json" "${jargs[@]}" || rc=$?
       [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || die "could not compare with the old baseline (see above)"
       if [ "$rc" -eq 3 ] && [ "$name" = main ]; then
-        die "not saved: add the entries printed above to $justified, each with a reviewed why, then save again (README, 'The regression gate')"
+        die "not saved: add the entries printed above to $justified, each with a reviewed why, then save again (README, 'Baselines and the regression gate')"
       fi
     fi
     cp "$results" "$baselines/$name.json"
