@@ -32,11 +32,17 @@ Modes:
   exporter        the whole exporter process under callgrind, ours beside the
                   official SDK (built with --features official-sdk): marginal
                   instructions per span, 3 runs per case (profiles/exporter.json)
-  save NAME       keep the last run's results as baseline NAME
-  compare NAME    compare the last run's results with baseline NAME (prints, exits 0)
+  save NAME       keep the last run's results as baseline NAME; over an existing
+                  baseline, first list every count that got worse (the entries
+                  profiles/baselines/NAME.justified.json needs); for main,
+                  refuse a partial run, and refuse until each entry is there
+                  with its `why`
+  compare NAME    compare the last run's results with baseline NAME (prints, exits 0);
+                  a run of fewer suites than quick is compared with --partial
   ci [NAME]       quick twice: fail if any count differs between the two runs,
-                  then fail on a flagged regression against baseline NAME
-                  (default: main) when that baseline exists
+                  then the gate against baseline NAME (default: main) when it
+                  exists and against HEAD~1's profiles/baselines/NAME.json,
+                  with NAME.justified.json excusing exactly the recorded changes
   report [NAME]   the report of the last run from its result files:
                   profiles/report.html (self-contained), report.md, plots/,
                   bmf.json, github-action-benchmark.json; gated against
@@ -48,6 +54,7 @@ Modes:
 
 Results: profiles/icount/<suite>.jsonl (raw runner JSON, one line per bench),
 profiles/results.json (BMF: instructions and allocations per bench),
+profiles/results.suites.json (the suites that ran: full or partial),
 profiles/baselines/<NAME>.json (saved runs). The callgrind profiles stay under
 target/iai/ (callgrind_annotate, KCachegrind). Installs valgrind (apt-get) and
 the pinned iai-callgrind-runner (cargo install --locked) when they are missing.
@@ -244,6 +251,25 @@ case "$mode" in
   save)
     [ -f "$results" ] || die "no results to save: run a suite first (e.g. scripts/run_benchmarks.sh quick)"
     mkdir -p "$baselines"
+    if [ -f "$baselines/$name.json" ]; then
+      build_lab
+      justified=$baselines/$name.justified.json
+      if [ "$name" = main ]; then
+        case $("$lab" suites "$results") in
+          full*) ;;
+          *) die "the last run was not a full quick run ($("$lab" suites "$results")): baseline 'main' is saved from scripts/run_benchmarks.sh quick" ;;
+        esac
+      fi
+      # The run judged against itself, and against the baseline it replaces:
+      # every count the save makes worse is listed with the entry it needs.
+      say "what saving over '$name' makes worse (each needs an entry in $justified)"
+      jargs=(); [ -f "$justified" ] && jargs=(--justified "$justified")
+      rc=0; "$lab" compare "$results" "$results" --floor "$gate_floor" --previous "$baselines/$name.json" "${jargs[@]}" || rc=$?
+      [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || die "could not compare with the old baseline (see above)"
+      if [ "$rc" -eq 3 ] && [ "$name" = main ]; then
+        die "not saved: add the entries printed above to $justified, each with a reviewed why, then save again (README, 'Baselines and the regression gate')"
+      fi
+    fi
     cp "$results" "$baselines/$name.json"
     say "saved $results as baseline '$name': $baselines/$name.json"
     exit 0 ;;
@@ -251,8 +277,9 @@ case "$mode" in
     [ -f "$results" ] || die "no results to compare: run a suite first"
     [ -f "$baselines/$name.json" ] || die "no baseline '$name' ($baselines/$name.json); save one with: scripts/run_benchmarks.sh save $name"
     build_lab
+    partial=(); case $("$lab" suites "$results") in partial*) partial=(--partial) ;; esac
     # Exit 3 is a flagged run: printed, not an error in this mode.
-    rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" || rc=$?
+    rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" "${partial[@]}" || rc=$?
     [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || die "could not compare (see above)"
     exit 0 ;;
 esac
@@ -275,9 +302,22 @@ case "$mode" in
     "$lab" compare profiles/results-first.json "$results" --exact \
       || die "instruction or allocation counts differ between two runs of the same binary"
     if [ -f "$baselines/$name.json" ]; then
-      say "gate: against baseline '$name' (floor $gate_floor%)"
-      "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" \
-        || die "regression against baseline '$name' (see the flagged rows above)"
+      # The previous commit's baseline, so that a regression saved into the
+      # baseline in this commit is judged too (excused only by its entry in
+      # $name.justified.json).
+      prev=profiles/baseline-previous.json
+      [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" != true ] \
+        || die "shallow clone: the gate needs HEAD~1's baseline (git fetch --deepen=1)"
+      if git show "HEAD~1:$baselines/$name.json" >"$prev" 2>/dev/null; then
+        say "previous baseline: HEAD~1:$baselines/$name.json"
+      else
+        cp "$baselines/$name.json" "$prev"
+        say "previous baseline: HEAD~1 has no $baselines/$name.json; the second comparison is the current baseline again"
+      fi
+      jargs=(); [ -f "$baselines/$name.justified.json" ] && jargs=(--justified "$baselines/$name.justified.json")
+      say "gate: against baseline '$name' and HEAD~1's (floor $gate_floor%)"
+      "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" --previous "$prev" "${jargs[@]}" \
+        || die "the gate failed against baseline '$name' (see the flagged rows above)"
     else
       say "gate: no baseline '$name' ($baselines/$name.json) to compare with; save one with: scripts/run_benchmarks.sh save $name"
     fi

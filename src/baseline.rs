@@ -3,15 +3,26 @@
 //!
 //! A results file is BMF JSON: `{"<bench>": {"instructions": {"value": N},
 //! "allocations": {"value": M}}}`, one entry per bench, `allocations` only
-//! where DHAT ran beside callgrind. The gate flags an instruction count that
-//! rose by more than a floor, and any allocation increase on a workload whose
-//! budget (in [`crate::budgets`]) is zero.
+//! where DHAT ran beside callgrind. Beside it, [`RunRecord`] says which suites
+//! the run covered, so that a partial run is known as one.
+//!
+//! The gate flags, against a baseline: an instruction count that rose by more
+//! than a floor; any allocation increase, whatever the bench's budget; a
+//! bench of the baseline the run lacks (in a partial run, only for the suites
+//! that ran; the others are "not run"). [`compare_with_previous`] judges the
+//! run against the previous commit's baseline as well, so that a regression
+//! saved into the baseline in the same commit is caught unless the
+//! [`JustificationFile`] beside the baseline records it with the exact counts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
-use crate::budgets::BUDGETS;
+use serde::{Deserialize, Serialize};
+
 use crate::report::IcountRow;
+use crate::result_file::{self, ResultFileError};
+use crate::workloads::{Category, Workload};
 
 /// BMF measure of the instruction count.
 pub const INSTRUCTIONS: &str = "instructions";
@@ -100,26 +111,250 @@ pub fn from_bmf(text: &str) -> Result<Results, BaselineError> {
     Ok(out)
 }
 
+/// The quick suites, each a `benches/iai_<name>.rs` file: a run of all of
+/// them is a full run. `SUITES_QUICK` in `scripts/run_benchmarks.sh` lists the
+/// same names (a unit test checks both).
+pub const QUICK_SUITES: [Category; 5] =
+    [Category::Serialization, Category::Simd, Category::Compression, Category::Pool, Category::Pipeline];
+
+/// The side record of a results file: which suites the run behind it ran.
+/// `otlp-lab bmf --out` writes it beside the results (see [`RunRecord::path_for`]);
+/// `otlp-lab compare`, `otlp-lab suites` and the report read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    /// The suites that ran (their bench files' names without `iai_`).
+    pub suites: Vec<String>,
+}
+
+impl RunRecord {
+    /// Where the record of the results file `results` lives:
+    /// `profiles/results.json` has `profiles/results.suites.json`.
+    pub fn path_for(results: &Path) -> PathBuf {
+        results.with_extension("suites.json")
+    }
+
+    /// The record of a run made of the given runner output files, each named
+    /// after its suite (`profiles/icount/<suite>.jsonl`).
+    pub fn from_files(files: &[PathBuf]) -> RunRecord {
+        let mut suites: Vec<String> =
+            files.iter().filter_map(|f| f.file_stem()).map(|s| s.to_string_lossy().into_owned()).collect();
+        suites.sort_unstable();
+        suites.dedup();
+        RunRecord { suites }
+    }
+
+    /// Writes the record beside `results`.
+    pub fn write_beside(&self, results: &Path) -> Result<(), ResultFileError> {
+        result_file::write(&Self::path_for(results), self)
+    }
+
+    /// Reads the record beside `results`; `None` when there is none.
+    pub fn read_beside(results: &Path) -> Result<Option<RunRecord>, ResultFileError> {
+        result_file::read(&Self::path_for(results))
+    }
+
+    /// The quick suites this run did not run.
+    pub fn suites_not_run(&self) -> Vec<&'static str> {
+        QUICK_SUITES.iter().map(|c| c.name()).filter(|q| !self.suites.iter().any(|s| s == q)).collect()
+    }
+
+    /// Whether every quick suite ran.
+    pub fn is_full(&self) -> bool {
+        self.suites_not_run().is_empty()
+    }
+
+    /// The gate's scope for this run.
+    pub fn scope(&self) -> Scope {
+        if self.is_full() { Scope::Full } else { Scope::Partial { suites: self.suites.clone() } }
+    }
+}
+
+/// What a run was meant to cover, which decides what a bench missing from it means.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every quick suite: a bench of the baseline the run lacks is flagged.
+    #[default]
+    Full,
+    /// Only these suites: a missing bench of one of them is flagged, the
+    /// benches of the other suites are "not run".
+    Partial {
+        /// The suites that ran.
+        suites: Vec<String>,
+    },
+}
+
+impl Scope {
+    /// Whether a bench the run lacks is expected to be missing: its suite did
+    /// not run. A bench that is no workload any more belongs to no suite, so
+    /// its absence is never expected.
+    fn expects_absent(&self, id: &str) -> bool {
+        match self {
+            Scope::Full => false,
+            Scope::Partial { suites } => {
+                id.parse::<Workload>().is_ok_and(|w| !suites.iter().any(|s| s == w.category().name()))
+            }
+        }
+    }
+}
+
+/// A count a justification may excuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// The instruction count.
+    Instructions,
+    /// The heap block count.
+    Allocations,
+}
+
+impl Measure {
+    /// Its BMF name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Instructions => INSTRUCTIONS,
+            Measure::Allocations => ALLOCATIONS,
+        }
+    }
+
+    fn of(self, m: Metrics) -> Option<u64> {
+        match self {
+            Measure::Instructions => Some(m.instructions),
+            Measure::Allocations => m.allocations,
+        }
+    }
+}
+
+/// The reviewed record of one count a saved baseline made worse: the bench,
+/// the measure, the previous baseline's count, the new baseline's, and why
+/// that is accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Justification {
+    /// Bench id.
+    pub bench: String,
+    /// Which count.
+    pub measure: Measure,
+    /// The count in the previous commit's baseline.
+    pub old: u64,
+    /// The count in the baseline this commit saved.
+    pub new: u64,
+    /// Why the change is accepted (not empty).
+    pub why: String,
+}
+
+/// The justification file beside a baseline (`profiles/baselines/main.json`
+/// has `main.justified.json`): the regressions the commit that saved the
+/// baseline accepted. An entry excuses a flagged row of the comparison with
+/// the previous baseline only when its counts are exactly the previous and
+/// the current baseline's, so an entry written for one change excuses no other.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JustificationFile {
+    /// The entries.
+    pub justified: Vec<Justification>,
+}
+
+/// Why a justification file is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JustificationError {
+    /// Not readable, not JSON, or not the file's shape.
+    #[error(transparent)]
+    File(#[from] ResultFileError),
+    /// An entry without a reason.
+    #[error("{}: the entry for `{bench}` ({}) has no `why`", path.display(), measure.name())]
+    NoWhy {
+        /// The file.
+        path: PathBuf,
+        /// The entry's bench.
+        bench: String,
+        /// The entry's measure.
+        measure: Measure,
+    },
+    /// An entry whose count did not rise: nothing to justify.
+    #[error("{}: the entry for `{bench}` ({}) goes from {old} to {new}, which is no increase", path.display(), measure.name())]
+    NotAnIncrease {
+        /// The file.
+        path: PathBuf,
+        /// The entry's bench.
+        bench: String,
+        /// The entry's measure.
+        measure: Measure,
+        /// The entry's previous count.
+        old: u64,
+        /// The entry's new count.
+        new: u64,
+    },
+    /// The same bench, measure and counts twice.
+    #[error("{}: `{bench}` ({}) is justified twice", path.display(), measure.name())]
+    Duplicate {
+        /// The file.
+        path: PathBuf,
+        /// The bench.
+        bench: String,
+        /// The measure.
+        measure: Measure,
+    },
+}
+
+impl JustificationFile {
+    /// Where the justifications of the baseline `baseline` live.
+    pub fn path_for(baseline: &Path) -> PathBuf {
+        baseline.with_extension("justified.json")
+    }
+
+    /// Reads and checks the file at `path` (it must exist).
+    pub fn read(path: &Path) -> Result<JustificationFile, JustificationError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ResultFileError::Read { path: path.to_owned(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and checks the text of the file at `path`: every entry has a
+    /// reason, is an increase, and appears once.
+    pub fn parse(path: &Path, text: &str) -> Result<JustificationFile, JustificationError> {
+        let file: JustificationFile = result_file::from_str(path, text)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for j in &file.justified {
+            let (bench, measure) = (j.bench.clone(), j.measure);
+            if j.why.trim().is_empty() {
+                return Err(JustificationError::NoWhy { path: path.to_owned(), bench, measure });
+            }
+            if j.new <= j.old {
+                let (old, new) = (j.old, j.new);
+                return Err(JustificationError::NotAnIncrease { path: path.to_owned(), bench, measure, old, new });
+            }
+            if !seen.insert((j.bench.as_str(), j.measure, j.old, j.new)) {
+                return Err(JustificationError::Duplicate { path: path.to_owned(), bench, measure });
+            }
+        }
+        Ok(file)
+    }
+
+    /// The file's text (what [`JustificationFile::parse`] reads).
+    pub fn to_text(&self) -> String {
+        result_file::to_text(self)
+    }
+
+    /// The entry for exactly this change, if any.
+    pub fn find(&self, bench: &str, measure: Measure, old: u64, new: u64) -> Option<&Justification> {
+        self.justified.iter().find(|j| j.bench == bench && j.measure == measure && j.old == old && j.new == new)
+    }
+}
+
 /// Settings of the gate.
 #[derive(Clone, Debug)]
 pub struct Gate {
     /// An instruction count may rise by this many percent before it is flagged.
     pub floor_pct: f64,
-    /// Benches whose allocations may not rise at all.
-    pub zero_budget: Vec<String>,
+    /// What the run covered.
+    pub scope: Scope,
 }
 
 impl Default for Gate {
-    /// The default floor, and every workload budgeted at zero blocks.
+    /// The default floor, and a full run.
     fn default() -> Self {
-        Gate {
-            floor_pct: DEFAULT_FLOOR_PCT,
-            zero_budget: BUDGETS
-                .iter()
-                .filter(|b| b.blocks_per_run == 0)
-                .map(|b| b.workload.name().to_owned())
-                .collect(),
-        }
+        Gate { floor_pct: DEFAULT_FLOOR_PCT, scope: Scope::Full }
     }
 }
 
@@ -132,19 +367,27 @@ pub enum Verdict {
     Improved,
     /// More instructions than the baseline by more than the floor: flagged.
     Regressed,
-    /// More allocations on a zero-budget path, or no allocation count where
-    /// the baseline had one: flagged.
+    /// More allocations than the baseline, or no allocation count where the
+    /// baseline had one: flagged, whatever the bench's budget.
     AllocationsUp,
+    /// Worse than the previous baseline, and every worse count has its entry
+    /// in the justification file: not flagged.
+    Justified,
     /// Not in the baseline.
     New,
-    /// In the baseline, not in this run (not flagged: a partial run).
+    /// In the baseline, not in this run although its suite ran: flagged.
     Missing,
+    /// In the baseline, not in this partial run because its suite did not run.
+    NotRun,
+    /// In the previous baseline only: the current baseline and the run both
+    /// dropped it (a removed or renamed bench). Listed, not flagged.
+    Dropped,
 }
 
 impl Verdict {
     /// Whether the gate fails on it.
     pub fn flagged(self) -> bool {
-        matches!(self, Verdict::Regressed | Verdict::AllocationsUp)
+        matches!(self, Verdict::Regressed | Verdict::AllocationsUp | Verdict::Missing)
     }
 
     /// How tables print it (`ok`, `improved`, `REGRESSED` ...).
@@ -154,8 +397,11 @@ impl Verdict {
             Verdict::Improved => "improved",
             Verdict::Regressed => "REGRESSED",
             Verdict::AllocationsUp => "ALLOCATIONS UP",
+            Verdict::Justified => "justified",
             Verdict::New => "new",
-            Verdict::Missing => "missing",
+            Verdict::Missing => "MISSING",
+            Verdict::NotRun => "not run",
+            Verdict::Dropped => "dropped",
         }
     }
 }
@@ -182,6 +428,13 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// The floor used.
     pub floor_pct: f64,
+    /// What the run covered.
+    pub scope: Scope,
+    /// The justification entries that excused a row (against the previous baseline).
+    pub used: Vec<Justification>,
+    /// The entries that would excuse the flagged rows, with an empty `why`
+    /// (against the previous baseline, for rows the current baseline has).
+    pub needed: Vec<Justification>,
 }
 
 impl Comparison {
@@ -195,7 +448,7 @@ impl Comparison {
         self.flagged().next().is_none()
     }
 
-    /// A plain-text table of every bench, then the verdict.
+    /// A plain-text table of every bench, then the justifications used, then the verdict.
     pub fn table(&self) -> String {
         let fmt_n = |m: Option<Metrics>, f: fn(Metrics) -> Option<u64>| {
             m.and_then(f).map_or_else(|| "-".to_owned(), |n| n.to_string())
@@ -203,14 +456,14 @@ impl Comparison {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<36} {:>14} {:>14} {:>9} {:>9} {:>9}  verdict",
+            "{:<40} {:>14} {:>14} {:>9} {:>9} {:>9}  verdict",
             "bench", "old instr", "new instr", "delta", "old alloc", "new alloc"
         );
         for r in &self.rows {
             let delta = r.delta_pct.map_or_else(|| "-".to_owned(), |d| format!("{d:+.3}%"));
             let _ = writeln!(
                 out,
-                "{:<36} {:>14} {:>14} {:>9} {:>9} {:>9}  {}",
+                "{:<40} {:>14} {:>14} {:>9} {:>9} {:>9}  {}",
                 r.id,
                 fmt_n(r.old, |m| Some(m.instructions)),
                 fmt_n(r.new, |m| Some(m.instructions)),
@@ -220,13 +473,23 @@ impl Comparison {
                 r.verdict.label()
             );
         }
+        for j in &self.used {
+            let _ = writeln!(out, "justified: {} {} {} -> {}: {}", j.bench, j.measure.name(), j.old, j.new, j.why);
+        }
+        let not_run = self.rows.iter().filter(|r| r.verdict == Verdict::NotRun).count();
+        let scope = match &self.scope {
+            Scope::Full => String::new(),
+            Scope::Partial { suites } => {
+                format!("; partial run of {}, {not_run} benches of other suites not run", suites.join(", "))
+            }
+        };
         let flagged: Vec<&str> = self.flagged().map(|r| r.id.as_str()).collect();
         if flagged.is_empty() {
-            let _ = writeln!(out, "gate: passed ({} benches, floor {}%)", self.rows.len(), self.floor_pct);
+            let _ = writeln!(out, "gate: passed ({} benches, floor {}%{scope})", self.rows.len(), self.floor_pct);
         } else {
             let _ = writeln!(
                 out,
-                "gate: FAILED, {} flagged (floor {}%): {}",
+                "gate: FAILED, {} flagged (floor {}%{scope}): {}",
                 flagged.len(),
                 self.floor_pct,
                 flagged.join(", ")
@@ -236,40 +499,110 @@ impl Comparison {
     }
 }
 
-/// Compares `new` with the baseline `old`.
+/// Compares the run `new` with the baseline `old`. Nothing is excused: the
+/// run must hold every count of the baseline it is judged against.
 pub fn compare(old: &Results, new: &Results, gate: &Gate) -> Comparison {
-    let mut ids: Vec<&String> = old.keys().chain(new.keys()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let rows = ids
-        .into_iter()
+    let rows = union(old, new)
         .map(|id| {
             let (o, n) = (old.get(id).copied(), new.get(id).copied());
-            let (delta_pct, verdict) = match (o, n) {
-                (Some(o), Some(n)) => {
-                    let delta =
-                        (n.instructions as f64 - o.instructions as f64) / (o.instructions.max(1) as f64) * 100.0;
-                    // Up, or no longer measured: either way the zero budget is unguarded.
-                    let allocs_up = matches!((o.allocations, n.allocations), (Some(a), Some(b)) if b > a)
-                        || matches!((o.allocations, n.allocations), (Some(_), None));
-                    let verdict = if allocs_up && gate.zero_budget.iter().any(|z| z == id) {
-                        Verdict::AllocationsUp
-                    } else if delta > gate.floor_pct {
-                        Verdict::Regressed
-                    } else if delta < -gate.floor_pct {
-                        Verdict::Improved
-                    } else {
-                        Verdict::Same
-                    };
-                    (Some(delta), verdict)
-                }
-                (None, Some(_)) => (None, Verdict::New),
-                (_, None) => (None, Verdict::Missing),
+            let (delta_pct, verdict) = judge(id, o, n, gate, |_, _| None);
+            Row { id: id.clone(), old: o, new: n, delta_pct, verdict }
+        })
+        .collect();
+    Comparison { rows, floor_pct: gate.floor_pct, scope: gate.scope.clone(), used: Vec::new(), needed: Vec::new() }
+}
+
+/// Compares the run `run` with the previous commit's baseline `previous`,
+/// where `current` is the baseline this commit carries: a count worse than
+/// `previous` is excused only by an entry of `justified` whose `old` is the
+/// previous baseline's count and whose `new` is the current baseline's. A
+/// bench only the previous baseline has is `dropped` (listed, not flagged).
+pub fn compare_with_previous(
+    previous: &Results,
+    current: &Results,
+    run: &Results,
+    justified: &JustificationFile,
+    gate: &Gate,
+) -> Comparison {
+    let mut used = Vec::new();
+    let mut needed = Vec::new();
+    let rows = union(previous, run)
+        .map(|id| {
+            let (o, n) = (previous.get(id).copied(), run.get(id).copied());
+            let cur = current.get(id).copied();
+            let (delta_pct, verdict) = if o.is_some() && n.is_none() && cur.is_none() {
+                (None, Verdict::Dropped)
+            } else {
+                judge(id, o, n, gate, |measure, old_count| {
+                    let new_count = cur.and_then(|c| measure.of(c))?;
+                    let found = justified.find(id, measure, old_count, new_count);
+                    match found {
+                        Some(j) => used.push(j.clone()),
+                        None => needed.push(Justification {
+                            bench: id.clone(),
+                            measure,
+                            old: old_count,
+                            new: new_count,
+                            why: String::new(),
+                        }),
+                    }
+                    found.map(|_| ())
+                })
             };
             Row { id: id.clone(), old: o, new: n, delta_pct, verdict }
         })
         .collect();
-    Comparison { rows, floor_pct: gate.floor_pct }
+    // A count that is no worse in the current baseline cannot be justified by it.
+    needed.retain(|j: &Justification| j.new > j.old);
+    Comparison { rows, floor_pct: gate.floor_pct, scope: gate.scope.clone(), used, needed }
+}
+
+/// Every bench id of either side, sorted, once.
+fn union<'a>(a: &'a Results, b: &'a Results) -> impl Iterator<Item = &'a String> {
+    let mut ids: Vec<&String> = a.keys().chain(b.keys()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+}
+
+/// The delta and verdict of one bench. `excuse` is asked about each worse
+/// measure with the baseline's count; `Some` excuses it.
+fn judge(
+    id: &str,
+    old: Option<Metrics>,
+    new: Option<Metrics>,
+    gate: &Gate,
+    mut excuse: impl FnMut(Measure, u64) -> Option<()>,
+) -> (Option<f64>, Verdict) {
+    match (old, new) {
+        (Some(o), Some(n)) => {
+            let delta = (n.instructions as f64 - o.instructions as f64) / (o.instructions.max(1) as f64) * 100.0;
+            // Up, or no longer measured: either way the count is unguarded.
+            let allocs_up = match (o.allocations, n.allocations) {
+                (Some(a), Some(b)) => b > a,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            let instr_up = delta > gate.floor_pct;
+            let allocs_excused = allocs_up && o.allocations.is_some_and(|a| excuse(Measure::Allocations, a).is_some());
+            let instr_excused = instr_up && excuse(Measure::Instructions, o.instructions).is_some();
+            let verdict = if allocs_up && !allocs_excused {
+                Verdict::AllocationsUp
+            } else if instr_up && !instr_excused {
+                Verdict::Regressed
+            } else if allocs_up || instr_up {
+                Verdict::Justified
+            } else if delta < -gate.floor_pct {
+                Verdict::Improved
+            } else {
+                Verdict::Same
+            };
+            (Some(delta), verdict)
+        }
+        (None, Some(_)) => (None, Verdict::New),
+        (Some(_), None) if gate.scope.expects_absent(id) => (None, Verdict::NotRun),
+        (_, None) => (None, Verdict::Missing),
+    }
 }
 
 /// Benches whose figures differ at all between two runs of the same binary
@@ -295,7 +628,24 @@ mod tests {
         r.insert("encode_direct_traces_512".into(), Metrics { instructions: 971_000, allocations: Some(4_200) });
         r.insert("json_parse_traces_512".into(), Metrics { instructions: 9_860_000, allocations: Some(15_000) });
         r.insert("hex_encode_ids_scalar_4k".into(), Metrics { instructions: 557_000, allocations: None });
+        r.insert("pipeline_batch_discard_512".into(), Metrics { instructions: 2_266_729, allocations: Some(4_751) });
         r
+    }
+
+    fn verdict(c: &Comparison, id: &str) -> Verdict {
+        c.rows.iter().find(|r| r.id == id).expect("row").verdict
+    }
+
+    fn flagged(c: &Comparison) -> Vec<(&str, Verdict)> {
+        c.flagged().map(|r| (r.id.as_str(), r.verdict)).collect()
+    }
+
+    fn partial(suites: &[&str]) -> Gate {
+        Gate { scope: Scope::Partial { suites: suites.iter().map(|s| (*s).to_owned()).collect() }, ..Gate::default() }
+    }
+
+    fn entry(bench: &str, measure: Measure, old: u64, new: u64) -> Justification {
+        Justification { bench: bench.into(), measure, old, new, why: "accepted: a reviewed reason".into() }
     }
 
     #[test]
@@ -318,7 +668,10 @@ mod tests {
         let c = compare(&run(), &run(), &Gate::default());
         assert!(c.passed(), "{}", c.table());
         assert!(c.rows.iter().all(|r| r.verdict == Verdict::Same && r.delta_pct == Some(0.0)));
-        assert!(c.table().contains("gate: passed (3 benches"));
+        assert!(c.table().contains("gate: passed (4 benches"));
+        // The previous baseline equal to the current one changes nothing.
+        let c = compare_with_previous(&run(), &run(), &run(), &JustificationFile::default(), &Gate::default());
+        assert!(c.passed() && c.used.is_empty() && c.needed.is_empty(), "{}", c.table());
     }
 
     #[test]
@@ -328,44 +681,70 @@ mod tests {
         m.instructions += m.instructions / 100;
         let c = compare(&run(), &new, &Gate::default());
         assert!(!c.passed());
-        let flagged: Vec<_> = c.flagged().map(|r| (r.id.as_str(), r.verdict)).collect();
-        assert_eq!(flagged, [("json_parse_traces_512", Verdict::Regressed)]);
+        assert_eq!(flagged(&c), [("json_parse_traces_512", Verdict::Regressed)]);
         assert!(c.table().contains("gate: FAILED, 1 flagged") && c.table().contains("+1.000%"), "{}", c.table());
     }
 
     #[test]
-    fn one_more_allocation_on_a_zero_budget_path_fails() {
-        let gate = Gate::default();
-        assert!(gate.zero_budget.iter().any(|z| z == "encode_direct_traces_512"), "budgets changed?");
+    fn one_more_allocation_fails_on_every_bench_whatever_its_budget() {
+        // pipeline_batch_discard_512 has a budget of thousands of blocks; the
+        // others here have zero or none: each fails alike.
+        for id in ["pipeline_batch_discard_512", "encode_direct_traces_512", "json_parse_traces_512"] {
+            let mut new = run();
+            *new.get_mut(id).expect("present").allocations.as_mut().expect("has allocs") += 1;
+            let c = compare(&run(), &new, &Gate::default());
+            assert_eq!(flagged(&c), [(id, Verdict::AllocationsUp)], "{}", c.table());
+            assert!(c.table().contains("ALLOCATIONS UP"));
+        }
+        // A bench that lost its allocation count is flagged too.
         let mut new = run();
-        *new.get_mut("encode_direct_traces_512").expect("present").allocations.as_mut().expect("has allocs") += 1;
-        let c = compare(&run(), &new, &gate);
-        let flagged: Vec<_> = c.flagged().map(|r| (r.id.as_str(), r.verdict)).collect();
-        assert_eq!(flagged, [("encode_direct_traces_512", Verdict::AllocationsUp)]);
-        // A zero-budget path that lost its allocation count is flagged too.
+        new.get_mut("pipeline_batch_discard_512").expect("present").allocations = None;
+        assert_eq!(
+            flagged(&compare(&run(), &new, &Gate::default())),
+            [("pipeline_batch_discard_512", Verdict::AllocationsUp)]
+        );
+        // One allocation fewer is no regression.
         let mut new = run();
-        new.get_mut("encode_direct_traces_512").expect("present").allocations = None;
-        assert!(!compare(&run(), &new, &gate).passed());
-        // The same increase on a path without a zero budget is not flagged.
-        let mut new = run();
-        *new.get_mut("json_parse_traces_512").expect("present").allocations.as_mut().expect("has allocs") += 1;
-        assert!(compare(&run(), &new, &gate).passed());
+        *new.get_mut("pipeline_batch_discard_512").expect("present").allocations.as_mut().expect("allocs") -= 1;
+        assert!(compare(&run(), &new, &Gate::default()).passed());
     }
 
     #[test]
-    fn changes_within_the_floor_pass_and_partial_runs_are_not_flagged() {
+    fn changes_within_the_floor_pass_and_new_benches_are_listed() {
         let mut new = run();
         new.get_mut("json_parse_traces_512").expect("present").instructions += 9_860; // +0.1%
-        new.remove("hex_encode_ids_scalar_4k");
         new.insert("a_new_bench".into(), Metrics { instructions: 1, allocations: None });
         let c = compare(&run(), &new, &Gate::default());
         assert!(c.passed(), "{}", c.table());
-        let verdict = |id: &str| c.rows.iter().find(|r| r.id == id).expect("row").verdict;
-        assert_eq!(verdict("hex_encode_ids_scalar_4k"), Verdict::Missing);
-        assert_eq!(verdict("a_new_bench"), Verdict::New);
+        assert_eq!(verdict(&c, "a_new_bench"), Verdict::New);
         // With a floor of zero (the determinism check) the same change fails.
         let strict = Gate { floor_pct: 0.0, ..Gate::default() };
         assert!(!compare(&run(), &new, &strict).passed());
+    }
+
+    #[test]
+    fn a_missing_bench_fails_a_full_run_and_is_not_run_in_a_partial_one() {
+        let mut new = run();
+        new.remove("hex_encode_ids_scalar_4k"); // suite simd
+        let c = compare(&run(), &new, &Gate::default());
+        assert_eq!(flagged(&c), [("hex_encode_ids_scalar_4k", Verdict::Missing)], "{}", c.table());
+        assert!(c.table().contains("MISSING") && c.table().contains("gate: FAILED, 1 flagged"));
+
+        // A partial run without simd: not run, not flagged, and said so.
+        let c = compare(&run(), &new, &partial(&["serialization", "pipeline"]));
+        assert!(c.passed(), "{}", c.table());
+        assert_eq!(verdict(&c, "hex_encode_ids_scalar_4k"), Verdict::NotRun);
+        assert!(c.table().contains("partial run of serialization, pipeline, 1 benches of other suites not run"));
+
+        // A partial run that ran simd and still lacks the bench fails.
+        let c = compare(&run(), &new, &partial(&["simd"]));
+        assert_eq!(flagged(&c), [("hex_encode_ids_scalar_4k", Verdict::Missing)], "{}", c.table());
+
+        // A baseline bench that is no workload belongs to no suite: missing, even in a partial run.
+        let mut old = run();
+        old.insert("a_renamed_bench".into(), Metrics { instructions: 5, allocations: None });
+        let c = compare(&old, &run(), &partial(&["serialization"]));
+        assert_eq!(flagged(&c), [("a_renamed_bench", Verdict::Missing)], "{}", c.table());
     }
 
     #[test]
@@ -386,6 +765,200 @@ mod tests {
         new.get_mut("encode_direct_traces_512").expect("present").instructions /= 2;
         let c = compare(&run(), &new, &Gate::default());
         assert!(c.passed());
-        assert_eq!(c.rows.iter().find(|r| r.id == "encode_direct_traces_512").expect("row").verdict, Verdict::Improved);
+        assert_eq!(verdict(&c, "encode_direct_traces_512"), Verdict::Improved);
+    }
+
+    /// The previous commit's baseline, the current one with json_parse_traces_512
+    /// 2% slower and pipeline_batch_discard_512 one allocation up saved into it,
+    /// and a run equal to the current baseline.
+    fn saved_regression() -> (Results, Results) {
+        let previous = run();
+        let mut current = run();
+        current.get_mut("json_parse_traces_512").expect("present").instructions = 10_057_200;
+        *current.get_mut("pipeline_batch_discard_512").expect("present").allocations.as_mut().expect("allocs") += 1;
+        (previous, current)
+    }
+
+    #[test]
+    fn a_regression_saved_into_the_baseline_fails_without_a_justification() {
+        let (previous, current) = saved_regression();
+        // Against the current baseline alone, the run looks unchanged.
+        assert!(compare(&current, &current, &Gate::default()).passed());
+        let c = compare_with_previous(&previous, &current, &current, &JustificationFile::default(), &Gate::default());
+        assert_eq!(
+            flagged(&c),
+            [("json_parse_traces_512", Verdict::Regressed), ("pipeline_batch_discard_512", Verdict::AllocationsUp)],
+            "{}",
+            c.table()
+        );
+        // What would excuse them: the two baselines' counts, a reason to fill in.
+        assert_eq!(
+            c.needed,
+            [
+                Justification {
+                    why: String::new(),
+                    ..entry("json_parse_traces_512", Measure::Instructions, 9_860_000, 10_057_200)
+                },
+                Justification {
+                    why: String::new(),
+                    ..entry("pipeline_batch_discard_512", Measure::Allocations, 4_751, 4_752)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_matching_justification_excuses_the_saved_regression_and_is_printed() {
+        let (previous, current) = saved_regression();
+        let justified = JustificationFile {
+            justified: vec![
+                entry("json_parse_traces_512", Measure::Instructions, 9_860_000, 10_057_200),
+                entry("pipeline_batch_discard_512", Measure::Allocations, 4_751, 4_752),
+            ],
+        };
+        let c = compare_with_previous(&previous, &current, &current, &justified, &Gate::default());
+        assert!(c.passed(), "{}", c.table());
+        assert_eq!(verdict(&c, "json_parse_traces_512"), Verdict::Justified);
+        assert_eq!(verdict(&c, "pipeline_batch_discard_512"), Verdict::Justified);
+        assert_eq!(c.used, justified.justified);
+        assert!(c.table().contains("justified: json_parse_traces_512 instructions 9860000 -> 10057200: accepted"));
+        // Only one of the two measures justified: the other still fails.
+        let half = JustificationFile { justified: justified.justified[..1].to_vec() };
+        let c = compare_with_previous(&previous, &current, &current, &half, &Gate::default());
+        assert_eq!(flagged(&c), [("pipeline_batch_discard_512", Verdict::AllocationsUp)], "{}", c.table());
+    }
+
+    #[test]
+    fn a_stale_justification_does_not_excuse_a_new_regression() {
+        let (previous, current) = saved_regression();
+        let allocs = entry("pipeline_batch_discard_512", Measure::Allocations, 4_751, 4_752);
+        for stale in [
+            // Written for an earlier change: another previous count.
+            entry("json_parse_traces_512", Measure::Instructions, 9_700_000, 10_057_200),
+            // The regression grew after it was justified: another new count.
+            entry("json_parse_traces_512", Measure::Instructions, 9_860_000, 10_000_000),
+            // Another measure, or another bench.
+            entry("json_parse_traces_512", Measure::Allocations, 9_860_000, 10_057_200),
+            entry("json_parse_logs_512", Measure::Instructions, 9_860_000, 10_057_200),
+        ] {
+            let file = JustificationFile { justified: vec![stale.clone(), allocs.clone()] };
+            let c = compare_with_previous(&previous, &current, &current, &file, &Gate::default());
+            assert_eq!(flagged(&c), [("json_parse_traces_512", Verdict::Regressed)], "{stale:?}\n{}", c.table());
+        }
+        // A run that regressed beyond the justified count fails against the current baseline.
+        let justified = JustificationFile {
+            justified: vec![entry("json_parse_traces_512", Measure::Instructions, 9_860_000, 10_057_200), allocs],
+        };
+        let mut worse = current.clone();
+        worse.get_mut("json_parse_traces_512").expect("present").instructions = 10_200_000;
+        assert_eq!(
+            flagged(&compare(&current, &worse, &Gate::default())),
+            [("json_parse_traces_512", Verdict::Regressed)]
+        );
+        // ... while within the floor of the current baseline the justification holds.
+        let mut close = current.clone();
+        close.get_mut("json_parse_traces_512").expect("present").instructions = 10_060_000;
+        assert!(compare(&current, &close, &Gate::default()).passed());
+        assert!(compare_with_previous(&previous, &current, &close, &justified, &Gate::default()).passed());
+    }
+
+    #[test]
+    fn a_bench_dropped_from_both_the_baseline_and_the_run_is_listed() {
+        let previous = run();
+        let mut current = run();
+        current.remove("hex_encode_ids_scalar_4k");
+        let c = compare_with_previous(&previous, &current, &current, &JustificationFile::default(), &Gate::default());
+        assert!(c.passed(), "{}", c.table());
+        assert_eq!(verdict(&c, "hex_encode_ids_scalar_4k"), Verdict::Dropped);
+        // Dropped from the run only: missing, in both comparisons.
+        let c = compare_with_previous(&previous, &previous, &current, &JustificationFile::default(), &Gate::default());
+        assert_eq!(flagged(&c), [("hex_encode_ids_scalar_4k", Verdict::Missing)]);
+    }
+
+    #[test]
+    fn justification_files_round_trip_and_refuse_entries_without_a_reason() {
+        let path = Path::new("main.justified.json");
+        let file = JustificationFile { justified: vec![entry("json_parse_traces_512", Measure::Instructions, 1, 2)] };
+        let text = file.to_text();
+        assert!(text.contains(r#""measure": "instructions""#), "{text}");
+        assert_eq!(JustificationFile::parse(path, &text).expect("reads back"), file);
+        assert_eq!(
+            JustificationFile::path_for(Path::new("profiles/baselines/main.json")),
+            Path::new("profiles/baselines/main.justified.json")
+        );
+
+        let one = |bench: &str, measure: &str, old: u64, new: u64, why: &str| {
+            format!(
+                r#"{{"justified": [{{"bench": "{bench}", "measure": "{measure}", "old": {old}, "new": {new}, "why": "{why}"}}]}}"#
+            )
+        };
+        let err = |text: &str| JustificationFile::parse(path, text).expect_err("refused");
+        assert!(
+            matches!(err(&one("a", "instructions", 1, 2, "  ")), JustificationError::NoWhy { bench, .. } if bench == "a")
+        );
+        assert!(matches!(err(&one("a", "allocations", 2, 2, "why")), JustificationError::NotAnIncrease { .. }));
+        assert!(matches!(
+            err(&one("a", "cycles", 1, 2, "why")),
+            JustificationError::File(ResultFileError::Shape { .. })
+        ));
+        assert!(matches!(err("{"), JustificationError::File(ResultFileError::Syntax { .. })));
+        assert!(matches!(
+            err(r#"{"justified": [], "extra": 1}"#),
+            JustificationError::File(ResultFileError::Shape { .. })
+        ));
+        let twice = JustificationFile {
+            justified: vec![entry("a", Measure::Instructions, 1, 2), entry("a", Measure::Instructions, 1, 2)],
+        };
+        let e = err(&twice.to_text());
+        assert!(matches!(e, JustificationError::Duplicate { .. }));
+        assert!(e.to_string().contains("`a` (instructions) is justified twice"), "{e}");
+    }
+
+    #[test]
+    fn the_committed_justifications_are_well_formed() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/baselines/main.justified.json");
+        let file = JustificationFile::read(&path).expect("profiles/baselines/main.justified.json reads");
+        let baseline = std::fs::read_to_string(path.with_file_name("main.json")).expect("main.json");
+        let baseline = from_bmf(&baseline).expect("main.json is BMF");
+        // An entry's new count is what some baseline holds; the latest ones are the current baseline's.
+        assert!(!file.justified.is_empty());
+        for j in &file.justified {
+            assert!(baseline.contains_key(&j.bench), "{} is no bench of main.json", j.bench);
+        }
+    }
+
+    #[test]
+    fn run_records_say_which_suites_ran() {
+        let files: Vec<PathBuf> =
+            QUICK_SUITES.iter().map(|c| PathBuf::from(format!("profiles/icount/{}.jsonl", c.name()))).collect();
+        let full = RunRecord::from_files(&files);
+        assert!(full.is_full() && full.scope() == Scope::Full, "{full:?}");
+        let part = RunRecord::from_files(&files[..1]);
+        assert_eq!(part.suites, ["serialization"]);
+        assert_eq!(part.suites_not_run(), ["simd", "compression", "pool", "pipeline"]);
+        assert_eq!(part.scope(), Scope::Partial { suites: vec!["serialization".into()] });
+        assert_eq!(RunRecord::path_for(Path::new("profiles/results.json")), Path::new("profiles/results.suites.json"));
+
+        let dir = std::env::temp_dir().join(format!("otlp-lab-run-record-{}", std::process::id()));
+        let results = dir.join("results.json");
+        assert_eq!(RunRecord::read_beside(&results).expect("no record is no error"), None);
+        part.write_beside(&results).expect("write");
+        assert_eq!(RunRecord::read_beside(&results).expect("read"), Some(part));
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn the_quick_suites_are_the_scripts_and_the_bench_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let script = std::fs::read_to_string(root.join("scripts/run_benchmarks.sh")).expect("script");
+        let line = script.lines().find_map(|l| l.strip_prefix("SUITES_QUICK=\"")).expect("SUITES_QUICK line");
+        let names: Vec<&str> = QUICK_SUITES.iter().map(|c| c.name()).collect();
+        assert_eq!(line.split('"').next().expect("quoted").split_whitespace().collect::<Vec<_>>(), names);
+        for n in &names {
+            assert!(root.join(format!("benches/iai_{n}.rs")).is_file(), "benches/iai_{n}.rs");
+        }
+        for w in Workload::ALL {
+            assert!(names.contains(&w.category().name()), "{} is in no quick suite", w.name());
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::error::Error;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -250,7 +250,9 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Convert iai-callgrind `--output-format=json` files into one Bencher
-    /// Metric Format file (instructions, and allocations where DHAT ran).
+    /// Metric Format file (instructions, and allocations where DHAT ran);
+    /// with --out, also write beside it which suites ran (<out>.suites.json,
+    /// from the files' names: profiles/icount/<suite>.jsonl).
     Bmf {
         /// Files with one JSON object per line, as the runner prints them.
         #[arg(required = true)]
@@ -259,8 +261,20 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print whether the run behind a BMF results file was full (every quick
+    /// suite) or partial, from the record `bmf --out` wrote beside it:
+    /// `full`, `partial <suites>` or `unknown` (no record).
+    Suites {
+        /// The results file (BMF JSON).
+        results: PathBuf,
+    },
     /// Compare a run's BMF results with a baseline's: print every bench with
-    /// old, new and delta; exit 3 when the gate flags a regression (1 on a bad file).
+    /// old, new and delta; exit 3 when the gate flags a bench (1 on a bad
+    /// file). Flagged: instructions above the floor, any allocation increase,
+    /// a bench of the baseline the run lacks. With --previous, the run is also
+    /// judged against the previous commit's baseline, where a worse count
+    /// passes only with an entry of --justified holding the previous and the
+    /// current baseline's counts.
     Compare {
         /// The baseline (BMF JSON).
         baseline: PathBuf,
@@ -270,8 +284,19 @@ enum Command {
         #[arg(long, default_value_t = otlp_lab::baseline::DEFAULT_FLOOR_PCT)]
         floor: f64,
         /// Determinism check: any difference at all fails (both files from the same binary).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["partial", "previous"])]
         exact: bool,
+        /// The run ran only some suites (its record beside RESULTS must say
+        /// so): benches of the other suites are "not run", not flagged.
+        #[arg(long)]
+        partial: bool,
+        /// The previous commit's baseline (BMF JSON), e.g. from
+        /// `git show HEAD~1:profiles/baselines/main.json`.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        /// The justification file of the baseline (e.g. profiles/baselines/main.justified.json).
+        #[arg(long, requires = "previous")]
+        justified: Option<PathBuf>,
     },
 }
 
@@ -403,46 +428,128 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             }
             let text = otlp_lab::baseline::to_bmf(&results);
             match out {
-                Some(path) => fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?,
+                Some(path) => {
+                    fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                    otlp_lab::baseline::RunRecord::from_files(&files).write_beside(&path)?;
+                }
                 None => print!("{text}"),
             }
         }
-        Command::Compare { baseline, results, floor, exact } => {
-            use otlp_lab::baseline;
-            if !(floor.is_finite() && floor >= 0.0) {
-                return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
-            }
-            let read = |p: &PathBuf| -> Result<baseline::Results, Box<dyn Error>> {
-                let text = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                Ok(baseline::from_bmf(&text).map_err(|e| format!("{}: {e}", p.display()))?)
-            };
-            let (old, new) = (read(&baseline)?, read(&results)?);
-            if new.is_empty() {
-                return Err(format!("{}: no benches to judge", results.display()).into());
-            }
-            if exact {
-                let diffs = baseline::differences(&old, &new);
-                for (id, a, b) in &diffs {
-                    println!("{id}: {a:?} vs {b:?}");
-                }
-                if !diffs.is_empty() {
-                    return Err(
-                        format!("{} benches differ between the two runs (determinism check)", diffs.len()).into()
-                    );
-                }
-                println!("determinism: {} benches, identical instruction and allocation counts", new.len());
-                return Ok(());
-            }
-            let gate = baseline::Gate { floor_pct: floor, ..baseline::Gate::default() };
-            let comparison = baseline::compare(&old, &new, &gate);
-            print!("{}", comparison.table());
-            if !comparison.passed() {
-                // Its own exit code, so that scripts can tell a flagged run
-                // from a file that could not be read (exit 1).
-                eprintln!("otlp-lab: regression gate failed against {}", baseline.display());
-                std::process::exit(GATE_FAILED);
-            }
+        Command::Suites { results } => match otlp_lab::baseline::RunRecord::read_beside(&results)? {
+            Some(r) if r.is_full() => println!("full {}", r.suites.join(" ")),
+            Some(r) => println!("partial {}", r.suites.join(" ")),
+            None => println!("unknown"),
+        },
+        Command::Compare { baseline, results, floor, exact, partial, previous, justified } => {
+            return compare(&baseline, &results, floor, exact, partial, previous.as_deref(), justified.as_deref());
         }
+    }
+    Ok(())
+}
+
+/// The `compare` command: the determinism check with `exact`, else the gate
+/// against the current baseline and, with `previous`, the previous one.
+fn compare(
+    baseline: &Path,
+    results: &Path,
+    floor: f64,
+    exact: bool,
+    partial: bool,
+    previous: Option<&Path>,
+    justified: Option<&Path>,
+) -> Result<(), Box<dyn Error>> {
+    use otlp_lab::baseline::{self, Gate, JustificationFile, RunRecord, Scope};
+    if !(floor.is_finite() && floor >= 0.0) {
+        return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
+    }
+    let read = |p: &Path| -> Result<baseline::Results, Box<dyn Error>> {
+        let text = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        Ok(baseline::from_bmf(&text).map_err(|e| format!("{}: {e}", p.display()))?)
+    };
+    let (old, new) = (read(baseline)?, read(results)?);
+    if new.is_empty() {
+        return Err(format!("{}: no benches to judge", results.display()).into());
+    }
+    if exact {
+        let diffs = baseline::differences(&old, &new);
+        for (id, a, b) in &diffs {
+            println!("{id}: {a:?} vs {b:?}");
+        }
+        if !diffs.is_empty() {
+            return Err(format!("{} benches differ between the two runs (determinism check)", diffs.len()).into());
+        }
+        println!("determinism: {} benches, identical instruction and allocation counts", new.len());
+        return Ok(());
+    }
+    let record = RunRecord::read_beside(results)?;
+    let record_path = RunRecord::path_for(results);
+    let scope = match (&record, partial) {
+        (Some(r), true) if !r.is_full() => r.scope(),
+        // A partial judgement only for a run recorded as partial: a full run
+        // that lost a bench cannot be passed off as a partial one.
+        (Some(r), true) => {
+            return Err(format!(
+                "--partial, but {} says every quick suite ran ({}): judge it as a full run",
+                record_path.display(),
+                r.suites.join(", ")
+            )
+            .into());
+        }
+        (None, true) => {
+            return Err(format!(
+                "--partial needs the run's record of its suites, {}, which is missing (`otlp-lab bmf --out` writes it)",
+                record_path.display()
+            )
+            .into());
+        }
+        (Some(r), false) if !r.is_full() => {
+            println!(
+                "note: {} says this run is partial (suites: {}); without --partial it is judged as a full run",
+                record_path.display(),
+                r.suites.join(", ")
+            );
+            Scope::Full
+        }
+        _ => Scope::Full,
+    };
+    let gate = Gate { floor_pct: floor, scope };
+    println!("against the current baseline, {}:", baseline.display());
+    let current = baseline::compare(&old, &new, &gate);
+    print!("{}", current.table());
+    let mut passed = current.passed();
+    if let Some(prev_path) = previous {
+        let prev = read(prev_path)?;
+        let file = match justified {
+            Some(p) => JustificationFile::read(p)?,
+            None => JustificationFile::default(),
+        };
+        if prev == old {
+            println!(
+                "against the previous commit's baseline, {}: identical to the current baseline (the baseline did not change in this commit), so the comparison above covers it",
+                prev_path.display()
+            );
+        } else {
+            println!("against the previous commit's baseline, {}:", prev_path.display());
+            let c = baseline::compare_with_previous(&prev, &old, &new, &file, &gate);
+            print!("{}", c.table());
+            if !c.needed.is_empty() {
+                let where_ = justified.map_or_else(
+                    || JustificationFile::path_for(baseline).display().to_string(),
+                    |p| p.display().to_string(),
+                );
+                println!(
+                    "the current baseline made these counts worse; each needs an entry in {where_} with a reviewed `why`:"
+                );
+                print!("{}", JustificationFile { justified: c.needed.clone() }.to_text());
+            }
+            passed &= c.passed();
+        }
+    }
+    if !passed {
+        // Its own exit code, so that scripts can tell a flagged run
+        // from a file that could not be read (exit 1).
+        eprintln!("otlp-lab: regression gate failed against {}", baseline.display());
+        std::process::exit(GATE_FAILED);
     }
     Ok(())
 }

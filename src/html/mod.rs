@@ -114,6 +114,8 @@ pub(crate) struct FlameEntry {
 pub(crate) struct Inputs {
     env: Option<Environment>,
     results: Option<Results>,
+    /// The gate's scope from the record beside results.json (full without one).
+    scope: baseline::Scope,
     baseline: Option<Results>,
     pool: Option<PoolFile>,
     audit: Option<AuditFile>,
@@ -156,6 +158,7 @@ fn read_inputs(cfg: &Config) -> Result<Inputs, ReportBuildError> {
     Ok(Inputs {
         env: Environment::read(&p("environment.json"))?,
         results: read_bmf(&p("results.json"))?,
+        scope: baseline::RunRecord::read_beside(&p("results.json"))?.map_or(baseline::Scope::Full, |r| r.scope()),
         baseline: read_bmf(&cfg.baseline)?,
         pool: PoolFile::read(&p("pool.json"))?,
         audit: AuditFile::read(&p("audit.json"))?,

@@ -21,7 +21,7 @@ impl Builder<'_> {
                 .into(),
         ));
         let comparison: Option<Comparison> = self.inputs.baseline.as_ref().map(|old| {
-            let gate = Gate { floor_pct: self.cfg.floor_pct, ..Gate::default() };
+            let gate = Gate { floor_pct: self.cfg.floor_pct, scope: self.inputs.scope.clone() };
             baseline::compare(old, results, &gate)
         });
         let mut per_span = Vec::new();
@@ -93,8 +93,9 @@ impl Builder<'_> {
                 };
                 blocks.push(Block::Verdict { ok: flagged.is_empty(), text });
                 blocks.push(Block::Para(
-                    "The gate flags an instruction count more than the floor above the baseline, and any \
-                     allocation increase on a bench whose budget is zero (README, \"Baselines and the regression gate\")."
+                    "The gate flags an instruction count more than the floor above the baseline, any \
+                     allocation increase whatever the bench's budget, and a bench of the baseline the run \
+                     lacks (\"not run\" when its suite did not run in a partial run; README, \"Baselines and the regression gate\")."
                         .into(),
                 ));
             }
