@@ -776,19 +776,3 @@ fn deep_nesting_is_bounded_not_fatal() {
         assert_eq!(e.expected(), "valid JSON", "{e}");
     }
 }
-
-/// The 512-span simd-json parse alone, for instruction counts under callgrind:
-/// `valgrind --tool=callgrind --toggle-collect='*measured_parse*' <it binary>
-/// --ignored --exact json::callgrind_probe_json_parse_traces_512`.
-#[inline(never)]
-fn measured_parse(input: &mut [u8]) -> TracesData {
-    parse_traces(input).expect("parses")
-}
-
-#[test]
-#[ignore = "a probe for callgrind, not a check"]
-fn callgrind_probe_json_parse_traces_512() {
-    let d = fixtures::traces(fixtures::DEFAULT_SPANS);
-    let mut input = traces_json(&d);
-    assert_eq!(measured_parse(&mut input), d);
-}
