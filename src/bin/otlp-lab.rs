@@ -619,7 +619,7 @@ struct ReceiveLimits {
     /// Largest request once decompressed, in bytes: bounds a decompression bomb.
     #[arg(long, default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..=(1 << 34)))]
     max_decompressed_bytes: u64,
-    /// The most model memory one OTLP/protobuf request's decode may build, in bytes (OTLP/JSON has no budget yet).
+    /// The most memory one request's decode may allocate, in bytes (OTLP/protobuf: the model; OTLP/JSON: also the parser's buffers and copied strings).
     #[arg(long, default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..=(1 << 36)))]
     max_decode_bytes: u64,
     /// Requests decompressed and decoded at once, receiver-wide [default: available parallelism, 1 to 4].

@@ -1,14 +1,10 @@
 //! The receiver under amplification attack: for every kind of
-//! `fixtures::hostile` body, over OTLP/HTTP/protobuf (each compression) and
-//! OTLP/gRPC (none and zstd), eight requests at once must be
-//! refused (HTTP 413 with a `google.rpc.Status` naming the limit, gRPC
-//! RESOURCE_EXHAUSTED) while the live heap stays under a bound derived from
-//! the receiver's limits, and a valid request must be accepted afterwards.
-//!
-//! OTLP/JSON is not in the round yet: its parser takes no decode budget
-//! (crates/otlp-pipeline/README.md, "Decoding untrusted requests"), so a
-//! JSON amplification is still taken whole; the generator writes its bodies
-//! and `otlp-lab attack --transports http/json+zstd` measures them.
+//! `fixtures::hostile` body, over OTLP/HTTP with protobuf and JSON bodies
+//! (each compression) and OTLP/gRPC (none and zstd), eight requests at once
+//! must be refused (HTTP 413 with a `google.rpc.Status` naming the limit,
+//! gRPC RESOURCE_EXHAUSTED) while the live heap stays under a bound derived
+//! from the receiver's limits, and valid requests (protobuf and JSON) must
+//! be accepted afterwards.
 //!
 //! A binary of its own because it installs a counting global allocator; one
 //! `#[test]` because the counts are process-wide. The client runs in the same
@@ -171,11 +167,13 @@ impl std::fmt::Display for Transport {
     }
 }
 
-/// OTLP/JSON is left out until its parser takes a budget (see the module doc).
-const TRANSPORTS: [Transport; 5] = [
+const TRANSPORTS: [Transport; 8] = [
     Transport::Http(BodyFormat::Protobuf, Compression::None),
     Transport::Http(BodyFormat::Protobuf, Compression::GZIP_DEFAULT),
     Transport::Http(BodyFormat::Protobuf, Compression::ZSTD_DEFAULT),
+    Transport::Http(BodyFormat::Json, Compression::None),
+    Transport::Http(BodyFormat::Json, Compression::GZIP_DEFAULT),
+    Transport::Http(BodyFormat::Json, Compression::ZSTD_DEFAULT),
     Transport::Grpc(Compression::None),
     Transport::Grpc(Compression::ZSTD_DEFAULT),
 ];
@@ -189,6 +187,9 @@ struct Bodies {
     /// The least model memory of `small` and `full`, per format.
     small_model: [u64; 2],
     full_model: [u64; 2],
+    /// Their elements, per format.
+    small_elements: [u64; 2],
+    full_elements: [u64; 2],
 }
 
 fn bodies(kind: hostile::Kind) -> Bodies {
@@ -204,11 +205,13 @@ fn bodies(kind: hostile::Kind) -> Bodies {
     let full_a = formats.map(|f| build(f, hostile::target_for(true)));
     let small_model = [0, 1].map(|i| small_a[i].model_bytes());
     let full_model = [0, 1].map(|i| full_a[i].model_bytes());
+    let small_elements = [0, 1].map(|i| small_a[i].elements);
+    let full_elements = [0, 1].map(|i| full_a[i].elements);
     let small = small_a.map(|a| Bytes::from(a.body));
     let full = full_a.map(|a| Bytes::from(a.body));
     let compressed =
         [0, 1].map(|i| [Compression::GZIP_DEFAULT, Compression::ZSTD_DEFAULT].map(|c| squeeze(c, &full[i])));
-    Bodies { small, full, compressed, small_model, full_model }
+    Bodies { small, full, compressed, small_model, full_model, small_elements, full_elements }
 }
 
 fn request(signal: Signal, format: BodyFormat, compression: Compression, body: Bytes) -> ExportRequest {
@@ -216,16 +219,28 @@ fn request(signal: Signal, format: BodyFormat, compression: Compression, body: B
     ExportRequest { signal, body, compression, format, items: 0, raw_len }
 }
 
-/// A valid request (the standard fixture of the signal), over both transports.
+/// A valid request (the standard fixture of the signal), over both
+/// transports, and as OTLP/JSON over HTTP.
 async fn valid_requests(http: &HttpClient, grpc: &GrpcClient, signal: Signal) -> Vec<Answer> {
-    let mut body = Vec::new();
+    use otlp_pipeline::encode::{direct, json};
+    let (mut body, mut text) = (Vec::new(), Vec::new());
     match signal {
-        Signal::Traces => otlp_pipeline::encode::direct::encode_traces(&fixtures::traces(16), &mut body),
-        Signal::Metrics => otlp_pipeline::encode::direct::encode_metrics(&fixtures::metrics(20), &mut body),
-        Signal::Logs => otlp_pipeline::encode::direct::encode_logs(&fixtures::logs(16), &mut body),
+        Signal::Traces => {
+            direct::encode_traces(&fixtures::traces(16), &mut body);
+            json::write_traces(&fixtures::traces(16), &mut text);
+        }
+        Signal::Metrics => {
+            direct::encode_metrics(&fixtures::metrics(20), &mut body);
+            json::write_metrics(&fixtures::metrics(20), &mut text);
+        }
+        Signal::Logs => {
+            direct::encode_logs(&fixtures::logs(16), &mut body);
+            json::write_logs(&fixtures::logs(16), &mut text);
+        }
     };
     let r = request(signal, BodyFormat::Protobuf, Compression::None, Bytes::from(body));
-    vec![Answer::of(http.send(&r).await), Answer::of(grpc.send(&r).await)]
+    let j = request(signal, BodyFormat::Json, Compression::None, Bytes::from(text));
+    vec![Answer::of(http.send(&r).await), Answer::of(grpc.send(&r).await), Answer::of(http.send(&j).await)]
 }
 
 #[tokio::test]
@@ -242,14 +257,19 @@ async fn amplification_is_refused_with_bounded_memory() {
         let b = bodies(kind);
         for transport in TRANSPORTS {
             let i = usize::from(matches!(transport, Transport::Http(BodyFormat::Json, _)));
-            let model_bytes = match transport {
-                Transport::Http(_, Compression::None) | Transport::Grpc(Compression::None) => b.small_model[i],
-                _ => b.full_model[i],
+            let (model_bytes, elements) = match transport {
+                Transport::Http(_, Compression::None) | Transport::Grpc(Compression::None) => {
+                    (b.small_model[i], b.small_elements[i])
+                }
+                _ => (b.full_model[i], b.full_elements[i]),
             };
-            // A model over the budget must be refused; one under it (exemplars,
+            // A decode over the budget must be refused; one under it (exemplars,
             // which the model drops; fixed64 bucket counts, as large as their
-            // wire bytes; links, 28 bytes of ids each) may be taken whole.
-            let must_refuse = model_bytes > config.max_decode_bytes as u64;
+            // wire bytes; links, 28 bytes of ids each) may be taken whole. A
+            // JSON parse takes at least one 24-byte simd-json tape node per
+            // element besides the model.
+            let parse_bytes = if i == 1 { 24 * elements } else { 0 };
+            let must_refuse = model_bytes + parse_bytes > config.max_decode_bytes as u64;
             let (r, grpc_message, client) = match transport {
                 Transport::Http(format, codec) => {
                     let body = match codec {
@@ -326,7 +346,7 @@ async fn amplification_is_refused_with_bounded_memory() {
             eprintln!("{case}: {answers:?}, heap +{} MiB (bound {} MiB)", grew >> 20, bound >> 20);
         }
         let valid = valid_requests(&http, &grpc[0], kind.signal()).await;
-        assert_eq!(valid, vec![Answer::Accepted; 2], "{kind}: a valid request after the attack");
+        assert_eq!(valid, vec![Answer::Accepted; 3], "{kind}: valid requests after the attack");
     }
     receiver.shutdown().await;
 }

@@ -18,7 +18,9 @@ use super::EncodeError;
 /// What is counted is what is allocated, never given back: memory a decode
 /// frees along the way (a value replaced by a later one) stays charged. For
 /// protobuf the count is exact: strings and bytes are slices of the body and
-/// cost nothing. The OTLP/JSON parser does not take a budget yet.
+/// cost nothing. The OTLP/JSON parser (`json::parse_traces_within` and its
+/// twins) charges its buffers, tape and string copies up front from a bound
+/// computed over the input, then the model's vectors as they grow.
 ///
 /// A receiver should decode with a budget; 64 MiB per request is the
 /// suggested default (the receiver's default): it holds any well-formed

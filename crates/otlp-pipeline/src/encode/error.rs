@@ -37,13 +37,23 @@ pub enum EncodeError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// The OTLP/JSON input is malformed.
+    /// The OTLP/JSON input is malformed. (A [`JsonError`](super::json::JsonError)
+    /// that went over its decode budget converts to [`EncodeError::OverBudget`].)
     #[error(transparent)]
-    Json(#[from] super::json::JsonError),
+    Json(super::json::JsonError),
     /// Decoding would allocate more than the [`DecodeBudget`](super::DecodeBudget) allows.
     #[error("decoding the request would take more than {limit} bytes of memory (the decode budget)")]
     OverBudget {
         /// The budget, in bytes.
         limit: usize,
     },
+}
+
+impl From<super::json::JsonError> for EncodeError {
+    fn from(e: super::json::JsonError) -> Self {
+        match e.over_budget() {
+            Some(limit) => EncodeError::OverBudget { limit },
+            None => EncodeError::Json(e),
+        }
+    }
 }

@@ -59,16 +59,18 @@ pub struct ReceiverConfig {
     /// bomb. Default 16 MiB, four times `max_body_bytes`, room for what
     /// telemetry usually compresses from.
     pub max_decompressed_bytes: usize,
-    /// The most model memory one OTLP/protobuf request's decode may build
-    /// (the vectors of resources, scopes, spans, attributes, events, links,
-    /// records, points; strings are slices of the body), checked while
-    /// decoding, before it is allocated ([`DecodeBudget`]): small messages that decode to many elements (an
-    /// amplification) are refused as over budget (HTTP 413, gRPC
-    /// RESOURCE_EXHAUSTED). Default 64 MiB, four times
-    /// `max_decompressed_bytes`: an honest request's model is a small
-    /// multiple of its encoded size. The OTLP/JSON parser takes no budget
-    /// yet: a JSON request is bounded by `max_decompressed_bytes` and the
-    /// decode turns only.
+    /// The most memory one request's decode may allocate, checked while
+    /// decoding, before it is allocated ([`DecodeBudget`]): for OTLP/protobuf
+    /// the model's vectors (resources, scopes, spans, attributes, events,
+    /// links, records, points; strings are slices of the body); for
+    /// OTLP/JSON also the parser's buffers and tape and the copied strings,
+    /// charged up front from a bound on the body (about 15 times a typical
+    /// OTLP/JSON body, see [`json::parse_traces_within`]). Small messages
+    /// that decode to many elements (an amplification) are refused as over
+    /// budget (HTTP 413, gRPC RESOURCE_EXHAUSTED). Default 64 MiB, four
+    /// times `max_decompressed_bytes`: an honest protobuf request's model is
+    /// a small multiple of its encoded size; OTLP/JSON bodies up to about
+    /// 4 MiB fit (a 512-span batch is about 0.5 MiB).
     pub max_decode_bytes: usize,
     /// Requests decompressed and decoded at once, across all connections
     /// and both transports; others wait for a turn once their body is read.
@@ -540,9 +542,6 @@ fn decode_and_count(
             Bytes::from(out)
         }
     };
-    // Protobuf decodes within the budget. The OTLP/JSON parser takes no
-    // budget yet: a JSON body is bounded only by `max_decompressed_bytes`
-    // and the decode turns (crates/otlp-pipeline/README.md says so).
     let budget = DecodeBudget::bytes(config.max_decode_bytes);
     let capture = config.capture_dir.is_some();
     let (received, captured) = match format {
@@ -561,9 +560,13 @@ fn decode_and_count(
             let pristine = if capture { body.clone() } else { Bytes::new() };
             let mut raw = Vec::from(body);
             let received = match signal {
-                Signal::Traces => Received::Traces(json::parse_traces(&mut raw).map_err(EncodeError::from)?),
-                Signal::Metrics => Received::Metrics(json::parse_metrics(&mut raw).map_err(EncodeError::from)?),
-                Signal::Logs => Received::Logs(json::parse_logs(&mut raw).map_err(EncodeError::from)?),
+                Signal::Traces => {
+                    Received::Traces(json::parse_traces_within(&mut raw, budget).map_err(EncodeError::from)?)
+                }
+                Signal::Metrics => {
+                    Received::Metrics(json::parse_metrics_within(&mut raw, budget).map_err(EncodeError::from)?)
+                }
+                Signal::Logs => Received::Logs(json::parse_logs_within(&mut raw, budget).map_err(EncodeError::from)?),
             };
             (received, pristine)
         }

@@ -33,11 +33,12 @@ mod tape;
 mod value;
 mod write;
 
-pub use tape::{parse_logs, parse_metrics, parse_traces};
+pub use tape::{parse_logs, parse_logs_within, parse_metrics, parse_metrics_within, parse_traces, parse_traces_within};
 pub use value::{parse_logs_serde, parse_metrics_serde, parse_traces_serde};
 pub use write::{write_logs, write_metrics, write_traces};
 
-/// Why OTLP/JSON input was rejected: where (a JSON path such as
+/// Why OTLP/JSON input was rejected (or, from the `_within` parsers, went
+/// over its decode budget: [`JsonError::over_budget`]): where (a JSON path such as
 /// `resourceSpans[0].scopeSpans[0].spans[3].traceId`), what would have fit
 /// there, and what was found instead.
 ///
@@ -51,10 +52,20 @@ struct ErrorInner {
     path: String,
     expected: &'static str,
     found: String,
+    /// Set when the parse stopped because it would have gone over a decode
+    /// budget of this many bytes, rather than at bad input.
+    over_budget: Option<usize>,
 }
 
 impl fmt::Display for ErrorInner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(limit) = self.over_budget {
+            f.write_str("OTLP/JSON over the decode budget")?;
+            if !self.path.is_empty() {
+                write!(f, " at {}", self.path)?;
+            }
+            return write!(f, ": parsing it would take more than {limit} bytes of memory");
+        }
         f.write_str("invalid OTLP/JSON")?;
         if !self.path.is_empty() {
             write!(f, " at {}", self.path)?;
@@ -86,9 +97,15 @@ impl JsonError {
         &self.0.found
     }
 
+    /// The decode budget in bytes when the parse was refused for going over
+    /// it (the document may be valid), `None` for bad input.
+    pub fn over_budget(&self) -> Option<usize> {
+        self.0.over_budget
+    }
+
     #[cold]
     fn new(expected: &'static str, found: String) -> Self {
-        JsonError(Box::new(ErrorInner { path: String::new(), expected, found }))
+        JsonError(Box::new(ErrorInner { path: String::new(), expected, found, over_budget: None }))
     }
 
     #[cold]
@@ -117,5 +134,17 @@ impl JsonError {
         }
         path.insert_str(0, &format!("[{index}]"));
         self
+    }
+}
+
+impl From<crate::encode::budget::OverBudget> for JsonError {
+    #[cold]
+    fn from(e: crate::encode::budget::OverBudget) -> Self {
+        JsonError(Box::new(ErrorInner {
+            path: String::new(),
+            expected: "a document within the decode budget",
+            found: format!("one that would take more than {} bytes", e.limit),
+            over_budget: Some(e.limit),
+        }))
     }
 }

@@ -2,6 +2,11 @@
 //! directly into the model ([`super::parse`]), with no value tree in between.
 //! Strings are copied out of the tape through a [`StrCache`], so recurring
 //! ones share one allocation.
+//!
+//! With a [`DecodeBudget`], the memory a parse takes is charged before it is
+//! allocated: simd-json's buffers and tape, and the copies of the document's
+//! strings, from a bound computed in one pass over the input
+//! ([`parse_memory_bound`]); the model's vectors as they grow.
 
 use std::cell::Cell;
 
@@ -9,23 +14,54 @@ use simd_json::{Buffers, Node, StaticNode, Tape};
 
 use super::JsonError;
 use super::parse::{self, FIELDS, Field, Reader, Scalar, StrCache, camel_case, expected, parse_i64};
+use crate::encode::{DecodeBudget, Meter};
 use crate::model::{AnyValue, KeyValue, LogsData, MetricsData, Str, TracesData};
 
 /// Parses an OTLP/JSON trace batch (`ExportTraceServiceRequest` or
-/// `TracesData`) with simd-json. The input is modified in place (simd-json
-/// unescapes strings where they stand).
+/// `TracesData`) with simd-json, without a memory budget
+/// ([`parse_traces_within`] with [`DecodeBudget::UNLIMITED`]). The input is
+/// modified in place (simd-json unescapes strings where they stand).
 pub fn parse_traces(input: &mut [u8]) -> Result<TracesData, JsonError> {
-    with_tape(input, |nodes, len| parse::traces(&mut TapeReader::new(nodes, len)))
+    parse_traces_within(input, DecodeBudget::UNLIMITED)
 }
 
 /// Parses an OTLP/JSON metrics batch with simd-json (see [`parse_traces`]).
 pub fn parse_metrics(input: &mut [u8]) -> Result<MetricsData, JsonError> {
-    with_tape(input, |nodes, len| parse::metrics(&mut TapeReader::new(nodes, len)))
+    parse_metrics_within(input, DecodeBudget::UNLIMITED)
 }
 
 /// Parses an OTLP/JSON logs batch with simd-json (see [`parse_traces`]).
 pub fn parse_logs(input: &mut [u8]) -> Result<LogsData, JsonError> {
-    with_tape(input, |nodes, len| parse::logs(&mut TapeReader::new(nodes, len)))
+    parse_logs_within(input, DecodeBudget::UNLIMITED)
+}
+
+/// Parses an OTLP/JSON trace batch allocating at most `budget` bytes for the
+/// parse and the model: simd-json's buffers and tape, the strings and the
+/// model's vectors. Over budget, it fails before allocating what would take
+/// it over, with a [`JsonError`] whose [`JsonError::over_budget`] is the
+/// limit (and which converts to
+/// [`EncodeError::OverBudget`](crate::encode::EncodeError::OverBudget)).
+///
+/// JSON takes more memory to parse than protobuf to decode: besides the
+/// model, simd-json keeps a copy of the input, a string buffer as large as
+/// it and a 24-byte tape node per value, and the model's strings are copies
+/// rather than slices of the body. The charge for these is an upper bound
+/// computed from the input before parsing, about 6 to 8 times the size of
+/// typical OTLP/JSON (20 to 30 times for a document of nothing but one-digit
+/// numbers), so a budget admits JSON bodies several times smaller than
+/// protobuf ones.
+pub fn parse_traces_within(input: &mut [u8], budget: DecodeBudget) -> Result<TracesData, JsonError> {
+    with_tape(input, budget, |r| parse::traces(r))
+}
+
+/// Parses an OTLP/JSON metrics batch within `budget` (see [`parse_traces_within`]).
+pub fn parse_metrics_within(input: &mut [u8], budget: DecodeBudget) -> Result<MetricsData, JsonError> {
+    with_tape(input, budget, |r| parse::metrics(r))
+}
+
+/// Parses an OTLP/JSON logs batch within `budget` (see [`parse_traces_within`]).
+pub fn parse_logs_within(input: &mut [u8], budget: DecodeBudget) -> Result<LogsData, JsonError> {
+    with_tape(input, budget, |r| parse::logs(r))
 }
 
 /// Deepest nesting simd-json accepts (its default is 1024): serde_json's limit,
@@ -50,23 +86,120 @@ thread_local! {
     static SCRATCH: Cell<Option<(Buffers, Tape<'static>)>> = const { Cell::new(None) };
 }
 
-/// Parses `input` to a tape and hands its nodes, and the input length, to `walk`.
+/// Parses `input` to a tape and walks it with a [`TapeReader`] charging
+/// `budget`. A limited budget is first charged [`parse_memory_bound`], and
+/// the tape is then reserved to the bound, so that simd-json does not grow it.
 fn with_tape<T>(
     input: &mut [u8],
-    walk: impl FnOnce(&[Node<'_>], usize) -> Result<T, JsonError>,
+    budget: DecodeBudget,
+    walk: impl FnOnce(&mut TapeReader<'_, '_>) -> Result<T, JsonError>,
 ) -> Result<T, JsonError> {
     let len = input.len();
+    let mut meter = Meter::new(budget);
+    let nodes = if budget == DecodeBudget::UNLIMITED {
+        None
+    } else {
+        let bound = ParseBound::of(input);
+        meter.charge(bound.bytes())?;
+        Some(bound.nodes)
+    };
     let (mut buffers, tape) = SCRATCH.take().unwrap_or_else(|| {
-        // Documents of this shape make about one node per 8 bytes.
-        (Buffers::with_max_depth(len, MAX_DEPTH), Tape(Vec::with_capacity(len / 6 + 1)))
+        // Documents of this shape make about one node per 8 bytes; with a
+        // bound, the tape is reserved to it below.
+        let capacity = if nodes.is_some() { 0 } else { len / 6 + 1 };
+        (Buffers::with_max_depth(len, MAX_DEPTH), Tape(Vec::with_capacity(capacity)))
     });
     let mut tape = tape.reset();
+    if let Some(nodes) = nodes {
+        tape.0.reserve_exact(nodes);
+    }
     let parsed = simd_json::fill_tape(input, &mut buffers, &mut tape).map_err(JsonError::syntax);
-    let result = parsed.and_then(|()| walk(&tape.0, len));
+    let result = parsed.and_then(|()| walk(&mut TapeReader::new(&tape.0, len, meter)));
     if len <= MAX_REUSED_INPUT {
         SCRATCH.set(Some((buffers, tape.reset())));
     }
     result
+}
+
+/// An upper bound on the memory a parse of a document takes besides the
+/// model's vectors, from one pass over its bytes.
+///
+/// simd-json's first stage marks every structural character (`{}[]:,`
+/// outside strings), every opening quote, and every first byte of a scalar
+/// (a non-space byte outside strings after a space, a structural character
+/// or a quote); the second stage reserves one tape node per mark. A
+/// document has at most as many marks as it has structural characters, half
+/// its quotes (rounded up), and runs of other bytes, which this counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ParseBound {
+    len: usize,
+    /// The most tape nodes (structural marks) the parse can make.
+    nodes: usize,
+}
+
+impl ParseBound {
+    fn of(input: &[u8]) -> ParseBound {
+        // Counted pairwise (each byte with the one before it) over chunks in
+        // u32 lanes, so that the loop vectorizes.
+        const CHUNK: usize = 1 << 16;
+        let first = input.first().map_or(SPACE, |&b| byte_class(b));
+        let (mut structural, mut quotes, mut runs) =
+            (usize::from(first == STRUCTURAL), usize::from(first == QUOTE), usize::from(first == OTHER));
+        let rest = input.get(1..).unwrap_or_default();
+        for (cur, prev) in rest.chunks(CHUNK).zip(input.chunks(CHUNK)) {
+            let (mut s, mut q, mut r) = (0u32, 0u32, 0u32);
+            for (&b, &a) in cur.iter().zip(prev) {
+                let class = byte_class(b);
+                s += u32::from(class == STRUCTURAL);
+                q += u32::from(class == QUOTE);
+                r += u32::from((class == OTHER) & (byte_class(a) != OTHER));
+            }
+            structural += s as usize;
+            quotes += q as usize;
+            runs += r as usize;
+        }
+        ParseBound { len: input.len(), nodes: structural + quotes.div_ceil(2) + runs }
+    }
+
+    /// The bytes to charge: every buffer simd-json may allocate or grow for
+    /// this input (sizes from simd-json 0.19's `Buffers::with_max_depth`,
+    /// `fill_tape` and its two stages: each term allows for a buffer reused
+    /// from an earlier parse that must double to fit), the tape, and the
+    /// strings and bytes the walk copies out.
+    fn bytes(self) -> usize {
+        let (len, nodes) = (self.len, self.nodes);
+        let node = size_of::<Node<'static>>();
+        // The string buffer and the aligned copy of the input.
+        let buffers = 2 * (len + 32) + len + 128;
+        // The structural indexes (u32), first reserved to len/8, then
+        // doubled as marks are pushed.
+        let indexes = 4 * (len / 4).max(2 * nodes);
+        // The second stage's stack of 24-byte states, at most the nesting
+        // depth deep but first reserved to len/128.
+        let stack = 24 * 2 * (len / 128 + 256);
+        // Model strings: one copy per occurrence at most (unescaped, so no
+        // longer than the raw string), packed in 8 KiB chunks that waste at
+        // most 256 bytes each, or a bare copy for long strings; decoded
+        // base64 takes 3/4 of its text. The string cache's slots on top.
+        let strings = 2 * len + (64 << 10);
+        (node * nodes).saturating_add(buffers).saturating_add(indexes).saturating_add(stack).saturating_add(strings)
+    }
+}
+
+const OTHER: u8 = 0;
+const STRUCTURAL: u8 = 1;
+const QUOTE: u8 = 2;
+const SPACE: u8 = 3;
+
+/// What simd-json's first stage sees in a byte.
+#[inline(always)]
+fn byte_class(b: u8) -> u8 {
+    match b {
+        b'{' | b'}' | b'[' | b']' | b':' | b',' => STRUCTURAL,
+        b'"' => QUOTE,
+        b' ' | b'\t' | b'\n' | b'\r' => SPACE,
+        _ => OTHER,
+    }
 }
 
 /// A cursor over the tape. The tape is well formed by construction, but every
@@ -75,6 +208,8 @@ fn with_tape<T>(
 struct TapeReader<'t, 'i> {
     nodes: &'t [Node<'i>],
     pos: usize,
+    /// Charged for the model's vectors.
+    meter: Meter,
     strs: StrCache,
     /// [`StrCache::get_hinted`]'s hints for the keys and the string values of
     /// canonical attributes, by the length of their list and their index in it.
@@ -96,10 +231,11 @@ fn hint_index(len: usize, i: usize) -> usize {
 const NULL: Node<'static> = Node::Static(StaticNode::Null);
 
 impl<'t, 'i> TapeReader<'t, 'i> {
-    fn new(nodes: &'t [Node<'i>], input_len: usize) -> Self {
+    fn new(nodes: &'t [Node<'i>], input_len: usize, meter: Meter) -> Self {
         TapeReader {
             nodes,
             pos: 0,
+            meter,
             strs: StrCache::new(input_len),
             key_hints: [0; HINTS],
             value_hints: [0; HINTS],
@@ -193,9 +329,11 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             return Err(expected("an array", self.scalar()));
         };
         self.pos += 1;
-        let mut out = Vec::with_capacity(len.min(MAX_PREALLOC));
+        let mut out = Vec::new();
+        self.meter.reserve(&mut out, len.min(MAX_PREALLOC)).map_err(JsonError::from)?;
         for i in 0..len {
-            out.push(f(self).map_err(|e| e.at_index(i))?);
+            let x = f(self).map_err(|e| e.at_index(i))?;
+            self.meter.push(&mut out, x).map_err(|e| JsonError::from(e).at_index(i))?;
         }
         Ok(out)
     }
@@ -231,8 +369,10 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             return Err(expected("an array", self.scalar()));
         };
         self.pos += 1;
-        let mut out = Vec::with_capacity(len.min(MAX_PREALLOC));
+        let mut out = Vec::new();
+        self.meter.reserve(&mut out, len.min(MAX_PREALLOC)).map_err(JsonError::from)?;
         for i in 0..len {
+            self.meter.room(&mut out).map_err(|e| JsonError::from(e).at_index(i))?;
             if !self.push_canonical(&mut out, hint_index(len, i)) {
                 general_into(self, &mut out, i)?;
             }
@@ -320,5 +460,106 @@ impl<'i> TapeReader<'_, 'i> {
             Canonical::Double(f) => AnyValue::Double(f),
         };
         Some(KeyValue { key: self.strs.get(key), value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::json::{write_logs, write_metrics, write_traces};
+    use crate::fixtures::{self, hostile};
+    use crate::pipeline::BodyFormat;
+    use proptest::prelude::*;
+
+    /// The tape capacity simd-json reserves for `doc`: one node per mark of
+    /// its first stage, reserved exactly on an empty tape.
+    fn marks(doc: &[u8]) -> usize {
+        let mut input = doc.to_vec();
+        let mut buffers = Buffers::new(input.len());
+        let mut tape = Tape(Vec::new());
+        // Invalid documents fail in the second stage, after the reservation.
+        let _ = simd_json::fill_tape(&mut input, &mut buffers, &mut tape);
+        tape.0.capacity()
+    }
+
+    fn documents() -> Vec<(String, Vec<u8>)> {
+        let mut docs = Vec::new();
+        let (mut t, mut m, mut l) = (Vec::new(), Vec::new(), Vec::new());
+        write_traces(&fixtures::traces(fixtures::DEFAULT_SPANS), &mut t);
+        write_metrics(&fixtures::metrics(fixtures::DEFAULT_POINTS), &mut m);
+        write_logs(&fixtures::logs(fixtures::DEFAULT_LOGS), &mut l);
+        docs.extend([("traces".into(), t), ("metrics".into(), m), ("logs".into(), l)]);
+        for &kind in hostile::Kind::ALL {
+            let a = kind.body(BodyFormat::Json, 64 << 10).expect("64 KiB holds every kind");
+            docs.push((kind.name().into(), a.body));
+        }
+        let digits = format!("[{}0]", "1,".repeat(10_000));
+        let spaced = format!("[ {} 0 ]", "1 , ".repeat(10_000));
+        let garbage = "}1}1\"a\\\"b\" x y\tz".repeat(1000);
+        for (name, doc) in [("digits", digits), ("spaced", spaced), ("garbage", garbage)] {
+            docs.push((name.into(), doc.into_bytes()));
+        }
+        docs
+    }
+
+    #[test]
+    fn the_bound_holds_every_mark_simd_json_makes() {
+        for (name, doc) in documents() {
+            let (marks, bound) = (marks(&doc), ParseBound::of(&doc).nodes);
+            assert!(marks <= bound.max(4), "{name}: {marks} marks, bound {bound}");
+            // Not so loose that an honest request pays several times over.
+            if ["traces", "metrics", "logs"].contains(&name.as_str()) {
+                assert!(bound <= marks * 2, "{name}: {marks} marks, bound {bound}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_bound_holds_for_any_bytes(doc in proptest::collection::vec(
+            prop_oneof![Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b':'), Just(b','), Just(b'"'),
+                Just(b'\\'), Just(b' '), Just(b'\n'), Just(b'1'), Just(b'a'), Just(0xC3u8), Just(0xA9u8)],
+            0..300,
+        )) {
+            let (marks, bound) = (marks(&doc), ParseBound::of(&doc).nodes);
+            prop_assert!(marks <= bound.max(4), "{} marks, bound {}", marks, bound);
+        }
+    }
+
+    #[test]
+    fn a_budget_leaves_the_result_as_it_was_or_refuses_it() {
+        for (name, doc) in documents().into_iter().take(3) {
+            let parse = |budget| {
+                let mut input = doc.clone();
+                match name.as_str() {
+                    "traces" => parse_traces_within(&mut input, budget).map(|d| format!("{d:?}")),
+                    "metrics" => parse_metrics_within(&mut input, budget).map(|d| format!("{d:?}")),
+                    _ => parse_logs_within(&mut input, budget).map(|d| format!("{d:?}")),
+                }
+            };
+            let whole = parse(DecodeBudget::UNLIMITED).expect("the fixture parses");
+            let bound = ParseBound::of(&doc).bytes();
+            assert_eq!(parse(DecodeBudget::bytes(64 << 20)).as_ref(), Ok(&whole), "{name} within 64 MiB");
+            let refused = parse(DecodeBudget::bytes(bound - 1)).expect_err("the parse's own bound is charged first");
+            assert_eq!(refused.over_budget(), Some(bound - 1), "{name}: {refused}");
+            assert!(refused.to_string().contains("decode budget"), "{refused}");
+            // Over the bound, what the model's vectors need decides.
+            let mut budget = bound;
+            let mut outcomes = (0, 0);
+            while budget < (64 << 20) {
+                match parse(DecodeBudget::bytes(budget)) {
+                    Ok(d) => {
+                        assert_eq!(d, whole, "{name} within {budget}");
+                        outcomes.0 += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e.over_budget(), Some(budget), "{name} within {budget}: {e}");
+                        outcomes.1 += 1;
+                    }
+                }
+                budget += budget / 8;
+            }
+            assert!(outcomes.0 > 0 && outcomes.1 > 0, "{name}: {outcomes:?}: both sides of the model's size tried");
+        }
     }
 }
