@@ -115,6 +115,13 @@ impl Meter {
         if v.len() == v.capacity() { self.grow(v) } else { Ok(()) }
     }
 
+    /// A vector with room for `n` elements, charged first.
+    #[inline]
+    pub(crate) fn with_capacity<T>(&mut self, n: usize) -> Result<Vec<T>, OverBudget> {
+        self.charge(n.saturating_mul(size_of::<T>()))?;
+        Ok(Vec::with_capacity(n))
+    }
+
     /// Appends `x` to `v`, growing it through [`Meter::room`].
     #[inline(always)]
     pub(crate) fn push<T>(&mut self, v: &mut Vec<T>, x: T) -> Result<(), OverBudget> {

@@ -329,10 +329,10 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             return Err(expected("an array", self.scalar()));
         };
         self.pos += 1;
-        let mut out = Vec::new();
-        self.meter.reserve(&mut out, len.min(MAX_PREALLOC)).map_err(JsonError::from)?;
+        let mut out = self.meter.with_capacity(len.min(MAX_PREALLOC))?;
         for i in 0..len {
             let x = f(self).map_err(|e| e.at_index(i))?;
+            // Only arrays longer than `MAX_PREALLOC` grow.
             self.meter.push(&mut out, x).map_err(|e| JsonError::from(e).at_index(i))?;
         }
         Ok(out)
@@ -369,8 +369,7 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             return Err(expected("an array", self.scalar()));
         };
         self.pos += 1;
-        let mut out = Vec::new();
-        self.meter.reserve(&mut out, len.min(MAX_PREALLOC)).map_err(JsonError::from)?;
+        let mut out = self.meter.with_capacity(len.min(MAX_PREALLOC))?;
         for i in 0..len {
             self.meter.room(&mut out).map_err(|e| JsonError::from(e).at_index(i))?;
             if !self.push_canonical(&mut out, hint_index(len, i)) {
