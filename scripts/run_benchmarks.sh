@@ -32,13 +32,16 @@ Modes:
   exporter        the whole exporter process under callgrind, ours beside the
                   official SDK (built with --features official-sdk): marginal
                   instructions per span, 3 runs per case (profiles/exporter.json)
-  save NAME       keep the last run's results as baseline NAME; over an existing
+  save NAME       keep the last run's results and their environment record as
+                  baseline NAME (NAME.json, NAME.env.json); over an existing
                   baseline, first list every count that got worse (the entries
                   profiles/baselines/NAME.justified.json needs); for main,
                   refuse a partial run, and refuse until each entry is there
                   with its `why`
   compare NAME    compare the last run's results with baseline NAME (prints, exits 0);
-                  a run of fewer suites than quick is compared with --partial
+                  a run of fewer suites than quick is compared with --partial;
+                  refused (exit 1) when the two environment records name
+                  different toolchains or one is missing
   ci [NAME]       quick twice: fail if any count differs between the two runs,
                   then the gate against baseline NAME (default: main) when it
                   exists and against HEAD~1's profiles/baselines/NAME.json,
@@ -55,9 +58,11 @@ Modes:
 Results: profiles/icount/<suite>.jsonl (raw runner JSON, one line per bench),
 profiles/results.json (BMF: instructions and allocations per bench),
 profiles/results.suites.json (the suites that ran: full or partial),
-profiles/baselines/<NAME>.json (saved runs). The callgrind profiles stay under
+profiles/results.env.json (the toolchain, CPU features and profile settings
+of the run), profiles/baselines/<NAME>.json and <NAME>.env.json (saved runs). The callgrind profiles stay under
 target/iai/ (callgrind_annotate, KCachegrind). Installs valgrind (apt-get) and
-the pinned iai-callgrind-runner (cargo install --locked) when they are missing.
+the pinned iai-callgrind-runner (cargo install --locked) when they are missing,
+and first makes the toolchain rust-toolchain.toml pins available (scripts/toolchain.sh).
 Environment: GATE_FLOOR_PCT (default 0.5) overrides the gate's floor;
 EXPORTER_LOW and EXPORTER_HIGH (default 10000 and 50000) the exporter mode's span counts.
 USAGE
@@ -86,7 +91,16 @@ case "$mode:$name" in
     die "baseline names take letters, digits, '.', '_' and '-' only: '$name'" ;;
 esac
 
+# The pinned toolchain before any cargo command (it links rustup's stable when
+# that is the pinned release, or fails saying which rustc is needed).
+case "$mode" in
+  clean) ;;
+  *) scripts/toolchain.sh >&2 || exit 1 ;;
+esac
+
 results=profiles/results.json
+# Written beside the results by `otlp-lab bmf --out`; compare refuses without it.
+results_env=profiles/results.env.json
 baselines=profiles/baselines
 target=${CARGO_TARGET_DIR:-target}
 lab=$target/release/otlp-lab
@@ -250,6 +264,7 @@ case "$mode" in
     exit 0 ;;
   save)
     [ -f "$results" ] || die "no results to save: run a suite first (e.g. scripts/run_benchmarks.sh quick)"
+    [ -f "$results_env" ] || die "no environment record beside the results ($results_env): run the suites again with this script, which writes it"
     mkdir -p "$baselines"
     if [ -f "$baselines/$name.json" ]; then
       build_lab
@@ -271,15 +286,17 @@ case "$mode" in
       fi
     fi
     cp "$results" "$baselines/$name.json"
-    say "saved $results as baseline '$name': $baselines/$name.json"
+    cp "$results_env" "$baselines/$name.env.json"
+    say "saved $results as baseline '$name': $baselines/$name.json, its environment $baselines/$name.env.json"
     exit 0 ;;
   compare)
     [ -f "$results" ] || die "no results to compare: run a suite first"
     [ -f "$baselines/$name.json" ] || die "no baseline '$name' ($baselines/$name.json); save one with: scripts/run_benchmarks.sh save $name"
     build_lab
     partial=(); case $("$lab" suites "$results") in partial*) partial=(--partial) ;; esac
-    # Exit 3 is a flagged run: printed, not an error in this mode.
+    # Exit 3 is a flagged run: printed, not an error in this mode; exit 4 a refusal.
     rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" "${partial[@]}" || rc=$?
+    [ "$rc" -ne 4 ] || die "refused: the run and baseline '$name' come from different toolchains, or one has no environment record (see above)"
     [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || die "could not compare (see above)"
     exit 0 ;;
 esac
@@ -306,12 +323,19 @@ case "$mode" in
       # baseline in this commit is judged too (excused only by its entry in
       # $name.justified.json).
       prev=profiles/baseline-previous.json
+      prev_env=profiles/baseline-previous.env.json
+      rm -f "$prev_env"
       [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" != true ] \
         || die "shallow clone: the gate needs HEAD~1's baseline (git fetch --deepen=1)"
       if git show "HEAD~1:$baselines/$name.json" >"$prev" 2>/dev/null; then
         say "previous baseline: HEAD~1:$baselines/$name.json"
+        # A baseline saved before the records existed has none: compare
+        # counts, and say so (otlp-lab compare prints it).
+        git show "HEAD~1:$baselines/$name.env.json" >"$prev_env" 2>/dev/null \
+          || { rm -f "$prev_env"; say "previous baseline: HEAD~1 has no $baselines/$name.env.json (no environment record)"; }
       else
         cp "$baselines/$name.json" "$prev"
+        [ ! -f "$baselines/$name.env.json" ] || cp "$baselines/$name.env.json" "$prev_env"
         say "previous baseline: HEAD~1 has no $baselines/$name.json; the second comparison is the current baseline again"
       fi
       jargs=(); [ -f "$baselines/$name.justified.json" ] && jargs=(--justified "$baselines/$name.justified.json")

@@ -19,6 +19,7 @@ pub mod result_file;
 pub mod scenarios;
 #[cfg(feature = "official-sdk")]
 pub mod sdk;
+pub mod toolchain;
 pub mod workloads;
 
 use scenarios::{PreparedScenario, Scenario, ScenarioError, ScenarioParams, ScenarioRow};

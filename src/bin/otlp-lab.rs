@@ -184,8 +184,9 @@ enum Command {
         #[arg(long, default_value_t = otlp_lab::baseline::DEFAULT_FLOOR_PCT)]
         floor: f64,
     },
-    /// Write what this run happens on (CPU, cores, kernel, rustc, valgrind,
-    /// runner, commit) as JSON, for the report.
+    /// Write what this run happens on (CPU and its dispatch features, cores,
+    /// kernel, rustc -vV, the pinned channel, the Cargo profile settings,
+    /// valgrind, runner, commit) as JSON, for the report.
     Env {
         /// The file to write.
         #[arg(long, default_value = "profiles/environment.json")]
@@ -252,7 +253,8 @@ enum Command {
     /// Convert iai-callgrind `--output-format=json` files into one Bencher
     /// Metric Format file (instructions, and allocations where DHAT ran);
     /// with --out, also write beside it which suites ran (<out>.suites.json,
-    /// from the files' names: profiles/icount/<suite>.jsonl).
+    /// from the files' names: profiles/icount/<suite>.jsonl) and what the run
+    /// happened on (<out>.env.json, as `env` writes it).
     Bmf {
         /// Files with one JSON object per line, as the runner prints them.
         #[arg(required = true)]
@@ -274,7 +276,10 @@ enum Command {
     /// a bench of the baseline the run lacks. With --previous, the run is also
     /// judged against the previous commit's baseline, where a worse count
     /// passes only with an entry of --justified holding the previous and the
-    /// current baseline's counts.
+    /// current baseline's counts. Before any count, the environment records
+    /// beside both files (<file>.env.json) are compared: a different
+    /// toolchain (rustc, LLVM, valgrind, runner, CPU features, profile
+    /// settings) or a missing record refuses the comparison (exit 4).
     Compare {
         /// The baseline (BMF JSON).
         baseline: PathBuf,
@@ -297,6 +302,10 @@ enum Command {
         /// The justification file of the baseline (e.g. profiles/baselines/main.justified.json).
         #[arg(long, requires = "previous")]
         justified: Option<PathBuf>,
+        /// Compare even when BASELINE or RESULTS has no environment record
+        /// beside it (its toolchain is then unknown; said so in the output).
+        #[arg(long)]
+        allow_unknown_environment: bool,
     },
 }
 
@@ -305,7 +314,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("otlp-lab: {e}");
-            ExitCode::FAILURE
+            // A refusal to compare is neither a bad file (1) nor a flagged run (3).
+            if e.downcast_ref::<otlp_lab::toolchain::Refusal>().is_some() {
+                ExitCode::from(ENVIRONMENT_REFUSED)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -416,7 +430,15 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         }
         Command::Env { out } => {
             let env = otlp_lab::html::env::write(&out)?;
-            println!("{}: {} ({} cores), {}, {}", out.display(), env.cpu_model, env.cores, env.kernel, env.rustc);
+            println!(
+                "{}: {} ({} cores), {}, {} (LLVM {})",
+                out.display(),
+                env.cpu_model,
+                env.cores,
+                env.kernel,
+                env.rustc.version,
+                env.rustc.llvm_version.as_deref().unwrap_or("none")
+            );
         }
         Command::Heap { args } => return heap_tool("run", &args),
         Command::Pool { args } => return heap_tool("pool", &args),
@@ -431,6 +453,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 Some(path) => {
                     fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
                     otlp_lab::baseline::RunRecord::from_files(&files).write_beside(&path)?;
+                    let env = otlp_lab::html::env::collect_in(Path::new("."))?;
+                    env.write(&otlp_lab::html::env::Environment::path_for(&path))?;
                 }
                 None => print!("{text}"),
             }
@@ -440,25 +464,49 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             Some(r) => println!("partial {}", r.suites.join(" ")),
             None => println!("unknown"),
         },
-        Command::Compare { baseline, results, floor, exact, partial, previous, justified } => {
-            return compare(&baseline, &results, floor, exact, partial, previous.as_deref(), justified.as_deref());
+        Command::Compare {
+            baseline,
+            results,
+            floor,
+            exact,
+            partial,
+            previous,
+            justified,
+            allow_unknown_environment,
+        } => {
+            let files = CompareFiles {
+                baseline: &baseline,
+                results: &results,
+                previous: previous.as_deref(),
+                justified: justified.as_deref(),
+            };
+            return compare(&files, floor, exact, partial, allow_unknown_environment);
         }
     }
     Ok(())
 }
 
-/// The `compare` command: the determinism check with `exact`, else the gate
-/// against the current baseline and, with `previous`, the previous one.
+/// The files `compare` reads.
+struct CompareFiles<'a> {
+    baseline: &'a Path,
+    results: &'a Path,
+    previous: Option<&'a Path>,
+    justified: Option<&'a Path>,
+}
+
+/// The `compare` command: the environment records first (a different
+/// toolchain or a missing record refuses), then the determinism check with
+/// `exact`, else the gate against the current baseline and, with `previous`,
+/// the previous one.
 fn compare(
-    baseline: &Path,
-    results: &Path,
+    files: &CompareFiles<'_>,
     floor: f64,
     exact: bool,
     partial: bool,
-    previous: Option<&Path>,
-    justified: Option<&Path>,
+    allow_unknown_environment: bool,
 ) -> Result<(), Box<dyn Error>> {
     use otlp_lab::baseline::{self, Gate, JustificationFile, RunRecord, Scope};
+    let CompareFiles { baseline, results, previous, justified } = *files;
     if !(floor.is_finite() && floor >= 0.0) {
         return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
     }
@@ -470,6 +518,7 @@ fn compare(
     if new.is_empty() {
         return Err(format!("{}: no benches to judge", results.display()).into());
     }
+    let current_env = check_environments(baseline, results, allow_unknown_environment)?;
     if exact {
         let diffs = baseline::differences(&old, &new);
         for (id, a, b) in &diffs {
@@ -530,6 +579,7 @@ fn compare(
             );
         } else {
             println!("against the previous commit's baseline, {}:", prev_path.display());
+            note_previous_environment(prev_path, current_env.as_ref())?;
             let c = baseline::compare_with_previous(&prev, &old, &new, &file, &gate);
             print!("{}", c.table());
             if !c.needed.is_empty() {
@@ -550,6 +600,82 @@ fn compare(
         // from a file that could not be read (exit 1).
         eprintln!("otlp-lab: regression gate failed against {}", baseline.display());
         std::process::exit(GATE_FAILED);
+    }
+    Ok(())
+}
+
+/// The environment gate of `compare`: reads the records beside the baseline
+/// and the run and refuses ([`Refusal`](otlp_lab::toolchain::Refusal)) when
+/// their toolchains differ, or when one is missing without
+/// `allow_unknown`; prints the differences that are only warnings. Returns
+/// the record of the current toolchain (the baseline's, else the run's) for
+/// the comparison with the previous baseline.
+fn check_environments(
+    baseline: &Path,
+    results: &Path,
+    allow_unknown: bool,
+) -> Result<Option<otlp_lab::html::env::Environment>, Box<dyn Error>> {
+    use otlp_lab::html::env::Environment;
+    use otlp_lab::toolchain::Refusal;
+    let base = Environment::read_beside(baseline)?;
+    let run = Environment::read_beside(results)?;
+    match (&base, &run) {
+        (Some(b), Some(r)) => {
+            let check = b.check(r);
+            if !check.comparable() {
+                let (baseline, run) = (baseline.to_owned(), results.to_owned());
+                return Err(Refusal::Toolchain { baseline, run, differences: check.refused }.into());
+            }
+            for w in &check.warned {
+                println!("warning: the environments differ in {w} (the toolchain and CPU features match: compared)");
+            }
+        }
+        _ => {
+            for (path, env) in [(baseline, &base), (results, &run)] {
+                if env.is_some() {
+                    continue;
+                }
+                let record = Environment::path_for(path);
+                if !allow_unknown {
+                    return Err(Refusal::Unknown { results: path.to_owned(), record }.into());
+                }
+                println!(
+                    "note: {} has no environment record ({}): compared without knowing its toolchain (--allow-unknown-environment)",
+                    path.display(),
+                    record.display()
+                );
+            }
+        }
+    }
+    Ok(base.or(run))
+}
+
+/// Says what is known of the previous baseline's toolchain. Its counts are
+/// compared whatever it was: the previous baseline is the one this commit
+/// replaced, so a toolchain change in this commit shows as changed counts,
+/// each worse one needing its justification like any other.
+fn note_previous_environment(
+    previous: &Path,
+    current: Option<&otlp_lab::html::env::Environment>,
+) -> Result<(), Box<dyn Error>> {
+    use otlp_lab::html::env::Environment;
+    match (Environment::read_beside(previous)?, current) {
+        (None, _) => println!(
+            "note: the previous baseline has no environment record ({}): its counts are compared as they are, its toolchain unknown",
+            Environment::path_for(previous).display()
+        ),
+        (Some(p), Some(c)) => {
+            let check = p.check(c);
+            if !check.comparable() {
+                println!(
+                    "note: the previous baseline was measured on another toolchain than the current one, which this commit changed; its counts are compared, and each worse count needs its justification:"
+                );
+                for d in &check.refused {
+                    println!("  {}: previous {}, current {}", d.key, d.baseline, d.run);
+                }
+            }
+        }
+        (Some(_), None) => {}
     }
     Ok(())
 }
@@ -587,6 +713,10 @@ fn run_job(job: Job, iterations: Option<u32>, params: &ScenarioParams) -> Result
 /// Exit code of `compare` when the gate flags a regression (iai-callgrind's
 /// runner uses the same for its own limits).
 const GATE_FAILED: i32 = 3;
+
+/// Exit code of `compare` when it refuses to compare (different toolchains,
+/// or an environment record missing).
+const ENVIRONMENT_REFUSED: u8 = 4;
 
 /// Runs the heap profiler binary, which sits beside this one (it has dhat's
 /// global allocator, this one keeps the system's).

@@ -2,12 +2,17 @@
 //! call it: a saved run passes against itself; one bench 1% slower, one
 //! allocation more on any bench, or a bench missing from a full run fails and
 //! is named; a partial run says so; a regression saved into the baseline fails
-//! against the previous baseline unless its justification matches.
+//! against the previous baseline unless its justification matches. Before
+//! any count, the environment records beside the two files must name the
+//! same toolchain: another rustc refuses (exit 4), another CPU model name
+//! alone is a warning, and a baseline without a record is refused unless
+//! `--allow-unknown-environment` is given.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use otlp_lab::baseline::{self, Metrics, Results};
+use otlp_lab::html::env::Environment;
 
 fn lab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_otlp-lab"))
@@ -22,9 +27,31 @@ fn saved_run() -> Results {
     r
 }
 
+/// Exit code of a refusal to compare (environment records).
+const REFUSED: i32 = 4;
+
+/// The environment record of the report's fixture: one machine, one toolchain.
+fn environment() -> Environment {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/report/profiles/environment.json");
+    Environment::read(&path).expect("the fixture reads").expect("the fixture exists")
+}
+
+/// Writes the results and, beside them, the fixture's environment record.
 fn write(dir: &Path, name: &str, r: &Results) -> PathBuf {
+    write_with(dir, name, r, Some(&environment()))
+}
+
+/// Writes the results and, when given, an environment record beside them.
+fn write_with(dir: &Path, name: &str, r: &Results, env: Option<&Environment>) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, baseline::to_bmf(r)).expect("write BMF");
+    let record = Environment::path_for(&p);
+    match env {
+        Some(e) => e.write(&record).expect("write the record"),
+        None => {
+            let _absent = std::fs::remove_file(&record);
+        }
+    }
     p
 }
 
@@ -178,5 +205,137 @@ fn a_regression_saved_into_the_baseline_needs_its_exact_justification() {
     let (out, text) = compare(&current, &current, &["--previous", prev_arg, "--justified", just_arg]);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("has no `why`"), "{text}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn identical_environments_compare_and_a_differing_rustc_refuses_naming_it() {
+    let dir = std::env::temp_dir().join(format!("otlp-lab-gate-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = write(&dir, "base.json", &saved_run());
+    let same = write(&dir, "same.json", &saved_run());
+    let (out, text) = compare(&base, &same, &[]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("gate: passed (3 benches") && !text.contains("warning") && !text.contains("refused"),
+        "{text}"
+    );
+
+    // Another rustc (release and commit): refused before any count, each key with both values.
+    let mut env = environment();
+    env.rustc.release = "1.96.0".into();
+    env.rustc.commit_hash = Some("1111111111111111111111111111111111111111".into());
+    env.rustc.llvm_version = Some("22.1.8".into());
+    let other = write_with(&dir, "other.json", &saved_run(), Some(&env));
+    let (out, text) = compare(&base, &other, &[]);
+    assert_eq!(out.status.code(), Some(REFUSED), "{text}");
+    assert!(text.contains("were measured on different toolchains"), "{text}");
+    assert!(text.contains("rustc.release: baseline 1.95.0, run 1.96.0"), "{text}");
+    assert!(
+        text.contains("rustc.commit-hash: baseline 59807616e1fa2540724bfbac14d7976d7e4a3860, run 1111111111111111111111111111111111111111"),
+        "{text}"
+    );
+    assert!(text.contains("rustc.llvm-version: baseline 22.1.2, run 22.1.8"), "{text}");
+    assert!(!text.contains("gate: "), "no count is judged: {text}");
+    // The determinism check and the flag for unknown records do not get round it.
+    let (out, _) = compare(&base, &other, &["--exact"]);
+    assert_eq!(out.status.code(), Some(REFUSED));
+    let (out, _) = compare(&base, &other, &["--allow-unknown-environment"]);
+    assert_eq!(out.status.code(), Some(REFUSED));
+
+    // Other keys of the fingerprint refuse alike.
+    let mut env = environment();
+    env.cpu_features.retain(|f| f != "avx2");
+    env.profiles.insert("profile.bench.lto".into(), "thin".into());
+    env.valgrind = Some("valgrind-3.22.0".into());
+    let other = write_with(&dir, "other.json", &saved_run(), Some(&env));
+    let (out, text) = compare(&base, &other, &[]);
+    assert_eq!(out.status.code(), Some(REFUSED), "{text}");
+    for key in [
+        "valgrind: baseline valgrind-3.19.0, run valgrind-3.22.0",
+        "cpu-features: baseline avx avx2 bmi1",
+        "profile.bench.lto: baseline fat, run thin",
+    ] {
+        assert!(text.contains(key), "{key}: {text}");
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_differing_cpu_model_alone_warns_and_compares() {
+    let dir = std::env::temp_dir().join(format!("otlp-lab-gate-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = write(&dir, "base.json", &saved_run());
+    let env = Environment { cpu_model: "AMD EPYC 9B14 96-Core Processor".into(), ..environment() };
+    let run = write_with(&dir, "run.json", &saved_run(), Some(&env));
+    let (out, text) = compare(&base, &run, &[]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("warning: the environments differ in cpu-model: baseline Fixture CPU @ 2.10GHz, run AMD EPYC 9B14 96-Core Processor"),
+        "{text}"
+    );
+    assert!(text.contains("gate: passed (3 benches"), "{text}");
+    // Compared means judged: a regression on the other machine still fails.
+    let mut slower = saved_run();
+    slower.get_mut("json_parse_traces_512").expect("present").instructions += 200_000;
+    let slower = write_with(&dir, "slower.json", &slower, Some(&env));
+    let (out, text) = compare(&base, &slower, &[]);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("warning: the environments differ in cpu-model"), "{text}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_baseline_without_an_environment_record_is_refused_without_the_flag() {
+    let dir = std::env::temp_dir().join(format!("otlp-lab-gate-unknown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = write_with(&dir, "base.json", &saved_run(), None);
+    let run = write(&dir, "run.json", &saved_run());
+    let (out, text) = compare(&base, &run, &[]);
+    assert_eq!(out.status.code(), Some(REFUSED), "{text}");
+    assert!(text.contains("base.json has no environment record") && text.contains("base.env.json"), "{text}");
+    assert!(text.contains("--allow-unknown-environment"), "{text}");
+    let (out, text) = compare(&base, &run, &["--allow-unknown-environment"]);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("note: ") && text.contains("compared without knowing its toolchain"), "{text}");
+    assert!(text.contains("gate: passed (3 benches"), "{text}");
+    // A run without one is refused the same way.
+    let (out, text) = compare(&run, &base, &[]);
+    assert_eq!(out.status.code(), Some(REFUSED), "{text}");
+    // A record that is not one is a bad file (exit 1), not a refusal.
+    std::fs::write(Environment::path_for(&base), "{\"cpu_model\": 1}").expect("write");
+    let (out, text) = compare(&base, &run, &[]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("base.env.json"), "{text}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_previous_baseline_without_a_record_or_on_another_toolchain_is_still_compared() {
+    let dir = std::env::temp_dir().join(format!("otlp-lab-gate-prev-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut older = saved_run();
+    older.get_mut("encode_direct_traces_512").expect("present").instructions -= 100_000;
+    let current = write(&dir, "main.json", &saved_run());
+    let run = write(&dir, "run.json", &saved_run());
+
+    // HEAD~1's baseline predates the records: counts compared, and said so.
+    let previous = write_with(&dir, "previous.json", &older, None);
+    let prev_arg = previous.to_str().expect("utf-8 path");
+    let (out, text) = compare(&current, &run, &["--previous", prev_arg]);
+    assert_eq!(out.status.code(), Some(3), "the regression against it still counts: {text}");
+    assert!(text.contains("note: the previous baseline has no environment record"), "{text}");
+    assert!(text.contains("REGRESSED") && text.contains(": encode_direct_traces_512"), "{text}");
+    let unchanged = write_with(&dir, "previous.json", &saved_run(), None);
+    let (out, text) = compare(&current, &run, &["--previous", unchanged.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{text}");
+
+    // Measured on the toolchain this commit replaced: compared, the change named.
+    let env = Environment { runner: Some("0.16.0".into()), ..environment() };
+    let previous = write_with(&dir, "previous.json", &older, Some(&env));
+    let (out, text) = compare(&current, &run, &["--previous", previous.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("measured on another toolchain"), "{text}");
+    assert!(text.contains("iai-callgrind-runner: previous 0.16.0, current 0.16.1"), "{text}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }

@@ -54,6 +54,9 @@ fn the_report_carries_the_files_figures_and_marks_what_did_not_run() {
         "Fixture CPU @ 2.10GHz",
         "0123456789abcdef0123456789abcdef01234567",
         "valgrind-3.19.0",
+        "22.1.2",
+        "Cargo.toml profile.bench.lto",
+        "avx avx2 bmi1 bmi2 pclmulqdq sse2 sse4_1 sse4_2 ssse3",
         // results.json against baseline.json: counts, per item, deltas, verdicts
         "9,882,112",
         "9,689,000",
