@@ -279,18 +279,14 @@ impl OtlpLayer {
         Some((span, sampled))
     }
 
-    /// A span event from `event`, at the span's limits.
-    fn span_event(&self, span: &mut Span, event: &TracingEvent<'_>) {
-        let meta = event.metadata();
-        if *meta.level() == Level::ERROR && span.status.code == StatusCode::Unset {
-            span.status.code = StatusCode::Error;
-        }
-        if span.events.len() >= self.config.max_events_per_span {
-            span.dropped_events_count = span.dropped_events_count.saturating_add(1);
-            return;
-        }
-        let mut e = Event { time_unix_nano: now(), name: Str::from_static(meta.name()), ..Event::default() };
-        e.attributes = lists::key_values();
+    /// A span event from `event`.
+    fn span_event(&self, event: &TracingEvent<'_>) -> Event {
+        let mut e = Event {
+            time_unix_nano: now(),
+            name: Str::from_static(event.metadata().name()),
+            attributes: lists::key_values(),
+            dropped_attributes_count: 0,
+        };
         let mut visit = EventFields {
             message: None,
             attributes: fields::Attributes {
@@ -304,11 +300,24 @@ impl OtlpLayer {
         if let Some(message) = visit.message {
             e.name = message;
         }
-        // The first block comes from the recycled lists, as in `SpanBuilder::event`.
-        if span.events.capacity() == 0 {
-            span.events = lists::events();
+        e
+    }
+
+    /// Adds `event` to `span` (or counts it, past the limit).
+    fn add_event(&self, span: &mut Span, level: Level, event: Option<Event>) {
+        if level == Level::ERROR && span.status.code == StatusCode::Unset {
+            span.status.code = StatusCode::Error;
         }
-        span.events.push(e);
+        match event {
+            Some(e) if span.events.len() < self.config.max_events_per_span => {
+                // The first block comes from the recycled lists, as in `SpanBuilder::event`.
+                if span.events.capacity() == 0 {
+                    span.events = lists::events();
+                }
+                span.events.push(e);
+            }
+            _ => span.dropped_events_count = span.dropped_events_count.saturating_add(1),
+        }
     }
 
     /// A log record from an event outside any span.
@@ -390,16 +399,39 @@ where
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
         if let Some(span) = ctx.event_span(event) {
-            let mut ext = span.extensions_mut();
-            if let Some(r) = ext.get_mut::<Recorded>() {
-                if r.recording {
-                    self.span_event(&mut r.span, event);
-                }
-                return;
+            /// What the event's span does with it.
+            enum Target {
+                /// Records it; with room for one more event or not.
+                Span { room: bool },
+                /// Nothing: sampled out with its span.
+                Nothing,
+                /// A log record: the layer holds nothing for the span.
+                Log,
             }
-            // Sampled out with its span.
-            if ext.get_mut::<Unsampled>().is_some() {
-                return;
+            // Read first, so that the fields are visited without holding
+            // the span's lock (a field's `Debug` impl that records into the
+            // same span, `Span::record`, would wait on it for ever).
+            let into = {
+                let ext = span.extensions();
+                match ext.get::<Recorded>() {
+                    Some(r) if r.recording => {
+                        Target::Span { room: r.span.events.len() < self.config.max_events_per_span }
+                    }
+                    Some(_) => Target::Nothing,
+                    None if ext.get::<Unsampled>().is_some() => Target::Nothing,
+                    None => Target::Log,
+                }
+            };
+            match into {
+                Target::Span { room } => {
+                    let e = room.then(|| self.span_event(event));
+                    if let Some(r) = span.extensions_mut().get_mut::<Recorded>() {
+                        self.add_event(&mut r.span, *event.metadata().level(), e);
+                    }
+                    return;
+                }
+                Target::Nothing => return,
+                Target::Log => {}
             }
         }
         if self.config.logs {

@@ -501,3 +501,47 @@ async fn spans_arrive_at_the_receiver_over_http_with_their_parents() {
     let counts = receiver.shutdown().await;
     assert_eq!((counts.spans, counts.logs), (6, 1));
 }
+
+#[tokio::test]
+async fn limits_count_what_they_drop_and_follows_from_becomes_a_link() {
+    let config = LayerConfig { max_attributes_per_span: 2, max_events_per_span: 3, ..LayerConfig::default() };
+    let got = run(config, || {
+        let cause = tracing::info_span!("cause");
+        let span = tracing::info_span!("bounded", a = 1, b = 2, c = 3, d = 4);
+        span.follows_from(&cause);
+        span.in_scope(|| {
+            for i in 0..5 {
+                tracing::info!(i, j = i, k = i, "tick");
+            }
+        });
+    })
+    .await;
+    let cause = got.span("cause");
+    let s = got.span("bounded");
+    assert_eq!((s.attributes.len(), s.dropped_attributes_count), (2, 2));
+    assert_eq!((s.events.len(), s.dropped_events_count), (3, 2));
+    assert_eq!((s.events[0].attributes.len(), s.events[0].dropped_attributes_count), (2, 1));
+    assert_eq!(s.links.len(), 1);
+    assert_eq!((s.links[0].trace_id, s.links[0].span_id), (cause.trace_id, cause.span_id));
+    assert_eq!(s.links[0].flags & FLAG_SAMPLED, FLAG_SAMPLED);
+}
+
+#[tokio::test]
+async fn an_unsampled_span_propagates_its_trace_unsampled() {
+    let mut contexts = Vec::new();
+    let got = run(ratio(0.0), || {
+        let root = tracing::info_span!("root");
+        let child = root.in_scope(|| tracing::info_span!("child"));
+        contexts.push(OtlpLayer::span_context(&root).expect("recorded"));
+        contexts.push(OtlpLayer::span_context(&child).expect("its root's trace"));
+        // A sampled remote parent cannot be set on a span whose local
+        // parent was not sampled: its fields were never recorded.
+        assert_eq!(OtlpLayer::set_parent_from_headers(&child, REMOTE, None), Err(ContextError::UnsampledLocalParent));
+    })
+    .await;
+    assert!(got.spans.is_empty());
+    let [root, child] = &contexts[..] else { panic!("two contexts") };
+    assert!(!root.is_sampled() && !child.is_sampled());
+    assert_eq!(child.trace_id, root.trace_id);
+    assert_eq!(child.span_id, root.span_id, "the nearest recorded ancestor stands for it");
+}
