@@ -4,8 +4,9 @@
 //! Keys are the fields' `&'static str` names, kept static in [`Str`]. Values
 //! keep their type (i64, f64, bool, string, bytes); an integer outside i64
 //! becomes its decimal string, as tracing-opentelemetry does. Strings and
-//! `Debug`/`Display` values are formatted with [`Str::format`], into a chunk
-//! shared with the strings formatted before them: no allocation per value.
+//! `Debug`/`Display` values are copied ([`Str::copy_shared`]) or formatted
+//! ([`Str::format`]) into a chunk shared with the strings before them: no
+//! allocation per value.
 
 use std::fmt::{self, Write as _};
 
@@ -15,7 +16,7 @@ use tracing::field::{Field, Visit};
 /// A field's string value as a [`Str`].
 #[inline]
 fn text(value: &str) -> Str {
-    Str::format(format_args!("{value}"))
+    Str::copy_shared(value)
 }
 
 /// A `Debug` value (which for `%x` fields is its `Display`) as a [`Str`].
