@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The library crate on its own, as an app that embeds it gets it:
-# 1. its default dependency tree (normal edges) holds none of the lab's tools
-#    and not the official OpenTelemetry SDK or proto crates;
+# 1. its default dependency tree (normal edges), and with the receiver or the
+#    `tracing` layer, holds none of the lab's tools and not the official
+#    OpenTelemetry SDK or proto crates;
 # 2. each feature combination that matters builds alone with no warnings
 #    (clippy on the library target: no dev-dependencies, so no feature comes
 #    in through them);
@@ -21,7 +22,7 @@ packages() {
 
 status=0
 # The default build is the exporter alone (no default features).
-for combo in "" "--features receiver" "--all-features"; do
+for combo in "" "--features receiver" "--features tracing" "--all-features"; do
   # shellcheck disable=SC2086 # the combination is a list of flags
   tree=$(packages $combo)
   n=$(printf '%s\n' "$tree" | wc -l)
@@ -37,7 +38,7 @@ for combo in "" "--features receiver" "--all-features"; do
 done
 [ $status -eq 0 ] || exit 1
 
-for combo in "" "--features receiver" "--features reference" "--features fixtures" "--all-features"; do
+for combo in "" "--features receiver" "--features reference" "--features fixtures" "--features tracing" "--all-features"; do
   echo "==> cargo clippy -p $lib ${combo:-(default features)}"
   # shellcheck disable=SC2086
   cargo clippy --release --locked -p "$lib" $combo -- -D warnings

@@ -55,13 +55,18 @@
 //!   does not compile it.
 //! - `fixtures` (feature `fixtures`): the seeded standard batches that the
 //!   lab and the tests share.
+//! - `layer` (feature `tracing`): a `tracing-subscriber` layer that turns an
+//!   app's `tracing` spans and events into spans and log records and hands
+//!   them to an exporter's handle.
 //! - [`simd`]: the SIMD hex and UTF-8 routines beside their scalar references.
 //! - [`error`]: the crate's [`Error`], one variant per layer.
 //!
 //! Dependencies point one way: the model (and `simd`) at the bottom; encode
 //! and compress on the model and the pool; the pipeline on those; the
 //! transport on the pipeline; the exporter on all of them. The receiver
-//! uses only the model and the codecs, and nothing uses the receiver.
+//! uses only the model and the codecs, and nothing uses the receiver. The
+//! `tracing` layer uses the model and the pipeline's handle, and nothing
+//! uses it.
 //!
 //! # Usage
 //!
@@ -102,6 +107,8 @@ pub mod error;
 pub mod exporter;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+#[cfg(feature = "tracing")]
+pub mod layer;
 pub mod model;
 pub mod pipeline;
 pub mod pool;
@@ -109,6 +116,12 @@ pub mod pool;
 pub mod receiver;
 pub mod simd;
 pub mod transport;
+
+// The README's Rust snippets (the `tracing` section's) compile as doctests,
+// so that the lines it tells an app to add cannot rot.
+#[cfg(all(doctest, feature = "tracing"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 // What an embedding service needs, in one place: the exporter and its
 // settings, the model, the stats and the errors.

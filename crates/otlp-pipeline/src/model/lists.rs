@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 use std::thread::LocalKey;
 
-use crate::model::{Event, KeyValue, LogsData, TracesData};
+use crate::model::{Event, KeyValue, LogsData, Span, TracesData};
 
 /// Lists moved between a thread and the shared stock at once.
 pub const CHUNK: usize = 64;
@@ -179,16 +179,32 @@ pub fn recycle_traces(data: &mut TracesData) {
             for rs in &mut data.resource_spans {
                 for ss in &mut rs.scope_spans {
                     for s in &mut ss.spans {
-                        KEY_VALUES.give(kvs, std::mem::take(&mut s.attributes));
-                        for e in &mut s.events {
-                            KEY_VALUES.give(kvs, std::mem::take(&mut e.attributes));
-                        }
-                        EVENTS.give(evs, std::mem::take(&mut s.events));
+                        give_span(kvs, evs, s);
                     }
                 }
             }
         });
     });
+}
+
+/// Takes the attribute and event lists out of one span that will not be
+/// exported (sampled out, or refused by a full queue), for reuse.
+pub fn recycle_span(span: &mut Span) {
+    KEY_VALUES.with_local(|kvs| {
+        let Some(kvs) = kvs else { return };
+        EVENTS.with_local(|evs| {
+            let Some(evs) = evs else { return };
+            give_span(kvs, evs, span);
+        });
+    });
+}
+
+fn give_span(kvs: &mut Local<KeyValue>, evs: &mut Local<Event>, s: &mut Span) {
+    KEY_VALUES.give(kvs, std::mem::take(&mut s.attributes));
+    for e in &mut s.events {
+        KEY_VALUES.give(kvs, std::mem::take(&mut e.attributes));
+    }
+    EVENTS.give(evs, std::mem::take(&mut s.events));
 }
 
 /// Takes the attribute list out of every record of `data` for reuse.

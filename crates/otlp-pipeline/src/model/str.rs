@@ -107,6 +107,25 @@ impl Str {
             .unwrap_or_else(|| Str::from(fmt::format(args)))
     }
 
+    /// Copies `s` into the chunk [`Str::format`] formats into: the same
+    /// string as `Str::format(format_args!("{s}"))`, without the formatting
+    /// machinery (a plain copy; for the string values a `tracing` field
+    /// hands over by reference, which cannot be kept as they are).
+    pub fn copy_shared(s: &str) -> Self {
+        FORMAT_CHUNK
+            .try_with(|chunk| {
+                let mut chunk = chunk.try_borrow_mut().ok()?;
+                if chunk.capacity() - chunk.len() < FORMAT_CHUNK_MIN_ROOM {
+                    // The old chunk lives on in the strings split off it.
+                    *chunk = bytes::BytesMut::with_capacity(FORMAT_CHUNK_BYTES);
+                }
+                Some(Str::copy_into(&mut chunk, s))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Str::copy_from(s))
+    }
+
     /// Frees this thread's [`Str::format`] chunk now rather than at thread
     /// exit (strings formatted from it keep their part of it alive). A leak
     /// audit calls it after a job, so that this per-thread cache of a few
@@ -265,6 +284,16 @@ mod tests {
         assert_eq!(Str::format(format_args!("static")), "static");
         let long = "x".repeat(3 * FORMAT_CHUNK_BYTES);
         assert_eq!(Str::format(format_args!("{long}!")).len(), long.len() + 1);
+    }
+
+    #[test]
+    fn copy_shared_copies_into_the_format_chunk() {
+        let a = Str::copy_shared("GET");
+        let b = Str::copy_shared("");
+        let long = "y".repeat(2 * FORMAT_CHUNK_BYTES);
+        let c = Str::copy_shared(&long);
+        let d = Str::format(format_args!("after-{}", 1));
+        assert_eq!((a.as_str(), b.as_str(), c.as_str(), d.as_str()), ("GET", "", long.as_str(), "after-1"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod faults;
 mod grpc;
 mod http;
 mod json;
+mod layer;
 mod pipeline;
 mod proto;
 mod tls;
