@@ -13,7 +13,7 @@
 //! | `pipeline_batch_discard_512` | the sink's body, as above |
 //! | `compress_{zstd,gzip}*` | the `zstd` / `flate2` crates themselves decompress to the input batch |
 //! | `decompress_*` | equal to the original batch, and prost decodes it as above |
-//! | `json_write_*` | serde_json parses it; the item count and, per item, the ids (hex by `format!`), names, metric names or severities read from that tree equal the fixture's; a parser other than the writer gives a model equal to the fixture: the serde path (`json::parse_*_serde`) for traces and logs, the simd-json one for metrics (serde_json's default float parse is one ulp off on a fixture double) |
+//! | `json_write_*` | serde_json parses it, and per item the fields read from that tree by their OTLP/JSON names equal the fixture's (spans: ids in hex by `format!`, name, kind, times, attribute keys; metrics: name, unit, point count; log records: time, severity number and text, body, attribute keys); then a parser other than the writer gives a model equal to the fixture: the serde path (`json::parse_*_serde`) for traces and logs, the simd-json one for metrics (serde_json's default float parse is one ulp off on a fixture double). Both parsers share the library's field mapping (`encode/json/parse/`), so only the serde_json tree checks are wholly independent of it |
 //! | `json_parse_*` | the parsed model equals the fixture (`PartialEq` derived on the model) |
 //! | `decode_{reference,direct}_traces_512` | the decoded model equals the fixture |
 //! | `clone_spans_*` | the clones equal a fresh `fixtures::spans` |
@@ -517,12 +517,7 @@ fn json_items<'a>(doc: &'a serde_json::Value, path: [&str; 3]) -> Vec<&'a serde_
     list(doc, path[0]).flat_map(|r| list(r, path[1])).flat_map(|s| list(s, path[2])).collect()
 }
 
-fn json_field_equal(
-    w: Workload,
-    what: &str,
-    got: Vec<Option<String>>,
-    expected: Vec<Option<String>>,
-) -> Result<(), VerifyError> {
+fn json_field_equal(w: Workload, what: &str, got: Vec<String>, expected: Vec<String>) -> Result<(), VerifyError> {
     if got.len() != expected.len() {
         return Err(mismatch(w, SERDE_JSON, format!("{} items, expected {}", got.len(), expected.len())));
     }
@@ -532,8 +527,24 @@ fn json_field_equal(
     }
 }
 
-fn json_str(v: &serde_json::Value, key: &str) -> Option<String> {
-    v.get(key).and_then(|s| s.as_str()).map(str::to_owned)
+/// A field as text: a string as is, a number in decimal (OTLP/JSON writes
+/// 64-bit integers as strings, smaller ones as numbers), absent as "".
+fn json_text(v: &serde_json::Value, key: &str) -> String {
+    match v.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(n @ serde_json::Value::Number(_)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The keys of an item's `attributes` list, in order.
+fn json_keys(v: &serde_json::Value) -> String {
+    let keys = v.get("attributes").and_then(|a| a.as_array()).into_iter().flatten();
+    keys.map(|kv| json_text(kv, "key")).collect::<Vec<_>>().join(",")
+}
+
+fn model_keys(attributes: &[otlp_pipeline::model::KeyValue]) -> String {
+    attributes.iter().map(|kv| kv.key.to_string()).collect::<Vec<_>>().join(",")
 }
 
 fn parsed_equal<T: PartialEq + Debug>(
@@ -549,24 +560,41 @@ fn parsed_equal<T: PartialEq + Debug>(
 fn json_traces(w: Workload, b: &[u8], fixture: &TracesData) -> Result<(), VerifyError> {
     let doc = parse_json(w, b)?;
     let spans = json_items(&doc, ["resourceSpans", "scopeSpans", "spans"]);
-    let field = |key: &str| spans.iter().map(|s| json_str(s, key)).collect::<Vec<_>>();
-    json_field_equal(w, "traceId", field("traceId"), fixture.spans().map(|s| Some(hex(&s.trace_id.0))).collect())?;
-    json_field_equal(w, "spanId", field("spanId"), fixture.spans().map(|s| Some(hex(&s.span_id.0))).collect())?;
-    json_field_equal(w, "name", field("name"), fixture.spans().map(|s| Some(s.name.to_string())).collect())?;
+    let field = |key: &str| spans.iter().map(|s| json_text(s, key)).collect::<Vec<_>>();
+    let model = |f: &dyn Fn(&Span) -> String| fixture.spans().map(f).collect::<Vec<_>>();
+    json_field_equal(w, "traceId", field("traceId"), model(&|s| hex(&s.trace_id.0)))?;
+    json_field_equal(w, "spanId", field("spanId"), model(&|s| hex(&s.span_id.0)))?;
+    json_field_equal(
+        w,
+        "parentSpanId",
+        field("parentSpanId"),
+        model(&|s| s.parent_span_id.map(|p| hex(&p.0)).unwrap_or_default()),
+    )?;
+    json_field_equal(w, "name", field("name"), model(&|s| s.name.to_string()))?;
+    json_field_equal(w, "kind", field("kind"), model(&|s| (s.kind as i32).to_string()))?;
+    json_field_equal(
+        w,
+        "startTimeUnixNano",
+        field("startTimeUnixNano"),
+        model(&|s| s.start_time_unix_nano.to_string()),
+    )?;
+    json_field_equal(w, "endTimeUnixNano", field("endTimeUnixNano"), model(&|s| s.end_time_unix_nano.to_string()))?;
+    json_field_equal(
+        w,
+        "attribute keys",
+        spans.iter().map(|s| json_keys(s)).collect(),
+        model(&|s| model_keys(&s.attributes)),
+    )?;
     parsed_equal(w, json::parse_traces_serde(b), fixture)
 }
 
 fn json_metrics(w: Workload, b: &[u8], fixture: &MetricsData) -> Result<(), VerifyError> {
     let doc = parse_json(w, b)?;
     let metrics = json_items(&doc, ["resourceMetrics", "scopeMetrics", "metrics"]);
-    let expected: Vec<_> = fixture
-        .resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|s| &s.metrics)
-        .map(|m| Some(m.name.to_string()))
-        .collect();
-    json_field_equal(w, "name", metrics.iter().map(|m| json_str(m, "name")).collect(), expected)?;
+    let all: Vec<_> = fixture.resource_metrics.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).collect();
+    let field = |key: &str| metrics.iter().map(|m| json_text(m, key)).collect::<Vec<_>>();
+    json_field_equal(w, "name", field("name"), all.iter().map(|m| m.name.to_string()).collect())?;
+    json_field_equal(w, "unit", field("unit"), all.iter().map(|m| m.unit.to_string()).collect())?;
     let points: usize = metrics
         .iter()
         .filter_map(|m| m.as_object())
@@ -588,16 +616,27 @@ fn json_metrics(w: Workload, b: &[u8], fixture: &MetricsData) -> Result<(), Veri
 }
 
 fn json_logs(w: Workload, b: &[u8], fixture: &LogsData) -> Result<(), VerifyError> {
+    use otlp_pipeline::model::{AnyValue, LogRecord};
     let doc = parse_json(w, b)?;
     let records = json_items(&doc, ["resourceLogs", "scopeLogs", "logRecords"]);
-    let expected: Vec<_> = fixture
-        .resource_logs
-        .iter()
-        .flat_map(|r| &r.scope_logs)
-        .flat_map(|s| &s.log_records)
-        .map(|r| Some(r.severity_number.0.to_string()))
-        .collect();
-    let got = records.iter().map(|r| r.get("severityNumber").map(|n| n.to_string())).collect();
-    json_field_equal(w, "severityNumber", got, expected)?;
+    let field = |key: &str| records.iter().map(|r| json_text(r, key)).collect::<Vec<_>>();
+    let all: Vec<&LogRecord> =
+        fixture.resource_logs.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records).collect();
+    let model = |f: &dyn Fn(&LogRecord) -> String| all.iter().map(|r| f(r)).collect::<Vec<_>>();
+    json_field_equal(w, "timeUnixNano", field("timeUnixNano"), model(&|r| r.time_unix_nano.to_string()))?;
+    json_field_equal(w, "severityNumber", field("severityNumber"), model(&|r| r.severity_number.0.to_string()))?;
+    json_field_equal(w, "severityText", field("severityText"), model(&|r| r.severity_text.to_string()))?;
+    let bodies = records.iter().map(|r| r.get("body").map(|v| json_text(v, "stringValue")).unwrap_or_default());
+    let model_bodies = model(&|r| match &r.body {
+        Some(AnyValue::String(s)) => s.to_string(),
+        _ => String::new(),
+    });
+    json_field_equal(w, "body.stringValue", bodies.collect(), model_bodies)?;
+    json_field_equal(
+        w,
+        "attribute keys",
+        records.iter().map(|r| json_keys(r)).collect(),
+        model(&|r| model_keys(&r.attributes)),
+    )?;
     parsed_equal(w, json::parse_logs_serde(b), fixture)
 }
