@@ -31,7 +31,9 @@ Checks otlp-lab against independent OTLP implementations, everything on
 
   decode  3. `otlp-lab encode` output (N = 1, 64, 1000) parsed with the official
              generated classes: counts, field values, no unknown fields, byte-identical
-             re-serialization, and the .json files equal to the .pb ones.
+             re-serialization, every item's values equal to expected.json (written
+             by serde_json from the fixture model, not by the encoders), and the
+             .json files equal to the .pb ones.
 
   Every gRPC run goes through scripts/interop/grpc_tap.py, a loopback relay that
   reads the HTTP/2 frames it forwards: the calls on the wire must be as many as
@@ -512,7 +514,7 @@ check_decode() {
         timeout --foreground 120 "$VPY" "$INTEROP_DIR/decode_check.py" --dir "$d" --items "$n" >"$d.check" 2>&1 || rc=$?
         indent <"$d.check"
         if ((rc == 0)); then
-            record "$label" PASS "counts, fields, no unknown fields, SerializeToString() byte-identical, .json == .pb"
+            record "$label" PASS "counts, fields, every item == expected.json (model), no unknown fields, SerializeToString() byte-identical, .json == .pb"
         else
             record "$label" FAIL "$(grep -c 'FAIL:' "$d.check" || true) problem(s), first: $(grep -m1 'FAIL:' "$d.check" | sed 's/^ *FAIL: //')"
             failed=1

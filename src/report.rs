@@ -7,6 +7,7 @@ use crate::workloads::Workload;
 use otlp_pipeline::compress::{Compression, Compressor};
 use otlp_pipeline::encode::{direct, json, reference};
 use otlp_pipeline::fixtures;
+use otlp_pipeline::model::{LogsData, MetricsData, TracesData};
 
 /// One benchmark's instruction count, as read from the runner's output.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,7 +101,8 @@ pub fn icount_table(rows: &[IcountRow]) -> String {
 }
 
 /// Writes the standard fixtures as request bodies into `dir`: protobuf from
-/// the direct encoder and OTLP/JSON. Returns each file name and its size.
+/// the direct encoder and OTLP/JSON, and `expected.json` ([`expected_values`]).
+/// Returns each file name and its size.
 pub fn write_fixture_bodies(dir: &std::path::Path, items: usize) -> std::io::Result<Vec<(&'static str, usize)>> {
     std::fs::create_dir_all(dir)?;
     let traces = fixtures::traces(items);
@@ -120,10 +122,85 @@ pub fn write_fixture_bodies(dir: &std::path::Path, items: usize) -> std::io::Res
     files.push(("metrics.json", std::mem::take(&mut b)));
     json::write_logs(&logs, &mut b);
     files.push(("logs.json", std::mem::take(&mut b)));
+    let sidecar = expected_values(&traces, &metrics, &logs);
+    files.push(("expected.json", serde_json::to_vec_pretty(&sidecar).map_err(std::io::Error::other)?));
     files
         .into_iter()
         .map(|(name, bytes)| std::fs::write(dir.join(name), &bytes).map(|()| (name, bytes.len())))
         .collect()
+}
+
+/// What the fixture bodies hold, field by field, read from the model and
+/// written by serde_json (never by the encoders under test): the sidecar
+/// `expected.json` that `scripts/interop/decode_check.py` compares the
+/// official protobuf classes' decode of the `.pb` files with.
+pub fn expected_values(traces: &TracesData, metrics: &MetricsData, logs: &LogsData) -> serde_json::Value {
+    use otlp_pipeline::model::{AnyValue, MetricData, NumberValue};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let spans: Vec<_> = traces
+        .spans()
+        .map(|s| {
+            serde_json::json!({
+                "trace_id": hex(&s.trace_id.0),
+                "span_id": hex(&s.span_id.0),
+                "parent_span_id": s.parent_span_id.map(|p| hex(&p.0)).unwrap_or_default(),
+                "name": s.name.to_string(),
+                "kind": s.kind as i32,
+                "start_time_unix_nano": s.start_time_unix_nano,
+                "end_time_unix_nano": s.end_time_unix_nano,
+                "attributes": s.attributes.iter().map(|a| a.key.to_string()).collect::<Vec<_>>(),
+                "events": s.events.len(),
+            })
+        })
+        .collect();
+    let number = |v: &Option<NumberValue>| match v {
+        Some(NumberValue::Double(d)) => serde_json::json!({ "as_double": d }),
+        Some(NumberValue::Int(i)) => serde_json::json!({ "as_int": i }),
+        None => serde_json::Value::Null,
+    };
+    let metric_list: Vec<_> = metrics
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| {
+            let (kind, values) = match &m.data {
+                Some(MetricData::Gauge(p)) => ("gauge", p.iter().map(|p| number(&p.value)).collect()),
+                Some(MetricData::Sum { points, .. }) => ("sum", points.iter().map(|p| number(&p.value)).collect()),
+                Some(MetricData::Histogram { points, .. }) => {
+                    ("histogram", points.iter().map(|p| serde_json::json!({ "count": p.count })).collect())
+                }
+                Some(MetricData::ExponentialHistogram { points, .. }) => (
+                    "exponential_histogram",
+                    points.iter().map(|p| serde_json::json!({ "count": p.count })).collect(),
+                ),
+                None => ("", Vec::new()),
+            };
+            serde_json::json!({ "name": m.name.to_string(), "unit": m.unit.to_string(), "kind": kind, "points": values })
+        })
+        .collect();
+    let records: Vec<_> = logs
+        .resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .map(|r| {
+            serde_json::json!({
+                "time_unix_nano": r.time_unix_nano,
+                "severity_number": r.severity_number.0,
+                "severity_text": r.severity_text.to_string(),
+                "body": match &r.body { Some(AnyValue::String(s)) => s.to_string(), _ => String::new() },
+                "trace_id": r.trace_id.map(|t| hex(&t.0)).unwrap_or_default(),
+                "attributes": r.attributes.len(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "spans": spans,
+        "metrics": metric_list,
+        "points": metrics.point_count(),
+        "log_records": records,
+    })
 }
 
 /// Prints encoded sizes of the standard batches for every encoder and codec.

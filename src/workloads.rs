@@ -18,6 +18,9 @@ use otlp_pipeline::pipeline::{ExportRequest, ExportResult, ExportSink, Pipeline,
 use otlp_pipeline::pool::{BatchArena, BufferPool};
 use otlp_pipeline::simd;
 
+mod verify;
+pub use verify::{Output, Provenance, Verified, VerifyError, full_digest, verify_output};
+
 /// What a measured run produced. `checksum` depends on every run's output so
 /// the optimizer cannot drop the work, and tests pin it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,6 +368,19 @@ fn trace_batch_bytes() -> Vec<u8> {
     out
 }
 
+/// The ids of the hex workloads, drawn from the fixtures' seed.
+fn hex_ids() -> Vec<[u8; 16]> {
+    let mut rng = fixtures::SplitMix64::new(fixtures::SEED);
+    (0..HEX_IDS)
+        .map(|_| {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+            b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+            b
+        })
+        .collect()
+}
+
 /// A buffer already grown to hold `n` bytes, as a pooled buffer is in steady state.
 fn warm_buffer(n: usize) -> Vec<u8> {
     Vec::with_capacity(n)
@@ -376,6 +392,19 @@ impl Workload {
         match self {
             Workload::CloneSpans2048 | Workload::PipelineBatchZstd2048 => 4 * fixtures::DEFAULT_SPANS,
             _ => fixtures::DEFAULT_SPANS,
+        }
+    }
+
+    /// The settings of a pipeline workload's pipeline.
+    fn pipeline_config(self) -> PipelineConfig {
+        PipelineConfig {
+            max_batch_items: self.batch_spans(),
+            // Room for a whole batch offered before the batcher runs.
+            queue_capacity: PipelineConfig::default().queue_capacity.max(self.batch_spans()),
+            max_delay: PIPELINE_MAX_DELAY,
+            compression: if self == Workload::PipelineBatch { Compression::None } else { Compression::ZSTD_DEFAULT },
+            pool_bodies: self != Workload::PipelineBatchZstdNoPool,
+            ..PipelineConfig::default()
         }
     }
 
@@ -424,15 +453,7 @@ impl Workload {
                     .start_paused(true)
                     .build()
                     .expect("a current-thread runtime builds");
-                let config = PipelineConfig {
-                    max_batch_items: self.batch_spans(),
-                    // Room for a whole batch offered before the batcher runs.
-                    queue_capacity: PipelineConfig::default().queue_capacity.max(self.batch_spans()),
-                    max_delay: PIPELINE_MAX_DELAY,
-                    compression: if self == PipelineBatch { Compression::None } else { Compression::ZSTD_DEFAULT },
-                    pool_bodies: self != PipelineBatchZstdNoPool,
-                    ..PipelineConfig::default()
-                };
+                let config = self.pipeline_config();
                 let sink = Arc::new(DigestSink::default());
                 let pipeline = {
                     let _entered = runtime.enter();
@@ -507,18 +528,7 @@ impl Workload {
                 compressor.compress(codec_of(self), encoder.traces(&data), &mut out).expect("fixture compresses");
                 State::EncodeCompress { data, encoder, out, compressor }
             }
-            HexEncodeSimd | HexEncodeScalar => {
-                let mut rng = fixtures::SplitMix64::new(fixtures::SEED);
-                let ids = (0..HEX_IDS)
-                    .map(|_| {
-                        let mut b = [0u8; 16];
-                        b[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
-                        b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
-                        b
-                    })
-                    .collect();
-                State::HexEncode { ids, out: vec![0; HEX_IDS * 32] }
-            }
+            HexEncodeSimd | HexEncodeScalar => State::HexEncode { ids: hex_ids(), out: vec![0; HEX_IDS * 32] },
             HexDecodeSimd | HexDecodeScalar => {
                 let Prepared { state: State::HexEncode { ids, mut out }, .. } = HexEncodeScalar.prepare() else {
                     unreachable!("HexEncodeScalar prepares HexEncode")

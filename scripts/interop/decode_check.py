@@ -13,6 +13,13 @@ Used by scripts/interop.sh (check 3). For DIR written with `--items N`:
 - traces.json, metrics.json, logs.json parse with json.load and hold the
   same counts; traces.json's first traceId equals the first span's trace id
   in hex;
+- expected.json, written by `otlp-lab encode` with serde_json from the
+  fixture MODEL (never from the encoders under test), names the value of
+  every item: per span its trace, span and parent ids, name, kind, times,
+  attribute keys in order and event count; per metric its name, unit, kind
+  and every point's value (or histogram count); per log record its time,
+  severity, body, trace id and attribute count. Every one must equal what
+  the official classes decoded from the .pb file;
 - each .json, with its hex ids turned into base64 (what the protobuf JSON
   mapping expects), parses with google.protobuf.json_format.ParseDict into
   a message equal to the one decoded from the matching .pb.
@@ -163,6 +170,67 @@ def expect_service(what: str, resources) -> None:
     expect(f"{what}: resource service.name", svc.string_value if svc else None, "checkout")
 
 
+def expect_items(what: str, got: list, want: list) -> None:
+    """Item by item, reporting the count and the first differing item only."""
+    if len(got) != len(want):
+        fail(f"{what}: {len(got)} items decoded, expected.json has {len(want)}")
+        return
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            keys = [k for k in w if g.get(k) != w.get(k)]
+            fail(f"{what} #{i}: {', '.join(f'{k} got {g.get(k)!r}, want {w.get(k)!r}' for k in keys)}"[:600])
+            return
+
+
+def check_expected(path: Path, t, m, lg) -> None:
+    """Compares the official decode of the .pb files with expected.json."""
+    want = load_json(path)
+    if t is not None:
+        got = [
+            {
+                "trace_id": s.trace_id.hex(),
+                "span_id": s.span_id.hex(),
+                "parent_span_id": s.parent_span_id.hex(),
+                "name": s.name,
+                "kind": int(s.kind),
+                "start_time_unix_nano": s.start_time_unix_nano,
+                "end_time_unix_nano": s.end_time_unix_nano,
+                "attributes": [a.key for a in s.attributes],
+                "events": len(s.events),
+            }
+            for rs in t.resource_spans for ss in rs.scope_spans for s in ss.spans
+        ]
+        expect_items("traces.pb vs expected.json span", got, want["spans"])
+    if m is not None:
+        got = []
+        for rm in m.resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    kind = metric.WhichOneof("data") or ""
+                    points = getattr(metric, kind).data_points if kind else []
+                    if kind in ("gauge", "sum"):
+                        values = [{p.WhichOneof("value"): getattr(p, p.WhichOneof("value"))} if p.WhichOneof("value")
+                                  else None for p in points]
+                    else:
+                        values = [{"count": p.count} for p in points]
+                    got.append({"name": metric.name, "unit": metric.unit, "kind": kind, "points": values})
+        expect_items("metrics.pb vs expected.json metric", got, want["metrics"])
+        expect("metrics.pb vs expected.json: points", sum(len(x["points"]) for x in got), want["points"])
+    if lg is not None:
+        got = [
+            {
+                "time_unix_nano": r.time_unix_nano,
+                "severity_number": int(r.severity_number),
+                "severity_text": r.severity_text,
+                "body": r.body.string_value,
+                "trace_id": r.trace_id.hex(),
+                "attributes": len(r.attributes),
+            }
+            for rl in lg.resource_logs for sl in rl.scope_logs for r in sl.log_records
+        ]
+        expect_items("logs.pb vs expected.json record", got, want["log_records"])
+
+
 def load_json(path: Path):
     with path.open() as f:
         return json.load(f)
@@ -250,6 +318,9 @@ def main() -> int:
     jlogs = sum(len(sl.get("logRecords", [])) for rl in lj.get("resourceLogs", []) for sl in rl.get("scopeLogs", []))
     expect("logs.json: log records", jlogs, n)
     check_json_equals_pb(lj_path, lj, ExportLogsServiceRequest, lg)
+
+    # --- every item against the model's own values ---
+    check_expected(d / "expected.json", t, m, lg)
 
     sizes = {p.name: p.stat().st_size for p in sorted(d.iterdir())}
     print(json.dumps({"items": n, "decoded": results, "bytes": sizes, "failures": len(FAILURES)}, sort_keys=True))

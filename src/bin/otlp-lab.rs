@@ -101,7 +101,8 @@ enum Command {
         deadline: u64,
     },
     /// Write the standard fixtures as OTLP request bodies (for other tools to
-    /// decode): traces.pb, metrics.pb, logs.pb and their .json twins.
+    /// decode): traces.pb, metrics.pb, logs.pb, their .json twins, and
+    /// expected.json, the values they hold read from the model.
     Encode {
         /// Output folder (created if missing).
         #[arg(long)]
