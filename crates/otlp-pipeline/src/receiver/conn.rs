@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use super::{Shared, grpc, http};
+use super::Shared;
 
 /// A connection's byte stream, plain TCP or TLS over it.
 pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -19,15 +19,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// An accepted connection, after its TLS handshake when there is one.
 pub(super) type Conn = Box<dyn Io>;
-
-/// Which protocol a listener serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Transport {
-    /// OTLP/HTTP on HTTP/1.1.
-    Http,
-    /// OTLP/gRPC on HTTP/2.
-    Grpc,
-}
 
 /// A TLS acceptor for the receiver's certificate and key, offering `alpn`
 /// (gRPC needs `h2`: tonic's client refuses a server that does not
@@ -58,14 +49,18 @@ pub(super) fn tls_acceptor(
 /// Accepts connections while fewer than `max_connections` are open (a
 /// permit is held for each connection's life, so one over the cap waits in
 /// the listen backlog until another closes), and serves each on its own
-/// task until `stopped` turns true.
-pub(super) async fn accept_loop(
+/// task with `serve` (the transport's: `http::serve_connection` or
+/// `grpc::serve_connection`) until `stopped` turns true.
+pub(super) async fn accept_loop<F, S>(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
-    transport: Transport,
-) {
+    serve: S,
+) where
+    S: Fn(Conn, Arc<Shared>, watch::Receiver<bool>, Arc<Activity>) -> F + Copy + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -96,10 +91,7 @@ pub(super) async fn accept_loop(
                     }
                 }
             };
-            match transport {
-                Transport::Http => http::serve_connection(conn, shared, stopped, activity).await,
-                Transport::Grpc => grpc::serve_connection(conn, shared, stopped, activity).await,
-            }
+            serve(conn, shared, stopped, activity).await;
             drop(permit);
         });
         // Reap finished connections so the set does not grow.

@@ -375,9 +375,9 @@ impl Receiver {
         });
         let (stop, stopped) = watch::channel(false);
         let grpc_task = grpc_listener.map(|l| {
-            tokio::spawn(conn::accept_loop(l, shared.clone(), stopped.clone(), grpc_tls, conn::Transport::Grpc))
+            tokio::spawn(conn::accept_loop(l, shared.clone(), stopped.clone(), grpc_tls, grpc::serve_connection))
         });
-        let task = tokio::spawn(conn::accept_loop(listener, shared.clone(), stopped, http_tls, conn::Transport::Http));
+        let task = tokio::spawn(conn::accept_loop(listener, shared.clone(), stopped, http_tls, http::serve_connection));
         Ok(Receiver { http_addr, grpc_addr, grpc_task, shared, stop, task })
     }
 
