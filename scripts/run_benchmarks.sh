@@ -340,8 +340,9 @@ case "$mode" in
       fi
       jargs=(); [ -f "$baselines/$name.justified.json" ] && jargs=(--justified "$baselines/$name.justified.json")
       say "gate: against baseline '$name' and HEAD~1's (floor $gate_floor%)"
-      "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" --previous "$prev" "${jargs[@]}" \
-        || die "the gate failed against baseline '$name' (see the flagged rows above)"
+      rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" --previous "$prev" "${jargs[@]}" || rc=$?
+      [ "$rc" -ne 4 ] || die "refused: the run and baseline '$name' come from different toolchains, or one has no environment record (see above)"
+      [ "$rc" -eq 0 ] || die "the gate failed against baseline '$name' (see the flagged rows above)"
     else
       say "gate: no baseline '$name' ($baselines/$name.json) to compare with; save one with: scripts/run_benchmarks.sh save $name"
     fi

@@ -7,7 +7,9 @@
 #   1. rustup already has a toolchain of the pinned release: done.
 #   2. rustup's stable is that release: link it under the pinned name, so
 #      that both names run the same compiler.
-#   3. anything else: fail, saying which rustc is needed and which was found.
+#   3. anything else: install the release with rustup (which needs
+#      static.rust-lang.org), or fail saying which rustc is needed and which
+#      was found.
 #
 # Then rustfmt and clippy must be there (CI runs both); a linked toolchain
 # gets them from stable. Run by .ci/run and scripts/run_benchmarks.sh before
@@ -37,21 +39,25 @@ release_of() {
 have=$(release_of "$want")
 if [ -z "$have" ]; then
   stable=$(release_of stable)
-  if [ "$stable" != "$want" ]; then
-    die "this lab needs rustc $want (rust-toolchain.toml); rustup has no toolchain '$want' and its stable toolchain's rustc is ${stable:-missing}. Install it with 'rustup toolchain install $want --profile minimal --component rustfmt,clippy' (needs static.rust-lang.org), or make rustc $want rustup's stable"
+  if [ "$stable" = "$want" ]; then
+    sysroot=$(rustup run stable rustc --print sysroot) || die "'rustup run stable rustc --print sysroot' failed"
+    host=$(rustup run stable rustc -vV | sed -n 's/^host: //p')
+    [ -n "$host" ] || die "'rustup run stable rustc -vV' names no host"
+    # `rustup toolchain link $want ...` would be the plain way, but rustup 1.29
+    # refuses a release number as a custom name ("invalid custom toolchain
+    # name"). An installed release is a folder <release>-<host> of rustup's
+    # toolchains folder, so the link is a symlink there to stable's sysroot.
+    toolchains=$(rustup show home)/toolchains
+    link=$toolchains/$want-$host
+    [ ! -e "$link" ] && [ ! -L "$link" ] || die "$link exists but rustup cannot run it: remove it and run this again"
+    ln -s "$sysroot" "$link" || die "could not create the symlink $link -> $sysroot"
+    echo "toolchain $want: linked to stable ($link -> $sysroot)"
+  elif rustup toolchain install "$want" --profile minimal --component rustfmt,clippy >&2; then
+    # A machine that reaches static.rust-lang.org gets the release itself.
+    echo "toolchain $want: installed"
+  else
+    die "this lab needs rustc $want (rust-toolchain.toml); rustup has no toolchain '$want', could not install it (needs static.rust-lang.org), and its stable toolchain's rustc is ${stable:-missing}: make rustc $want rustup's stable, or install $want"
   fi
-  sysroot=$(rustup run stable rustc --print sysroot) || die "'rustup run stable rustc --print sysroot' failed"
-  host=$(rustup run stable rustc -vV | sed -n 's/^host: //p')
-  [ -n "$host" ] || die "'rustup run stable rustc -vV' names no host"
-  # `rustup toolchain link $want ...` would be the plain way, but rustup 1.29
-  # refuses a release number as a custom name ("invalid custom toolchain
-  # name"). An installed release is a folder <release>-<host> of rustup's
-  # toolchains folder, so the link is a symlink there to stable's sysroot.
-  toolchains=$(rustup show home)/toolchains
-  link=$toolchains/$want-$host
-  [ ! -e "$link" ] && [ ! -L "$link" ] || die "$link exists but rustup cannot run it: remove it and run this again"
-  ln -s "$sysroot" "$link" || die "could not create the symlink $link -> $sysroot"
-  echo "toolchain $want: linked to stable ($link -> $sysroot)"
   have=$(release_of "$want")
 fi
 [ "$have" = "$want" ] \

@@ -8,7 +8,7 @@
 //!
 //! | workloads | oracle |
 //! |---|---|
-//! | `encode_{direct,reference}_{traces_512,metrics_100,logs_512}`, `encode_direct_traces_{pooled,fresh}_512` | prost decodes the bytes into the official `Export*ServiceRequest`, equal to the fixture's `reference::*_to_proto` conversion |
+//! | `encode_{direct,reference}_{traces_512,metrics_100,logs_512}`, `encode_direct_traces_{pooled,fresh}_512` | prost decodes the bytes into the official `Export*ServiceRequest`, equal to the fixture's `reference::*_to_proto` conversion (for `encode_reference_*`, whose encoder is that conversion plus prost's encode, this is a round trip of the code under test, not an independent check; the Python classes' check of the encoded fixtures in `scripts/interop.sh` is the independent one) |
 //! | `encode_zstd1_{pooled,fresh}_traces_512`, `encode_zstd1_traces_512`, `pipeline_batch_zstd1_*` | the `zstd` crate itself decompresses, then as above |
 //! | `pipeline_batch_discard_512` | the sink's body, as above |
 //! | `compress_{zstd,gzip}*` | the `zstd` / `flate2` crates themselves decompress to the input batch |
@@ -19,7 +19,7 @@
 //! | `clone_spans_*` | the clones equal a fresh `fixtures::spans` |
 //! | `scratch_{arena,heap}_traces_512` | the digest of the order equals one built with std's stable sort from the fixture's ids |
 //! | `hex_encode_*` | `format!("{:02x}")` of every id |
-//! | `hex_decode_*` | the fixture ids, and `u8::from_str_radix` of every pair of the input |
+//! | `hex_decode_*` | the fixture ids, and `u8::from_str_radix` of every pair of the workload's input (prepared again) |
 //! | `utf8_validate_*` | `std::str::from_utf8` of the input (for the scalar workload that is the code under test itself: the oracle there only pins that the input is valid and the result agrees) |
 //!
 //! Where `run` drops its output (the drop is part of what it measures, or
@@ -477,13 +477,15 @@ fn hex_ids_check(w: Workload, ids: &[[u8; 16]]) -> Result<(), VerifyError> {
         let at = ids.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(ids.len().min(expected.len()));
         return Err(mismatch(w, "the fixture ids", format!("{} ids, first difference at id {at}", ids.len())));
     }
-    // The ids were hex-encoded with the scalar encoder in `prepare`; std's
-    // radix parse reads that hex independently of both decoders.
-    let mut text = String::with_capacity(ids.len() * 32);
-    for id in &expected {
-        text.push_str(&hex(id));
+    // The workload's own input (prepared again: `prepare` is deterministic),
+    // read with std's radix parse, independently of both decoders.
+    let Prepared { state: State::HexDecode { hex: input }, .. } = w.prepare() else {
+        return Err(unreadable(w, "the workload's input", "not a hex text".to_owned()));
+    };
+    if input.len() != ids.len() * 32 {
+        return Err(mismatch(w, "the input's length", format!("{} hex digits for {} ids", input.len(), ids.len())));
     }
-    for (i, (id, chunk)) in ids.iter().zip(text.as_bytes().chunks_exact(32)).enumerate() {
+    for (i, (id, chunk)) in ids.iter().zip(input.chunks_exact(32)).enumerate() {
         let parsed: Vec<u8> = chunk
             .chunks_exact(2)
             .map(|p| std::str::from_utf8(p).ok().and_then(|p| u8::from_str_radix(p, 16).ok()))

@@ -93,8 +93,8 @@ pub struct LayerConfig {
     /// Attributes kept per span; the rest are counted in
     /// `dropped_attributes_count`. Default 128, the OpenTelemetry SDKs' limit.
     pub max_attributes_per_span: usize,
-    /// Events kept per span, and attributes per event; the rest are counted
-    /// as dropped. Default 128, the OpenTelemetry SDKs' limit: a span that
+    /// Events kept per span; the rest are counted as dropped (an event's
+    /// attributes are bounded by `max_attributes_per_span`). Default 128, the OpenTelemetry SDKs' limit: a span that
     /// logs in a loop does not grow without bound.
     pub max_events_per_span: usize,
     /// Links kept per span (`follows_from`). Default 128.
@@ -381,7 +381,10 @@ where
                 trace_id: r.span.trace_id,
                 span_id: r.span.span_id,
                 trace_state: r.span.trace_state.clone(),
-                flags: (r.span.flags & !FLAG_SAMPLED) | u32::from(r.sampled),
+                // The followed span is local, whatever its own parent:
+                // its W3C trace flags with the sampling decision, and
+                // "not remote" (not the span's own is-remote bit).
+                flags: (r.span.flags & 0xff & !FLAG_SAMPLED) | u32::from(r.sampled) | FLAG_HAS_IS_REMOTE,
                 ..Link::default()
             })
         }) else {

@@ -71,8 +71,12 @@ pub(super) async fn accept_loop<F, S>(
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => stream,
-                // Out of file descriptors or a reset during accept: skip this one.
-                Err(_) => continue,
+                // Out of file descriptors or a reset during accept: skip this
+                // one, pausing so that a lasting error (EMFILE) does not spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             },
             _ = stopped.changed() => break,
         };

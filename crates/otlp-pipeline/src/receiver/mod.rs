@@ -70,7 +70,10 @@ pub struct ReceiverConfig {
     /// budget (HTTP 413, gRPC RESOURCE_EXHAUSTED). Default 64 MiB, four
     /// times `max_decompressed_bytes`: an honest protobuf request's model is
     /// a small multiple of its encoded size; OTLP/JSON bodies up to about
-    /// 4 MiB fit (a 512-span batch is about 0.5 MiB).
+    /// 4 MiB fit (a 512-span batch is about 0.5 MiB). Not charged: the
+    /// decompressed body itself (bounded by `max_decompressed_bytes`), and
+    /// with `capture_dir` set, the copy of a JSON body that simd-json's
+    /// in-place parse needs.
     pub max_decode_bytes: usize,
     /// Requests decompressed and decoded at once, across all connections
     /// and both transports; others wait for a turn once their body is read.

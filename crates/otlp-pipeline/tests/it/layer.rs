@@ -507,6 +507,8 @@ async fn limits_count_what_they_drop_and_follows_from_becomes_a_link() {
     let config = LayerConfig { max_attributes_per_span: 2, max_events_per_span: 3, ..LayerConfig::default() };
     let got = run(config, || {
         let cause = tracing::info_span!("cause");
+        // A local span whose own parent is remote: a link to it is local.
+        OtlpLayer::set_parent_from_headers(&cause, REMOTE, None).expect("valid traceparent");
         let span = tracing::info_span!("bounded", a = 1, b = 2, c = 3, d = 4);
         span.follows_from(&cause);
         span.in_scope(|| {
@@ -524,6 +526,8 @@ async fn limits_count_what_they_drop_and_follows_from_becomes_a_link() {
     assert_eq!(s.links.len(), 1);
     assert_eq!((s.links[0].trace_id, s.links[0].span_id), (cause.trace_id, cause.span_id));
     assert_eq!(s.links[0].flags & FLAG_SAMPLED, FLAG_SAMPLED);
+    assert_eq!(cause.flags & FLAG_IS_REMOTE, FLAG_IS_REMOTE, "the cause's parent is remote");
+    assert_eq!(s.links[0].flags & (FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE), FLAG_HAS_IS_REMOTE, "the link is local");
 }
 
 #[tokio::test]
