@@ -14,6 +14,7 @@ pub mod heap;
 pub mod html;
 pub mod load;
 pub mod net;
+pub mod readme;
 pub mod report;
 pub mod result_file;
 pub mod scenarios;

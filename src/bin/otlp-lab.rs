@@ -308,6 +308,23 @@ enum Command {
         #[arg(long)]
         allow_unknown_environment: bool,
     },
+    /// README's generated headline table (instructions per item) from the
+    /// saved baseline: print it, rewrite it in README (--write), or fail when
+    /// README disagrees with the baseline (--check, run by CI).
+    Readme {
+        /// Fail (exit 1, with the expected table) unless README's section equals the generated one.
+        #[arg(long, conflicts_with = "write")]
+        check: bool,
+        /// Rewrite the section in README in place.
+        #[arg(long)]
+        write: bool,
+        /// The baseline the figures come from.
+        #[arg(long, default_value = "profiles/baselines/main.json")]
+        baseline: PathBuf,
+        /// The README holding the section.
+        #[arg(long, default_value = "README.md")]
+        readme: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -465,6 +482,34 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             Some(r) => println!("partial {}", r.suites.join(" ")),
             None => println!("unknown"),
         },
+        Command::Readme { check, write, baseline, readme } => {
+            let text = fs::read_to_string(&baseline).map_err(|e| format!("{}: {e}", baseline.display()))?;
+            let results = otlp_lab::baseline::from_bmf(&text).map_err(|e| format!("{}: {e}", baseline.display()))?;
+            let table = otlp_lab::readme::headline_table(&results, |w| w.prepare().run().items)?;
+            if !(check || write) {
+                print!("{table}");
+                return Ok(());
+            }
+            let old = fs::read_to_string(&readme).map_err(|e| format!("{}: {e}", readme.display()))?;
+            let new = otlp_lab::readme::splice(&old, &table).map_err(|e| format!("{}: {e}", readme.display()))?;
+            if write {
+                if new != old {
+                    fs::write(&readme, &new).map_err(|e| format!("{}: {e}", readme.display()))?;
+                    println!("{}: headline table rewritten from {}", readme.display(), baseline.display());
+                } else {
+                    println!("{}: headline table already matches {}", readme.display(), baseline.display());
+                }
+            } else if new != old {
+                return Err(format!(
+                    "{}: the headline table disagrees with {}; expected:\n{table}run `target/release/otlp-lab readme --write` and commit",
+                    readme.display(),
+                    baseline.display()
+                )
+                .into());
+            } else {
+                println!("{}: headline table matches {}", readme.display(), baseline.display());
+            }
+        }
         Command::Compare {
             baseline,
             results,

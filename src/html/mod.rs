@@ -12,7 +12,7 @@
 //! they are: a file that is there but malformed is an error naming the file
 //! and, through serde, the field, never a guess.
 
-mod doc;
+pub(crate) mod doc;
 pub mod env;
 mod exports;
 pub mod plots;

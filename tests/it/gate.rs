@@ -339,3 +339,21 @@ fn a_previous_baseline_without_a_record_or_on_another_toolchain_is_still_compare
     assert!(text.contains("iai-callgrind-runner: previous 0.16.0, current 0.16.1"), "{text}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+/// README's headline table is generated from the saved baseline: a baseline
+/// saved without `otlp-lab readme --write` fails here (and so in CI), so the
+/// table never shows counts the baseline no longer holds.
+#[test]
+fn readme_headline_table_matches_the_saved_baseline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let baseline = std::fs::read_to_string(root.join("profiles/baselines/main.json")).unwrap();
+    let results = otlp_lab::baseline::from_bmf(&baseline).unwrap();
+    let table = otlp_lab::readme::headline_table(&results, |w| w.prepare().run().items).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let expected = otlp_lab::readme::splice(&readme, &table).unwrap();
+    assert!(
+        readme == expected,
+        "README.md's headline table disagrees with profiles/baselines/main.json; \
+         run `target/release/otlp-lab readme --write` and commit. Expected:\n{table}"
+    );
+}
