@@ -432,10 +432,14 @@ pub fn backfill(root: &Path, baseline: &str, old: Option<&History>) -> Result<Ba
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::baseline::Metrics;
-
+    /// Results with these instruction counts, read from BMF so that the
+    /// helper does not depend on the other fields of `Metrics`.
     fn results(pairs: &[(&str, u64)]) -> Results {
-        pairs.iter().map(|(b, n)| ((*b).to_owned(), Metrics { instructions: *n, allocations: None })).collect()
+        let bmf: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(b, n)| ((*b).to_owned(), serde_json::json!({ "instructions": { "value": n } })))
+            .collect();
+        baseline::from_bmf(&serde_json::Value::Object(bmf).to_string()).expect("BMF")
     }
 
     fn entry(commit: &str, pairs: &[(&str, u64)]) -> Entry {
