@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # The page's sections, in order: must equal otlp_lab::html::SECTION_IDS
 # (tests/it/report.rs checks that this line lists them).
-SECTIONS="summary environment instructions heap load exporter flamegraphs exports"
+SECTIONS="summary environment instructions history heap load exporter flamegraphs exports"
 
 page=${1:-profiles/report.html}
 [ -f "$page" ] || { echo "error: no report at $page (build it with: target/release/otlp-lab report)" >&2; exit 1; }

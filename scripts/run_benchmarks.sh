@@ -37,7 +37,9 @@ Modes:
                   baseline, first list every count that got worse (the entries
                   profiles/baselines/NAME.justified.json needs); for main,
                   refuse a partial run, and refuse until each entry is there
-                  with its `why`
+                  with its `why`; saving main appends the run to
+                  profiles/baselines/history.jsonl as HEAD's line (dirty until
+                  committed: commit the line with the baseline)
   compare NAME    compare the last run's results with baseline NAME (prints, exits 0);
                   a run of fewer suites than quick is compared with --partial;
                   refused (exit 1) when the two environment records name
@@ -45,7 +47,10 @@ Modes:
   ci [NAME]       quick twice: fail if any count differs between the two runs,
                   then the gate against baseline NAME (default: main) when it
                   exists and against HEAD~1's profiles/baselines/NAME.json,
-                  with NAME.justified.json excusing exactly the recorded changes
+                  with NAME.justified.json excusing exactly the recorded changes,
+                  and each bench's fence from profiles/baselines/history.jsonl
+                  when it exists; a passing run is appended to that history as
+                  HEAD's line (in the working tree: a CI clone discards it)
   report [NAME]   the report of the last run from its result files:
                   profiles/report.html (self-contained), report.md, plots/,
                   bmf.json, github-action-benchmark.json; gated against
@@ -102,6 +107,8 @@ results=profiles/results.json
 # Written beside the results by `otlp-lab bmf --out`; compare refuses without it.
 results_env=profiles/results.env.json
 baselines=profiles/baselines
+# One line per commit: the gate's per-bench fences and the report's history plots.
+history=$baselines/history.jsonl
 target=${CARGO_TARGET_DIR:-target}
 lab=$target/release/otlp-lab
 
@@ -288,6 +295,13 @@ case "$mode" in
     cp "$results" "$baselines/$name.json"
     cp "$results_env" "$baselines/$name.env.json"
     say "saved $results as baseline '$name': $baselines/$name.json, its environment $baselines/$name.env.json"
+    if [ "$name" = main ]; then
+      build_lab
+      # The line names HEAD and says "dirty" until the baseline is committed;
+      # `otlp-lab history backfill` later replaces it with the commit's own line.
+      "$lab" history append "$results" --file "$history" || die "could not append the run to $history (see above)"
+      say "commit $history with the baseline"
+    fi
     exit 0 ;;
   compare)
     [ -f "$results" ] || die "no results to compare: run a suite first"
@@ -339,6 +353,7 @@ case "$mode" in
         say "previous baseline: HEAD~1 has no $baselines/$name.json; the second comparison is the current baseline again"
       fi
       jargs=(); [ -f "$baselines/$name.justified.json" ] && jargs=(--justified "$baselines/$name.justified.json")
+      [ ! -f "$history" ] || jargs+=(--history "$history")
       say "gate: against baseline '$name' and HEAD~1's (floor $gate_floor%)"
       rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" --previous "$prev" "${jargs[@]}" || rc=$?
       [ "$rc" -ne 4 ] || die "refused: the run and baseline '$name' come from different toolchains, or one has no environment record (see above)"
@@ -346,6 +361,9 @@ case "$mode" in
     else
       say "gate: no baseline '$name' ($baselines/$name.json) to compare with; save one with: scripts/run_benchmarks.sh save $name"
     fi
+    # After the gate: a flagged run never widens the fences it was judged by.
+    # The line stays in the working tree (a CI clone discards it; locally, commit it or not).
+    "$lab" history append "$results" --file "$history" || die "could not append the run to $history (see above)"
     ;;
   quick) run_suites "$results" $SUITES_QUICK ;;
   all)

@@ -7,7 +7,8 @@
 //! the run covered, so that a partial run is known as one.
 //!
 //! The gate flags, against a baseline: an instruction count that rose by more
-//! than a floor; any allocation increase, whatever the bench's budget; a
+//! than a floor (or than the bench's fence learned from `crate::history`,
+//! where that is larger); any allocation increase, whatever the bench's budget; a
 //! bench of the baseline the run lacks (in a partial run, only for the suites
 //! that ran; the others are "not run"). [`compare_with_previous`] judges the
 //! run against the previous commit's baseline as well, so that a regression
@@ -349,23 +350,52 @@ pub struct Gate {
     pub floor_pct: f64,
     /// What the run covered.
     pub scope: Scope,
+    /// Per bench, the upper fence in percent learned from the bench history
+    /// (`crate::history::History::gate_fences`: rustc-perf's Q3 + 3 × IQR of
+    /// its past changes, for benches with enough of them). The fence only
+    /// tightens the gate: a bench listed here is judged against the smaller
+    /// of the floor and its fence (never below [`FENCE_MIN_PCT`]), both ways;
+    /// the others against the floor alone. Allocations are never fenced.
+    ///
+    /// Why not the larger, as rustc-perf does with its noisy timings: a
+    /// count here is deterministic, and the history's lines are baseline
+    /// saves, each made because a count moved, so its fences are wide (the
+    /// backfilled history gave 21 of 36 benches one above the floor, up to
+    /// 119%); taking the larger would let a 1% step through on those.
+    pub fences_pct: BTreeMap<String, f64>,
+}
+
+/// The least a history fence can set a bench's threshold to, in percent:
+/// above the drift a rebuild of the same source at another path shows (a
+/// few instructions on the benches that carry source paths, 0.0004% when
+/// last measured; README, "Baselines and the regression gate"), so that a
+/// bench whose history never moved is not failed by a rebuild.
+pub const FENCE_MIN_PCT: f64 = 0.05;
+
+impl Gate {
+    /// The percent an instruction count of `id` may move before it counts:
+    /// the floor, or the bench's fence when that is smaller (but at least
+    /// [`FENCE_MIN_PCT`]).
+    pub fn threshold_pct(&self, id: &str) -> f64 {
+        self.fences_pct.get(id).map_or(self.floor_pct, |f| f.max(FENCE_MIN_PCT).min(self.floor_pct))
+    }
 }
 
 impl Default for Gate {
-    /// The default floor, and a full run.
+    /// The default floor, a full run, and no fences.
     fn default() -> Self {
-        Gate { floor_pct: DEFAULT_FLOOR_PCT, scope: Scope::Full }
+        Gate { floor_pct: DEFAULT_FLOOR_PCT, scope: Scope::Full, fences_pct: BTreeMap::new() }
     }
 }
 
 /// What the gate says of one bench.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Verdict {
-    /// Within the floor.
+    /// Within the floor (or the bench's tighter history fence, [`Gate::fences_pct`]).
     Same,
-    /// Fewer instructions than the baseline by more than the floor.
+    /// Fewer instructions than the baseline by more than the floor (or fence).
     Improved,
-    /// More instructions than the baseline by more than the floor: flagged.
+    /// More instructions than the baseline by more than the floor (or fence): flagged.
     Regressed,
     /// More allocations than the baseline, or no allocation count where the
     /// baseline had one: flagged, whatever the bench's budget.
@@ -435,6 +465,8 @@ pub struct Comparison {
     /// The entries that would excuse the flagged rows, with an empty `why`
     /// (against the previous baseline, for rows the current baseline has).
     pub needed: Vec<Justification>,
+    /// The history fences the gate had ([`Gate::fences_pct`]).
+    pub fences_pct: BTreeMap<String, f64>,
 }
 
 impl Comparison {
@@ -473,6 +505,17 @@ impl Comparison {
                 r.verdict.label()
             );
         }
+        for r in &self.rows {
+            if let Some(f) = self.fences_pct.get(&r.id) {
+                let t = f.max(FENCE_MIN_PCT).min(self.floor_pct);
+                let judged = if t < self.floor_pct {
+                    format!("judged against {t:.3}%, tighter than the floor")
+                } else {
+                    "the floor is smaller".to_owned()
+                };
+                let _ = writeln!(out, "fence: {} {f:.3}% from its history ({judged})", r.id);
+            }
+        }
         for j in &self.used {
             let _ = writeln!(out, "justified: {} {} {} -> {}: {}", j.bench, j.measure.name(), j.old, j.new, j.why);
         }
@@ -509,7 +552,14 @@ pub fn compare(old: &Results, new: &Results, gate: &Gate) -> Comparison {
             Row { id: id.clone(), old: o, new: n, delta_pct, verdict }
         })
         .collect();
-    Comparison { rows, floor_pct: gate.floor_pct, scope: gate.scope.clone(), used: Vec::new(), needed: Vec::new() }
+    Comparison {
+        rows,
+        floor_pct: gate.floor_pct,
+        scope: gate.scope.clone(),
+        used: Vec::new(),
+        needed: Vec::new(),
+        fences_pct: gate.fences_pct.clone(),
+    }
 }
 
 /// Compares the run `run` with the previous commit's baseline `previous`,
@@ -554,7 +604,14 @@ pub fn compare_with_previous(
         .collect();
     // A count that is no worse in the current baseline cannot be justified by it.
     needed.retain(|j: &Justification| j.new > j.old);
-    Comparison { rows, floor_pct: gate.floor_pct, scope: gate.scope.clone(), used, needed }
+    Comparison {
+        rows,
+        floor_pct: gate.floor_pct,
+        scope: gate.scope.clone(),
+        used,
+        needed,
+        fences_pct: gate.fences_pct.clone(),
+    }
 }
 
 /// Every bench id of either side, sorted, once.
@@ -583,7 +640,8 @@ fn judge(
                 (Some(_), None) => true,
                 (None, _) => false,
             };
-            let instr_up = delta > gate.floor_pct;
+            let threshold = gate.threshold_pct(id);
+            let instr_up = delta > threshold;
             let allocs_excused = allocs_up && o.allocations.is_some_and(|a| excuse(Measure::Allocations, a).is_some());
             let instr_excused = instr_up && excuse(Measure::Instructions, o.instructions).is_some();
             let verdict = if allocs_up && !allocs_excused {
@@ -592,7 +650,7 @@ fn judge(
                 Verdict::Regressed
             } else if allocs_up || instr_up {
                 Verdict::Justified
-            } else if delta < -gate.floor_pct {
+            } else if delta < -threshold {
                 Verdict::Improved
             } else {
                 Verdict::Same

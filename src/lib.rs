@@ -11,6 +11,7 @@ pub mod exporter_run;
 pub mod flame;
 pub mod harness;
 pub mod heap;
+pub mod history;
 pub mod html;
 pub mod load;
 pub mod net;

@@ -184,6 +184,10 @@ enum Command {
         /// Percent an instruction count may rise before the gate flags it.
         #[arg(long, default_value_t = otlp_lab::baseline::DEFAULT_FLOOR_PCT)]
         floor: f64,
+        /// The bench history, plotted per bench and giving the gate its
+        /// per-bench fences (default: history.jsonl beside the baseline).
+        #[arg(long)]
+        history: Option<PathBuf>,
     },
     /// Write what this run happens on (CPU and its dispatch features, cores,
     /// kernel, rustc -vV, the pinned channel, the Cargo profile settings,
@@ -307,6 +311,19 @@ enum Command {
         /// beside it (its toolchain is then unknown; said so in the output).
         #[arg(long)]
         allow_unknown_environment: bool,
+        /// The bench history (e.g. profiles/baselines/history.jsonl): a bench
+        /// with at least 8 past changes is judged against the smaller of the
+        /// floor and its fence, Q3 + 3 x IQR of those changes, never below
+        /// 0.05% (`history show`).
+        #[arg(long, conflicts_with = "exact")]
+        history: Option<PathBuf>,
+    },
+    /// The bench history, one line per commit in
+    /// profiles/baselines/history.jsonl: build it from git, append a run,
+    /// show a bench over commits and the fences the gate learns from it.
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
     },
     /// README's generated headline table (instructions per item) from the
     /// saved baseline: print it, rewrite it in README (--write), or fail when
@@ -324,6 +341,42 @@ enum Command {
         /// The README holding the section.
         #[arg(long, default_value = "README.md")]
         readme: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum HistoryCommand {
+    /// Build the history from git: one line for every commit that changed
+    /// the baseline, oldest first, with that commit's subject and counts;
+    /// versions that are not BMF are skipped with a note. Lines already in
+    /// the file for other commits stay (in date order), except dirty ones
+    /// whose counts a backfilled commit holds exactly.
+    Backfill {
+        /// The history file.
+        #[arg(long, default_value = otlp_lab::history::HISTORY_FILE)]
+        file: PathBuf,
+        /// The baseline whose git history is read (a path from the repository's root).
+        #[arg(long, default_value = otlp_lab::history::MAIN_BASELINE)]
+        baseline: String,
+    },
+    /// Append a run's counts (BMF) as HEAD's line, replacing a line HEAD
+    /// already has; a working tree with changes to tracked files (the
+    /// history file aside) marks the line `"dirty": true`.
+    Append {
+        /// The run's results (BMF JSON), e.g. profiles/results.json.
+        results: PathBuf,
+        /// The history file (created when missing).
+        #[arg(long, default_value = otlp_lab::history::HISTORY_FILE)]
+        file: PathBuf,
+    },
+    /// Print every bench's fence (past changes, Q1, Q3, fence, whether the
+    /// gate applies it), or with BENCH its instruction count over commits.
+    Show {
+        /// One bench, to list its counts commit by commit.
+        bench: Option<String>,
+        /// The history file.
+        #[arg(long, default_value = otlp_lab::history::HISTORY_FILE)]
+        file: PathBuf,
     },
 }
 
@@ -425,12 +478,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             };
             otlp_lab::flame::flame(name, &config, diff.as_deref(), &out)?;
         }
-        Command::Report { profiles, flamegraphs, baseline, out, floor } => {
+        Command::Report { profiles, flamegraphs, baseline, out, floor, history } => {
             if !(floor.is_finite() && floor >= 0.0) {
                 return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
             }
+            let baseline = baseline.unwrap_or_else(|| profiles.join("baselines/main.json"));
             let cfg = otlp_lab::html::Config {
-                baseline: baseline.unwrap_or_else(|| profiles.join("baselines/main.json")),
+                history: history.unwrap_or_else(|| baseline.with_file_name("history.jsonl")),
+                baseline,
                 out: out.unwrap_or_else(|| profiles.clone()),
                 profiles,
                 flamegraphs,
@@ -510,6 +565,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 println!("{}: headline table matches {}", readme.display(), baseline.display());
             }
         }
+        Command::History { command } => history(command)?,
         Command::Compare {
             baseline,
             results,
@@ -519,17 +575,127 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             previous,
             justified,
             allow_unknown_environment,
+            history,
         } => {
             let files = CompareFiles {
                 baseline: &baseline,
                 results: &results,
                 previous: previous.as_deref(),
                 justified: justified.as_deref(),
+                history: history.as_deref(),
             };
             return compare(&files, floor, exact, partial, allow_unknown_environment);
         }
     }
     Ok(())
+}
+
+/// The `history` commands.
+fn history(command: HistoryCommand) -> Result<(), Box<dyn Error>> {
+    use otlp_lab::history::{self, Entry, History, MIN_CHANGES};
+    let root = Path::new(".");
+    match command {
+        HistoryCommand::Backfill { file, baseline } => {
+            let old = History::read(&file)?;
+            let b = history::backfill(root, &baseline, old.as_ref())?;
+            for note in &b.skipped {
+                println!("note: skipped {note}");
+            }
+            if b.history.is_empty() {
+                return Err(format!("no commit with a BMF {baseline}: nothing to write to {}", file.display()).into());
+            }
+            b.history.write(&file)?;
+            println!(
+                "{}: {} lines ({} commits that changed {baseline}, {} lines of other commits kept, {} dirty lines superseded, {} versions skipped)",
+                file.display(),
+                b.history.len(),
+                b.history.len() - b.kept,
+                b.kept,
+                b.superseded,
+                b.skipped.len()
+            );
+        }
+        HistoryCommand::Append { results, file } => {
+            let text = fs::read_to_string(&results).map_err(|e| format!("{}: {e}", results.display()))?;
+            let run = otlp_lab::baseline::from_bmf(&text).map_err(|e| format!("{}: {e}", results.display()))?;
+            if run.is_empty() {
+                return Err(format!("{}: no benches to append", results.display()).into());
+            }
+            let info = history::commit_info(root, "HEAD")?;
+            let dirty = history::tree_dirty(root)?;
+            let mut h = History::read(&file)?.unwrap_or_default();
+            let replaced = h.entries().any(|(e, _)| e.commit == info.commit);
+            let (short, subject) = (info.short.clone(), info.subject.clone());
+            h.upsert(Entry::new(info, dirty, &run))?;
+            h.write(&file)?;
+            println!(
+                "{}: {} {short} {subject}{} ({} benches; {} lines)",
+                file.display(),
+                if replaced { "replaced the line of" } else { "appended" },
+                if dirty { " (dirty: the working tree has changes)" } else { "" },
+                run.len(),
+                h.len()
+            );
+        }
+        HistoryCommand::Show { bench, file } => {
+            let h = History::read(&file)?
+                .ok_or_else(|| format!("{}: no such file (`otlp-lab history backfill` builds it)", file.display()))?;
+            match bench {
+                Some(b) => {
+                    let rows: Vec<_> = h.series(&b).collect();
+                    if rows.is_empty() {
+                        return Err(format!("{}: no line has the bench `{b}`", file.display()).into());
+                    }
+                    println!("{:<9} {:<20} {:>14} {:>9}  subject", "commit", "date", "instructions", "change");
+                    let mut prev: Option<u64> = None;
+                    for (_, e, n) in rows {
+                        let change = prev.filter(|p| *p > 0).map_or_else(
+                            || "-".to_owned(),
+                            |p| format!("{:+.3}%", (n as f64 - p as f64) / p as f64 * 100.0),
+                        );
+                        let dirty = if e.dirty { " (dirty)" } else { "" };
+                        println!("{:<9} {:<20} {n:>14} {change:>9}  {}{dirty}", e.short, e.date, e.subject);
+                        prev = Some(n);
+                    }
+                    print_fences(&h, Some(&b));
+                }
+                None => print_fences(&h, None),
+            }
+            println!(
+                "the gate applies a fence once a bench has {MIN_CHANGES} past changes: a change beyond the smaller of the floor and the fence (at least {}%) is flagged (README, \"Baselines and the regression gate\")",
+                otlp_lab::baseline::FENCE_MIN_PCT
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The fence table of `history show`: every bench, or one.
+fn print_fences(h: &otlp_lab::history::History, only: Option<&str>) {
+    println!("{:<40} {:>7} {:>9} {:>9} {:>9}  gate", "bench", "changes", "Q1", "Q3", "fence");
+    let fences = h.fences();
+    for b in h.benches() {
+        if only.is_some_and(|o| o != b) {
+            continue;
+        }
+        match fences.get(b) {
+            Some(f) => println!(
+                "{b:<40} {:>7} {:>8.3}% {:>8.3}% {:>8.3}%  {}",
+                f.changes,
+                f.q1_pct,
+                f.q3_pct,
+                f.upper_pct,
+                if f.applies() { "applied" } else { "too few changes: the floor alone" }
+            ),
+            None => println!(
+                "{b:<40} {:>7} {:>9} {:>9} {:>9}  too few changes: the floor alone",
+                h.changes(b).len(),
+                "-",
+                "-",
+                "-"
+            ),
+        }
+    }
 }
 
 /// The files `compare` reads.
@@ -538,6 +704,7 @@ struct CompareFiles<'a> {
     results: &'a Path,
     previous: Option<&'a Path>,
     justified: Option<&'a Path>,
+    history: Option<&'a Path>,
 }
 
 /// The `compare` command: the environment records first (a different
@@ -552,7 +719,7 @@ fn compare(
     allow_unknown_environment: bool,
 ) -> Result<(), Box<dyn Error>> {
     use otlp_lab::baseline::{self, Gate, JustificationFile, RunRecord, Scope};
-    let CompareFiles { baseline, results, previous, justified } = *files;
+    let CompareFiles { baseline, results, previous, justified, history } = *files;
     if !(floor.is_finite() && floor >= 0.0) {
         return Err(format!("--floor must be a percentage of zero or more, got {floor}").into());
     }
@@ -607,7 +774,24 @@ fn compare(
         }
         _ => Scope::Full,
     };
-    let gate = Gate { floor_pct: floor, scope };
+    let fences_pct = match history {
+        None => Default::default(),
+        Some(p) => {
+            let h = otlp_lab::history::History::read(p)?.ok_or_else(|| {
+                format!("{}: no such history file (`otlp-lab history backfill` builds it)", p.display())
+            })?;
+            let fences = h.gate_fences();
+            println!(
+                "history: {}, {} entries; {} benches have at least {} past changes, each judged against the smaller of the floor and its fence",
+                p.display(),
+                h.len(),
+                fences.len(),
+                otlp_lab::history::MIN_CHANGES
+            );
+            fences
+        }
+    };
+    let gate = Gate { floor_pct: floor, scope, fences_pct };
     println!("against the current baseline, {}:", baseline.display());
     let current = baseline::compare(&old, &new, &gate);
     print!("{}", current.table());

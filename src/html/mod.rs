@@ -1,7 +1,7 @@
 //! `otlp-lab report`: one generated page of the last run, from its result
 //! files only. It reads `profiles/` (results.json, environment.json,
 //! pool.json, audit.json, dhat-*.json, load/*.json, exporter.json), a
-//! baseline, and `flamegraphs/`, and writes `report.html` (self-contained:
+//! baseline, the bench history beside it, and `flamegraphs/`, and writes `report.html` (self-contained:
 //! inline CSS and SVG, no script, no network), its Markdown twin `report.md`
 //! (same figures, plots as `plots/*.svg`), and the exports `bmf.json` and
 //! `github-action-benchmark.json`. A part whose file is missing says "not
@@ -45,6 +45,9 @@ pub struct Config {
     pub out: PathBuf,
     /// The gate's floor in percent.
     pub floor_pct: f64,
+    /// The bench history (`profiles/baselines/history.jsonl`): the History
+    /// section's plots, and the gate's per-bench fences.
+    pub history: PathBuf,
 }
 
 /// Why the report could not be built.
@@ -72,6 +75,9 @@ pub enum ReportBuildError {
     /// A plot could not be drawn.
     #[error(transparent)]
     Plot(#[from] plots::PlotError),
+    /// The history file is malformed.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     /// An output could not be written.
     #[error("{}: {source}", path.display())]
     Write {
@@ -117,6 +123,7 @@ pub(crate) struct Inputs {
     /// The gate's scope from the record beside results.json (full without one).
     scope: baseline::Scope,
     baseline: Option<Results>,
+    history: Option<crate::history::History>,
     pool: Option<PoolFile>,
     audit: Option<AuditFile>,
     loads: Vec<LoadFile>,
@@ -160,6 +167,7 @@ fn read_inputs(cfg: &Config) -> Result<Inputs, ReportBuildError> {
         results: read_bmf(&p("results.json"))?,
         scope: baseline::RunRecord::read_beside(&p("results.json"))?.map_or(baseline::Scope::Full, |r| r.scope()),
         baseline: read_bmf(&cfg.baseline)?,
+        history: crate::history::History::read(&cfg.history)?,
         pool: PoolFile::read(&p("pool.json"))?,
         audit: AuditFile::read(&p("audit.json"))?,
         loads,
@@ -258,7 +266,7 @@ pub fn build(cfg: &Config) -> Result<Written, ReportBuildError> {
 
 /// The ids of the page's sections, in order: what `scripts/check_report.sh` looks for.
 pub const SECTION_IDS: &[&str] =
-    &["summary", "environment", "instructions", "heap", "load", "exporter", "flamegraphs", "exports"];
+    &["summary", "environment", "instructions", "history", "heap", "load", "exporter", "flamegraphs", "exports"];
 
 #[cfg(test)]
 mod tests {

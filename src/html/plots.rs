@@ -1,6 +1,8 @@
 //! The report's plots, drawn with plotters into SVG strings: horizontal bars
 //! (labels are long bench and path names, which fit on the left) and lines.
 
+use std::fmt::Write as _;
+
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -197,6 +199,121 @@ pub fn lines(
     Ok(svg)
 }
 
+/// One value of a [`steps`] plot: where it is on the x axis (the index of
+/// its commit), its value, the tooltip of its marker, and a label drawn
+/// beside it when the step to it is one to show.
+#[derive(Clone, Debug)]
+pub struct StepPoint {
+    /// Index on the x axis (one per commit, shared by every bench's plot).
+    pub x: usize,
+    /// The value from this commit on.
+    pub y: f64,
+    /// The marker's SVG `<title>` (a browser shows it on hover).
+    pub tooltip: String,
+    /// Text drawn beside the marker, for the steps worth reading without hovering.
+    pub label: Option<String>,
+}
+
+/// Text for SVG markup.
+fn esc_xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A small step plot of one series over commits: the value holds from one
+/// commit to the next. `x_labels[i]` names commit `i` on the axis. Each
+/// point gets a marker with its tooltip, and the points with a label get it
+/// written beside them (plotters' SVG has no tooltips, so markers and labels
+/// are added to its output at the coordinates the chart maps them to).
+pub fn steps(title: &str, y_desc: &str, x_labels: &[String], points: &[StepPoint]) -> Result<String, PlotError> {
+    let n = x_labels.len().max(1);
+    let ys = || points.iter().map(|p| p.y).filter(|y| y.is_finite());
+    let (lo, hi) = (ys().fold(f64::INFINITY, f64::min), ys().fold(f64::NEG_INFINITY, f64::max));
+    // Not from zero: the steps are of a few percent. Some room either side,
+    // and a band of ±1% when the value never moved.
+    let (lo, hi) = if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi - lo < lo.abs() * 0.02 {
+        let mid = (hi + lo) / 2.0;
+        let pad = (mid.abs() * 0.01).max(1.0);
+        (mid - pad, mid + pad)
+    } else {
+        let pad = (hi - lo) * 0.15;
+        (lo - pad, hi + pad)
+    };
+    let x_max = (n - 1).max(1) as f64 + 0.5;
+    let mut svg = String::new();
+    let mut extra = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 260)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(title, e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5..x_max, lo..hi)
+            .map_err(|e| fail(title, e))?;
+        let label = |v: &f64| -> String {
+            let i = v.round();
+            if (v - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            x_labels.get(i as usize).cloned().unwrap_or_default()
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n.min(24) + 1)
+            .x_label_formatter(&label)
+            .y_labels(5)
+            .y_label_formatter(&|v| short(*v))
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 11))
+            .draw()
+            .map_err(|e| fail(title, e))?;
+        let color = PALETTE[0];
+        let mut path = Vec::with_capacity(points.len() * 2 + 1);
+        for (k, p) in points.iter().enumerate() {
+            if k > 0 {
+                path.push((p.x as f64, points[k - 1].y));
+            }
+            path.push((p.x as f64, p.y));
+        }
+        if let Some(last) = points.last() {
+            // The last value holds to the end of the axis.
+            path.push(((n - 1) as f64 + 0.3, last.y));
+        }
+        chart.draw_series(LineSeries::new(path, color.stroke_width(2))).map_err(|e| fail(title, e))?;
+        let (w, _) = root.dim_in_pixel();
+        for p in points {
+            let (cx, cy) = chart.backend_coord(&(p.x as f64, p.y));
+            let _ = writeln!(
+                extra,
+                "<circle cx=\"{cx}\" cy=\"{cy}\" r=\"5\" fill=\"rgb({},{},{})\"><title>{}</title></circle>",
+                color.0,
+                color.1,
+                color.2,
+                esc_xml(&p.tooltip)
+            );
+            if let Some(text) = &p.label {
+                // Toward the middle of the plot, so that the text stays inside it.
+                let (anchor, dx) = if (cx as u32) < w / 2 { ("start", 8) } else { ("end", -8) };
+                let _ = writeln!(
+                    extra,
+                    "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"11\" text-anchor=\"{anchor}\" fill=\"#333\">{}</text>",
+                    cx + dx,
+                    cy - 8,
+                    esc_xml(text)
+                );
+            }
+        }
+        finish(title, root)?;
+    }
+    let end = svg.rfind("</svg>").ok_or_else(|| fail(title, "plotters wrote no </svg>"))?;
+    svg.insert_str(end, &extra);
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +333,24 @@ mod tests {
         assert!(svg.contains("otlp-lab") && svg.contains("<polyline"), "{svg}");
         assert_eq!(short(1_234_567.0), "1.2M");
         assert_eq!(short(512.0), "512");
+    }
+
+    #[test]
+    fn a_step_plot_has_a_titled_marker_per_point_and_the_labels_asked_for() {
+        let point = |x: usize, y: f64, label: Option<&str>| StepPoint {
+            x,
+            y,
+            tooltip: format!("c{x} <subject & more>: {y}"),
+            label: label.map(str::to_owned),
+        };
+        let labels: Vec<String> = ["c0", "c1", "c2"].map(String::from).to_vec();
+        let svg = steps("s", "instr/item", &labels, &[point(0, 100.0, None), point(2, 110.0, Some("c2: +10%"))])
+            .expect("draws");
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{svg}");
+        assert_eq!(svg.matches("<title>").count(), 2, "{svg}");
+        assert!(svg.contains("<title>c2 &lt;subject &amp; more&gt;: 110</title>"), "{svg}");
+        assert!(svg.contains(">c2: +10%</text>") && svg.contains("<polyline"), "{svg}");
+        // One point, or a value that never moves, still draws.
+        assert!(steps("one", "y", &labels[..1], &[point(0, 5.0, None)]).is_ok());
     }
 }

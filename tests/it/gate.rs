@@ -357,3 +357,153 @@ fn readme_headline_table_matches_the_saved_baseline() {
          run `target/release/otlp-lab readme --write` and commit. Expected:\n{table}"
     );
 }
+
+/// A history file of nine commits in which `json_parse_traces_512` moved by
+/// code placement (+9%, back, -9%, back, ...) and the other benches never moved.
+fn noisy_history(dir: &Path) -> PathBuf {
+    use otlp_lab::history::{CommitInfo, Entry, History};
+    let mut h = History::default();
+    let factors = [1.0, 1.09, 1.0, 0.91, 1.0, 1.09, 1.0, 0.91, 1.0];
+    for (i, f) in factors.into_iter().enumerate() {
+        let mut r = saved_run();
+        let m = r.get_mut("json_parse_traces_512").expect("present");
+        m.instructions = (m.instructions as f64 * f).round() as u64;
+        let info = CommitInfo {
+            commit: format!("{i:040}"),
+            short: format!("{i:07}"),
+            date: format!("2026-12-0{}T00:00:00Z", i + 1),
+            subject: format!("commit {i}"),
+        };
+        h.upsert(Entry::new(info, false, &r)).expect("BMF");
+    }
+    let p = dir.join("history.jsonl");
+    h.write(&p).expect("write the history");
+    p
+}
+
+#[test]
+fn the_history_fence_tightens_a_quiet_bench_and_never_loosens_a_noisy_one() {
+    let dir = std::env::temp_dir().join(format!("otlp-lab-gate-history-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = write(&dir, "base.json", &saved_run());
+    let history = noisy_history(&dir);
+    let history_arg = history.to_str().expect("UTF-8 path");
+
+    // +5% on the bench whose history moved ±9%: the floor flags it, and its
+    // wide fence (about 11.9%) does not excuse it.
+    let mut noisy = saved_run();
+    let m = noisy.get_mut("json_parse_traces_512").expect("present");
+    m.instructions += m.instructions / 20;
+    let noisy = write(&dir, "noisy.json", &noisy);
+    let (out, text) = compare(&base, &noisy, &["--history", history_arg]);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("history: ") && text.contains("9 entries; 3 benches have at least 8 past changes"), "{text}");
+    assert!(text.contains("fence: json_parse_traces_512 11.8"), "{text}");
+    assert!(text.contains("(the floor is smaller)"), "{text}");
+
+    // +0.2% (within the floor) on a bench whose history never moved: the
+    // floor passes it, its fence fails it, named.
+    let mut quiet = saved_run();
+    let m = quiet.get_mut("encode_direct_traces_512").expect("present");
+    m.instructions += m.instructions / 500;
+    let quiet = write(&dir, "quiet.json", &quiet);
+    let (out, text) = compare(&base, &quiet, &[]);
+    assert!(out.status.success(), "{text}");
+    let (out, text) = compare(&base, &quiet, &["--history", history_arg]);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("gate: FAILED, 1 flagged") && text.contains("encode_direct_traces_512"), "{text}");
+    assert!(
+        text.contains(
+            "fence: encode_direct_traces_512 0.000% from its history (judged against 0.050%, tighter than the floor)"
+        ),
+        "{text}"
+    );
+
+    // An empty history changes nothing; a missing one is an error, named.
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    let (out, text) = compare(&base, &noisy, &["--history", empty.to_str().expect("UTF-8")]);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("0 entries; 0 benches"), "{text}");
+    let (out, text) = compare(&base, &noisy, &["--history", "/nonexistent/history.jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("/nonexistent/history.jsonl: no such history file"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn history_backfill_reads_the_baselines_git_history_and_append_replaces_heads_line() {
+    let dir = std::env::temp_dir().join(format!("otlp-lab-history-git-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("profiles/baselines")).expect("temp repo");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=lab", "-c", "user.email=lab@example.invalid", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let history = |args: &[&str]| {
+        let out = lab().arg("history").args(args).current_dir(&dir).output().expect("run otlp-lab");
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let main = dir.join("profiles/baselines/main.json");
+    git(&["init", "-q"]);
+    // Three versions of the baseline, the second not BMF, and a commit that does not touch it.
+    std::fs::write(&main, baseline::to_bmf(&saved_run())).expect("write");
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "Baseline 'main': first"]);
+    std::fs::write(&main, "bench,instructions\nx,1\n").expect("write");
+    git(&["commit", "-q", "-am", "Baseline as CSV for a while"]);
+    let mut faster = saved_run();
+    faster.get_mut("json_parse_traces_512").expect("present").instructions = 9_000_000;
+    std::fs::write(&main, baseline::to_bmf(&faster)).expect("write");
+    git(&["commit", "-q", "-am", "Baseline saved again: the JSON parser, faster"]);
+    std::fs::write(dir.join("notes.txt"), "x").expect("write");
+    git(&["add", "notes.txt"]);
+    git(&["commit", "-q", "-m", "Notes"]);
+
+    let (ok, text) = history(&["backfill"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("note: skipped ") && text.contains("Baseline as CSV for a while: not BMF"), "{text}");
+    assert!(text.contains("history.jsonl: 2 lines (2 commits that changed"), "{text}");
+    let file = dir.join("profiles/baselines/history.jsonl");
+    let h = otlp_lab::history::History::read(&file).expect("reads").expect("written");
+    let subjects: Vec<&str> = h.entries().map(|(e, _)| e.subject.as_str()).collect();
+    assert_eq!(subjects, ["Baseline 'main': first", "Baseline saved again: the JSON parser, faster"]);
+    assert_eq!(h.entries().nth(1).expect("second").1, &faster);
+
+    // Append the run as HEAD ("Notes"): a clean tree, then again with a change: one line, replaced, dirty.
+    let run = write(&dir, "results.json", &saved_run());
+    let run_arg = run.to_str().expect("UTF-8");
+    let (ok, text) = history(&["append", run_arg]);
+    assert!(ok && text.contains("appended"), "{text}");
+    assert!(text.contains("Notes (3 benches; 3 lines)"), "{text}");
+    std::fs::write(dir.join("notes.txt"), "changed").expect("write");
+    let (ok, text) = history(&["append", run_arg]);
+    assert!(
+        ok && text.contains("replaced the line of") && text.contains("(dirty: the working tree has changes)"),
+        "{text}"
+    );
+    let h = otlp_lab::history::History::read(&file).expect("reads").expect("written");
+    assert_eq!(h.len(), 3);
+    let (last, counts) = h.entries().last().expect("last");
+    assert!(last.dirty && last.subject == "Notes" && *counts == saved_run(), "{last:?}");
+
+    // Show: one bench over commits, and the fences; an unknown bench is an error.
+    let (ok, text) = history(&["show", "json_parse_traces_512"]);
+    assert!(ok && text.contains("9000000") && text.contains("-8.716%") && text.contains("(dirty)"), "{text}");
+    assert!(text.contains("too few changes: the floor alone"), "{text}");
+    let (ok, text) = history(&["show", "no_such_bench"]);
+    assert!(!ok && text.contains("no line has the bench `no_such_bench`"), "{text}");
+    // A malformed line is named.
+    std::fs::write(&file, "{\"commit\": \"x\"}\n").expect("write");
+    let (ok, text) = history(&["show"]);
+    assert!(!ok && text.contains("history.jsonl:1: not a history entry"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

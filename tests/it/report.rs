@@ -180,3 +180,83 @@ fn without_a_baseline_the_gate_is_not_run_and_a_bad_file_is_named() {
     assert!(stderr.contains("pool.json: not JSON"), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn the_history_section_plots_every_bench_over_commits_with_its_subjects() {
+    let out = out_dir("history");
+    // tests/data/report/history.jsonl, beside baseline.json: four commits, five benches.
+    let run = report(&data().join("profiles"), &data().join("baseline.json"), &out);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let html = read(&out.join("report.html"));
+    let md = read(&out.join("report.md"));
+    let section = html.split("<section id=\"history\">").nth(1).expect("a history section");
+    let section = section.split("</section>").next().expect("its end");
+    let benches = [
+        "decode_reference_traces_512",
+        "encode_direct_traces_512",
+        "encode_zstd1_traces_512",
+        "json_parse_traces_512",
+        "pipeline_batch_discard_512",
+    ];
+    assert_eq!(section.matches("<figure id=\"plot-history_").count(), benches.len(), "one plot per bench");
+    for b in benches {
+        assert!(section.contains(&format!("<figure id=\"plot-history_{b}\">\n<svg")), "{b} inline");
+        assert!(md.contains(&format!("](plots/history_{b}.svg)")), "{b} in the Markdown");
+        // A marker per commit, each with its subject as a tooltip.
+        let svg = read(&out.join(format!("plots/history_{b}.svg")));
+        assert_eq!(svg.matches("<title>").count(), 4, "{b}: a marker per commit");
+        assert!(svg.contains("Baseline saved again (code placement moved the zstd path)"), "{b}");
+    }
+    // The largest step written beside its marker: encode_direct_traces_512's
+    // 1,051,494 -> 955,904 at the second commit (per item: 2,053.7 -> 1,867.0).
+    let direct = read(&out.join("plots/history_encode_direct_traces_512.svg"));
+    assert!(direct.contains(">2222222 -9.09%: Encoder: fields written in one pass</text>"), "{direct}");
+    assert!(direct.contains(
+        "<title>2222222 2026-11-02T12:00:00+00:00: Encoder: fields written in one pass (1,867.0, -9.09%)</title>"
+    ));
+    // A bench that never moved has no label, only tooltips.
+    let flat = read(&out.join("plots/history_pipeline_batch_discard_512.svg"));
+    assert_eq!(direct.matches("fill=\"#333\"").count(), 1, "one step, one label");
+    assert_eq!(flat.matches("fill=\"#333\"").count(), 0, "no step, no label");
+    // The commits and the fences, in both.
+    for text in [&html, &md] {
+        assert!(text.contains("JSON parser: the tape reserved up front"));
+        assert!(text.contains("floor alone (too few changes)"));
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn without_a_history_the_section_says_how_to_make_it_and_a_bad_line_is_named() {
+    let out = out_dir("nohistory");
+    let none = out.join("none.jsonl");
+    let run = |history: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_otlp-lab"))
+            .args(["report", "--profiles"])
+            .arg(data().join("profiles"))
+            .arg("--flamegraphs")
+            .arg(data().join("flamegraphs"))
+            .arg("--baseline")
+            .arg(data().join("baseline.json"))
+            .arg("--history")
+            .arg(history)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("run otlp-lab report")
+    };
+    let r = run(&none);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let md = read(&out.join("report.md"));
+    assert!(md.contains("none.jsonl is missing") && md.contains("otlp-lab history backfill"), "{md}");
+    assert!(!out.join("plots/history_json_parse_traces_512.svg").exists());
+
+    let bad = out.join("bad.jsonl");
+    let first = read(&data().join("history.jsonl")).lines().next().expect("a line").to_owned();
+    std::fs::write(&bad, format!("{first}\nnot json\n")).expect("write");
+    let r = run(&bad);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(stderr.contains("bad.jsonl:2: not a history entry"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -21,7 +21,8 @@ impl Builder<'_> {
                 .into(),
         ));
         let comparison: Option<Comparison> = self.inputs.baseline.as_ref().map(|old| {
-            let gate = Gate { floor_pct: self.cfg.floor_pct, scope: self.inputs.scope.clone() };
+            let fences_pct = self.inputs.history.as_ref().map(|h| h.gate_fences()).unwrap_or_default();
+            let gate = Gate { floor_pct: self.cfg.floor_pct, scope: self.inputs.scope.clone(), fences_pct };
             baseline::compare(old, results, &gate)
         });
         let mut per_span = Vec::new();

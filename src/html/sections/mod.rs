@@ -5,6 +5,7 @@ mod exporter;
 mod exports;
 mod flamegraphs;
 mod heap;
+mod history;
 mod instructions;
 mod load;
 mod summary;
@@ -60,12 +61,13 @@ impl Builder<'_> {
         // The summary is built last (it lists what the others found) and shown first.
         let environment = self.environment();
         let instructions = self.instructions()?;
+        let history = self.history()?;
         let heap = self.heap()?;
         let load = self.load()?;
         let exporter = self.exporter();
         let flamegraphs = self.flamegraphs()?;
         let exports = self.exports();
         let summary = self.summary();
-        Ok(vec![summary, environment, instructions, heap, load, exporter, flamegraphs, exports])
+        Ok(vec![summary, environment, instructions, history, heap, load, exporter, flamegraphs, exports])
     }
 }

@@ -26,6 +26,11 @@ impl Builder<'_> {
             vec!["environment".into(), "environment.json".into(), ran(i.env.is_some())],
             vec!["instruction counts".into(), "results.json".into(), ran(i.results.is_some())],
             vec!["regression gate".into(), self.cfg.baseline.display().to_string(), gate],
+            vec![
+                "bench history".into(),
+                self.cfg.history.display().to_string(),
+                ran(i.history.as_ref().is_some_and(|h| !h.is_empty())),
+            ],
             vec!["pool on vs off".into(), "pool.json".into(), ran(i.pool.is_some())],
             vec!["leak audit".into(), "audit.json".into(), audit],
             vec!["DHAT profiles".into(), "dhat-*.json".into(), ran(!i.dhat.is_empty())],
