@@ -237,8 +237,10 @@ pub fn clean_frame(frame: &str) -> String {
 /// that allocates: Rust's allocation entry points (`alloc::alloc::*`,
 /// `__rg_alloc`, `__rust_alloc`, `__rdl_alloc`), a `GlobalAlloc`
 /// implementation (dhat's, and the counting wrapper of
-/// `src/bin/otlp-lab-heap.rs`), dhat itself, and valgrind's replacements of
-/// the C and C++ allocation functions.
+/// `src/bin/otlp-lab-heap.rs`), dhat itself, valgrind's replacements of the
+/// C and C++ allocation functions, and the short names valgrind gives the
+/// inlined Rust entry points (`alloc`, `alloc_impl`, `exchange_malloc`, ...:
+/// its inline info carries no path).
 pub fn is_allocator_frame(name: &str) -> bool {
     const PREFIXES: [&str; 9] = [
         "alloc::alloc::",
@@ -253,9 +255,21 @@ pub fn is_allocator_frame(name: &str) -> bool {
     ];
     const C_ALLOCATORS: [&str; 8] =
         ["malloc", "calloc", "realloc", "memalign", "posix_memalign", "aligned_alloc", "valloc", "__libc_memalign"];
+    const INLINED: [&str; 9] = [
+        "alloc",
+        "alloc_zeroed",
+        "alloc_impl",
+        "alloc_impl_runtime",
+        "exchange_malloc",
+        "allocate",
+        "allocate_zeroed",
+        "grow",
+        "grow_impl",
+    ];
     PREFIXES.iter().any(|p| name.starts_with(p))
         || name.contains(" as core::alloc::global::GlobalAlloc>::")
         || C_ALLOCATORS.contains(&name)
+        || INLINED.contains(&name)
         || name.starts_with("operator new")
 }
 
@@ -390,7 +404,9 @@ mod tests {
         assert!(is_allocator_frame("<alloc::alloc::Global as core::alloc::Allocator>::allocate"));
         assert!(is_allocator_frame("<otlp_lab_heap::heap_alloc::Counting as core::alloc::global::GlobalAlloc>::alloc"));
         assert!(is_allocator_frame("malloc") && is_allocator_frame("operator new[](unsigned long)"));
+        assert!(is_allocator_frame("alloc") && is_allocator_frame("alloc_impl_runtime"), "valgrind's inlined names");
         assert!(!is_allocator_frame("alloc::raw_vec::finish_grow") && !is_allocator_frame("mallocx_user"));
+        assert!(!is_allocator_frame("otlp_pipeline::encode::budget::Meter::grow") && !is_allocator_frame("allocs"));
     }
 
     #[test]
