@@ -148,6 +148,10 @@ heap_runs() {
     say "heap profile $j (dhat)"
     "$lab" heap "$j" --iterations 3 || die "heap profile of $j failed (see above)"
   done
+  # The allocation flamegraph (blocks) must name our allocation sites.
+  grep -q -F 'otlp_pipeline::' profiles/dhat-production_workload.blocks.svg \
+    || die "profiles/dhat-production_workload.blocks.svg names no otlp_pipeline:: allocation site"
+  say "allocation flamegraphs: profiles/dhat-<name>.blocks.svg, .bytes.svg, .live.svg"
   if command -v node >/dev/null 2>&1; then
     scripts/check_dhat_viewer.sh profiles/dhat-production_workload.json otlp_lab::scenarios \
       || die "the DHAT viewer did not render profiles/dhat-production_workload.json"

@@ -1,7 +1,10 @@
 //! The result files of the heap binary (`otlp-lab-heap`, also reached as
 //! `otlp-lab pool` and `otlp-lab audit`): `profiles/pool.json` ([`PoolFile`])
 //! and `profiles/audit.json` ([`AuditFile`]). The types live in the library
-//! so that the binary writes and the report reads the same ones.
+//! so that the binary writes and the report reads the same ones. [`fold`]
+//! turns its DHAT profiles into allocation flamegraphs.
+
+pub mod fold;
 
 use std::path::Path;
 

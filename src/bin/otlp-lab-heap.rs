@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use otlp_lab::Job;
+use otlp_lab::heap::fold::{AllocFlameError, DhatProfile, write_flamegraphs};
 use otlp_lab::heap::{AuditCheck, AuditFile, PipelineOwn, PoolFile, PoolRow, PoolSetting};
 use otlp_lab::scenarios::ScenarioParams;
 use otlp_lab::workloads::Workload;
@@ -211,7 +212,10 @@ struct Cli {
 enum Cmd {
     /// Profile one workload or scenario: writes profiles/dhat-<name>.json
     /// (the DHAT viewer opens it) and prints total, peak and at-exit heap,
-    /// allocations per run and per item, sizes and lifetimes.
+    /// allocations per run and per item, sizes and lifetimes. Then draws its
+    /// allocation flamegraphs beside it: dhat-<name>.blocks.svg (blocks
+    /// allocated), .bytes.svg (bytes allocated), .live.svg (bytes still live
+    /// at exit), each with its .folded stacks.
     Run {
         /// Workload or scenario name (see `otlp-lab list`).
         name: Job,
@@ -234,6 +238,19 @@ enum Cmd {
         /// line then carries the samples (the audit's growth check).
         #[arg(long, value_parser = clap::value_parser!(u64).range(10..=60_000))]
         sample_ms: Option<u64>,
+        /// An older DHAT profile (JSON: a dhat-<name>.json of this command,
+        /// or of iai-callgrind's DHAT or `valgrind --tool=dhat`) to draw
+        /// differential flamegraphs against: dhat-<name>-diff.blocks.svg,
+        /// .bytes.svg, .live.svg (widths from this run, red where it allocates
+        /// more, blue where less, the old profile scaled to this one's total
+        /// first, as `otlp-lab flame --diff`). Read before the run: a bad file
+        /// fails first.
+        #[arg(long, value_name = "OLD_DHAT_JSON", conflicts_with = "no_flame")]
+        diff: Option<PathBuf>,
+        /// Write the profile only, no flamegraphs (`pool` and `audit` run
+        /// many profiles and read only their figures).
+        #[arg(long)]
+        no_flame: bool,
     },
     /// The leak audit: exporter and receiver through start, load and
     /// shutdown leave nothing live that grows with the runs (what stays is
@@ -331,7 +348,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
-        Cmd::Run { name, iterations, scale, duration, dir, json, sample_ms } => {
+        Cmd::Run { name, iterations, scale, duration, dir, json, sample_ms, diff, no_flame } => {
+            // Read before the profiler starts: its allocations stay out of the profile.
+            let old = diff.map(|p| DhatProfile::read(&p).map(|profile| (p, profile))).transpose()?;
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let path = dir.join(format!("dhat-{name}.json"));
             let params = ScenarioParams { duration: Duration::from_secs(duration), scale };
@@ -342,6 +361,15 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 println!("{v}");
             } else {
                 print_summary(name, &s, &path);
+            }
+            if !no_flame {
+                // After the profiler ended: dhat's allocator counts nothing now.
+                let profile = DhatProfile::read(&path)?;
+                let old = old.as_ref().map(|(p, profile)| (p.as_path(), profile));
+                let written = write_flamegraphs(&path, &profile, old, &mut |note| eprintln!("otlp-lab-heap: {note}"))?;
+                for p in written.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {
+                    eprintln!("otlp-lab-heap: wrote {}", p.display());
+                }
             }
         }
         Cmd::Pool { batches, dir } => pool(batches, &dir)?,
@@ -520,12 +548,8 @@ enum HeapError {
     Summary { name: String, source: serde_json::Error },
     #[error("the heap summary has no `{0}`")]
     Field(&'static str),
-    #[error("{}: {source}", path.display())]
-    Profile { path: PathBuf, source: std::io::Error },
-    #[error("{}: not JSON: {source}", path.display())]
-    ProfileJson { path: PathBuf, source: serde_json::Error },
-    #[error("dhat profile without {0}")]
-    ProfileShape(&'static str),
+    #[error(transparent)]
+    Profile(#[from] AllocFlameError),
     #[error("cannot run valgrind (install it, or pass --no-memcheck): {0}")]
     Valgrind(std::io::Error),
     #[error(transparent)]
@@ -546,7 +570,7 @@ fn measure(name: &str, iterations: u32, dir: &Path) -> Result<serde_json::Value,
 fn measure_with(name: &str, extra: &[&str], dir: &Path) -> Result<serde_json::Value, HeapError> {
     let exe = std::env::current_exe().map_err(HeapError::Exe)?;
     let out = Command::new(exe)
-        .args(["run", name, "--json"])
+        .args(["run", name, "--json", "--no-flame"])
         .args(extra)
         .arg("--dir")
         .arg(dir)
@@ -679,29 +703,21 @@ type LiveSite = (u64, u64, String);
 /// Allocation sites of the blocks still live at the end of a dhat profile,
 /// named by their first frame outside the allocator and the standard library.
 fn live_sites(profile: &Path) -> Result<Vec<LiveSite>, HeapError> {
-    let text =
-        std::fs::read_to_string(profile).map_err(|source| HeapError::Profile { path: profile.to_owned(), source })?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| HeapError::ProfileJson { path: profile.to_owned(), source })?;
-    let ftbl = v["ftbl"].as_array().ok_or(HeapError::ProfileShape("ftbl"))?;
+    let dhat = DhatProfile::read(profile)?;
     let generic = ["alloc::", "<alloc::", "core::", "<core::", "std::", "<std::", "<T as ", "hashbrown::"];
     let mut sites = Vec::new();
-    for pp in v["pps"].as_array().ok_or(HeapError::ProfileShape("pps"))? {
+    for pp in &dhat.pps {
         // dhat's file: `eb` is bytes live at the end, `ebk` their blocks.
-        let (bytes, blocks) = (pp["eb"].as_u64().unwrap_or(0), pp["ebk"].as_u64().unwrap_or(0));
-        if blocks == 0 {
+        if pp.ebk == 0 {
             continue;
         }
-        let frames: Vec<&str> = pp["fs"]
-            .as_array()
-            .map(|fs| fs.iter().filter_map(|f| ftbl.get(f.as_u64()? as usize)?.as_str()).collect())
-            .unwrap_or_default();
-        let named = frames
-            .iter()
-            .map(|f| f.split_once(": ").map_or(*f, |(_, rest)| rest))
+        // Without the address, with the file and line (what the audit prints).
+        let named = dhat
+            .frames(pp)
+            .map(|f| f.split_once(": ").map_or(f, |(_, rest)| rest))
             .find(|f| !generic.iter().any(|g| f.starts_with(g)))
             .unwrap_or("?");
-        sites.push((blocks, bytes, named.to_owned()));
+        sites.push((pp.ebk, pp.eb, named.to_owned()));
     }
     sites.sort_by_key(|site| std::cmp::Reverse(site.1));
     Ok(sites)

@@ -112,13 +112,30 @@ enum Command {
         items: u32,
     },
     /// Heap profile of a workload or scenario under dhat: writes
-    /// profiles/dhat-<name>.json and prints its summary (runs `otlp-lab-heap
+    /// profiles/dhat-<name>.json, prints its summary and draws its allocation
+    /// flamegraphs (dhat-<name>.blocks.svg, .bytes.svg, .live.svg; with
+    /// `--diff OLD_DHAT_JSON` the differential ones) (runs `otlp-lab-heap
     /// run`; `otlp-lab-heap run --help` lists the options).
     #[command(disable_help_flag = true)]
     Heap {
         /// The name and options, passed on.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         args: Vec<String>,
+    },
+    /// Allocation flamegraphs of an existing DHAT profile (dhat-rs's, as
+    /// `heap` writes, or the JSON of iai-callgrind's DHAT or `valgrind
+    /// --tool=dhat`), written beside it: <stem>.blocks.svg (blocks
+    /// allocated), .bytes.svg (bytes allocated), .live.svg (bytes still live
+    /// at exit) and their .folded stacks, allocator frames trimmed so that the
+    /// leaf is the allocating call.
+    HeapFlame {
+        /// The DHAT profile (JSON).
+        profile: PathBuf,
+        /// An older DHAT profile (JSON) to draw <stem>-diff.<weight>.svg
+        /// against: widths from PROFILE, red where it allocates more, blue
+        /// where less (the old one scaled to its total first, as `flame --diff`).
+        #[arg(long, value_name = "OLD_DHAT_JSON")]
+        diff: Option<PathBuf>,
     },
     /// The memory pool on vs off (runs `otlp-lab-heap pool`).
     #[command(disable_help_flag = true)]
@@ -514,6 +531,15 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             );
         }
         Command::Heap { args } => return heap_tool("run", &args),
+        Command::HeapFlame { profile, diff } => {
+            use otlp_lab::heap::fold::{DhatProfile, write_flamegraphs};
+            let old = diff.map(|p| DhatProfile::read(&p).map(|d| (p, d))).transpose()?;
+            let dhat = DhatProfile::read(&profile)?;
+            let old = old.as_ref().map(|(p, d)| (p.as_path(), d));
+            for p in write_flamegraphs(&profile, &dhat, old, &mut |note| eprintln!("otlp-lab heap-flame: {note}"))? {
+                println!("{}", p.display());
+            }
+        }
         Command::Pool { args } => return heap_tool("pool", &args),
         Command::Audit { args } => return heap_tool("audit", &args),
         Command::Bmf { files, out } => {

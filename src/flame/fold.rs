@@ -54,6 +54,18 @@ impl Folded {
         Folded(map)
     }
 
+    /// Folds `(stack, weight)` pairs whose stacks are already folded
+    /// (`outermost;...;innermost`); equal stacks add up, zero weights are left out.
+    pub fn from_weighted(stacks: impl IntoIterator<Item = (String, u64)>) -> Folded {
+        let mut map = BTreeMap::new();
+        for (stack, n) in stacks {
+            if n > 0 {
+                *map.entry(stack).or_insert(0) += n;
+            }
+        }
+        Folded(map)
+    }
+
     /// Parses folded-stack text (blank lines are skipped).
     pub fn parse(text: &str) -> Result<Folded, (usize, String)> {
         let mut map = BTreeMap::new();
@@ -78,6 +90,11 @@ impl Folded {
         self.0.values().sum()
     }
 
+    /// How many distinct stacks it holds.
+    pub fn stacks(&self) -> usize {
+        self.0.len()
+    }
+
     /// Whether it holds no stack.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -100,7 +117,7 @@ impl fmt::Display for Folded {
 
 /// `;` separates frames and a line's last space its count: keep both out of
 /// names (Rust names hold `;` in array types such as `[u8; 16]`).
-fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     name.replace(';', ":").replace(['\n', '\r'], " ")
 }
 

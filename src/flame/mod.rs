@@ -64,9 +64,11 @@ use crate::Job;
 use crate::scenarios::ScenarioError;
 
 pub use analysis::{Analysis, FunctionShare, analyze, is_data_path, is_ours};
+pub(crate) use fold::sanitize;
 pub use fold::{Folded, Stack, read_folded};
 pub use sample::{FlameRun, sample};
 pub use write::FlameSummary;
+pub(crate) use write::{Labels, differential_svg, flamegraph_svg};
 
 /// The blocklist pprof-rs's documentation recommends: a sample whose program
 /// counter lies in one of these objects is dropped before it is unwound.

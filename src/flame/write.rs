@@ -105,44 +105,23 @@ impl FlameRun {
 
     /// The interactive SVG.
     pub fn svg(&self, path: &Path) -> Result<Vec<u8>, FlameError> {
-        let mut opt = inferno::flamegraph::Options::default();
-        opt.title = self.title();
-        opt.subtitle = Some(self.subtitle());
-        opt.count_name = "samples".into();
-        let lines = self.folded.lines();
-        let mut svg = Vec::new();
-        inferno::flamegraph::from_lines(&mut opt, lines.iter().map(String::as_str), &mut svg)
-            .map_err(|source| FlameError::Draw { path: path.to_owned(), source })?;
-        Ok(svg)
+        let labels =
+            Labels { title: self.title(), subtitle: Some(self.subtitle()), count_name: "samples", palette: None };
+        flamegraph_svg(&self.folded, &labels, path)
     }
 
     /// The differential SVG against a saved run's folded stacks.
     pub fn diff_svg(&self, saved: &Folded, saved_name: &str, path: &Path) -> Result<Vec<u8>, FlameError> {
-        let draw = |source| FlameError::Draw { path: path.to_owned(), source };
-        let mut diff = Vec::new();
-        // Normalized: a saved run of another length or machine load would
-        // otherwise turn everything red or blue.
-        let opt = inferno::differential::Options { normalize: true, strip_hex: false };
-        inferno::differential::from_readers(
-            opt,
-            saved.to_string().as_bytes(),
-            self.folded.to_string().as_bytes(),
-            &mut diff,
-        )
-        .map_err(draw)?;
-        let text = String::from_utf8_lossy(&diff);
-        let mut lines: Vec<&str> = text.lines().collect();
-        lines.sort_unstable();
-        let mut opt = inferno::flamegraph::Options::default();
-        opt.title = format!("{} vs {saved_name}", self.title());
-        opt.subtitle = Some(format!(
-            "widths: this run; red: more samples than in {saved_name} ({} samples, scaled to this run's total), blue: fewer",
-            saved.samples()
-        ));
-        opt.count_name = "samples".into();
-        let mut svg = Vec::new();
-        inferno::flamegraph::from_lines(&mut opt, lines, &mut svg).map_err(draw)?;
-        Ok(svg)
+        let labels = Labels {
+            title: format!("{} vs {saved_name}", self.title()),
+            subtitle: Some(format!(
+                "widths: this run; red: more samples than in {saved_name} ({} samples, scaled to this run's total), blue: fewer",
+                saved.samples()
+            )),
+            count_name: "samples",
+            palette: None,
+        };
+        Ok(differential_svg(saved, &self.folded, &labels, path)?.1)
     }
 
     /// The `<name>.json` summary, with the stack-quality figures.
@@ -268,6 +247,67 @@ impl FlameRun {
         }
         Ok(written)
     }
+}
+
+/// What a flamegraph says about itself: shared by the CPU flamegraphs and
+/// the allocation flamegraphs of `src/heap/fold.rs`, so both draw alike.
+pub(crate) struct Labels<'a> {
+    /// The line at the top.
+    pub title: String,
+    /// The line under it.
+    pub subtitle: Option<String>,
+    /// What the weights count (`samples`, `blocks`, `bytes`), in the tooltips.
+    pub count_name: &'a str,
+    /// inferno's palette; `None` for its default (hot).
+    pub palette: Option<inferno::flamegraph::color::Palette>,
+}
+
+/// An interactive inferno SVG of `folded`.
+pub(crate) fn flamegraph_svg(folded: &Folded, labels: &Labels<'_>, path: &Path) -> Result<Vec<u8>, FlameError> {
+    let mut opt = options(labels);
+    let lines = folded.lines();
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut opt, lines.iter().map(String::as_str), &mut svg)
+        .map_err(|source| FlameError::Draw { path: path.to_owned(), source })?;
+    Ok(svg)
+}
+
+/// inferno's differential of `saved` against `current` (`stack saved current`
+/// lines, sorted, the saved counts scaled to the current total) and the SVG
+/// drawn from it: widths from `current`, red where it has more, blue where less.
+pub(crate) fn differential_svg(
+    saved: &Folded,
+    current: &Folded,
+    labels: &Labels<'_>,
+    path: &Path,
+) -> Result<(String, Vec<u8>), FlameError> {
+    let draw = |source| FlameError::Draw { path: path.to_owned(), source };
+    let mut diff = Vec::new();
+    // Normalized: a saved run of another length or machine load would
+    // otherwise turn everything red or blue.
+    let opt = inferno::differential::Options { normalize: true, strip_hex: false };
+    inferno::differential::from_readers(opt, saved.to_string().as_bytes(), current.to_string().as_bytes(), &mut diff)
+        .map_err(draw)?;
+    let text = String::from_utf8_lossy(&diff);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    let mut opt = options(labels);
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut opt, lines.iter().copied(), &mut svg).map_err(draw)?;
+    let mut sorted = lines.join("\n");
+    sorted.push('\n');
+    Ok((sorted, svg))
+}
+
+fn options(labels: &Labels<'_>) -> inferno::flamegraph::Options<'static> {
+    let mut opt = inferno::flamegraph::Options::default();
+    opt.title.clone_from(&labels.title);
+    opt.subtitle.clone_from(&labels.subtitle);
+    opt.count_name = labels.count_name.to_owned();
+    if let Some(palette) = labels.palette {
+        opt.colors = palette;
+    }
+    opt
 }
 
 fn round2(x: f64) -> f64 {
