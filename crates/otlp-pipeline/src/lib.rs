@@ -58,6 +58,9 @@
 //! - `layer` (feature `tracing`): a `tracing-subscriber` layer that turns an
 //!   app's `tracing` spans and events into spans and log records and hands
 //!   them to an exporter's handle.
+//! - `otel` (feature `opentelemetry`): a `SpanProcessor`, a `LogProcessor`
+//!   and a `PushMetricExporter` that hand what an app's OpenTelemetry SDK
+//!   providers produce to an exporter's handle.
 //! - [`simd`]: the SIMD hex and UTF-8 routines beside their scalar references.
 //! - [`error`]: the crate's [`Error`], one variant per layer.
 //!
@@ -66,7 +69,7 @@
 //! transport on the pipeline; the exporter on all of them. The receiver
 //! uses only the model and the codecs, and nothing uses the receiver. The
 //! `tracing` layer uses the model and the pipeline's handle, and nothing
-//! uses it.
+//! uses it; the same holds for `otel`.
 //!
 //! # Usage
 //!
@@ -110,6 +113,8 @@ pub mod fixtures;
 #[cfg(feature = "tracing")]
 pub mod layer;
 pub mod model;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 pub mod pipeline;
 pub mod pool;
 #[cfg(feature = "receiver")]
@@ -117,9 +122,9 @@ pub mod receiver;
 pub mod simd;
 pub mod transport;
 
-// The README's Rust snippets (the `tracing` section's) compile as doctests,
-// so that the lines it tells an app to add cannot rot.
-#[cfg(all(doctest, feature = "tracing"))]
+// The README's Rust snippets (the `tracing` and OpenTelemetry sections')
+// compile as doctests, so that the lines it tells an app to add cannot rot.
+#[cfg(all(doctest, feature = "tracing", feature = "opentelemetry"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

@@ -5,6 +5,7 @@ mod grpc;
 mod http;
 mod json;
 mod layer;
+mod otel;
 mod pipeline;
 mod proto;
 mod tls;
