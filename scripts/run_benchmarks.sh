@@ -46,7 +46,8 @@ Modes:
                   different toolchains or one is missing
   ci [NAME]       quick twice: fail if any count differs between the two runs,
                   then the gate against baseline NAME (default: main) when it
-                  exists and against HEAD~1's profiles/baselines/NAME.json,
+                  exists and against the baseline its last save replaced
+                  (git: the parent of the last commit that changed NAME.json),
                   with NAME.justified.json excusing exactly the recorded changes,
                   and each bench's fence from profiles/baselines/history.jsonl
                   when it exists; a passing run is appended to that history as
@@ -337,28 +338,33 @@ case "$mode" in
     "$lab" compare profiles/results-first.json "$results" --exact \
       || die "instruction or allocation counts differ between two runs of the same binary"
     if [ -f "$baselines/$name.json" ]; then
-      # The previous commit's baseline, so that a regression saved into the
-      # baseline in this commit is judged too (excused only by its entry in
+      # The baseline the last change to it replaced (the parent of the last
+      # commit that changed $name.json; HEAD~1's when HEAD changed it), so that
+      # a regression saved into the baseline is judged on every later commit
+      # too, not only on the one that saved it (excused only by its entry in
       # $name.justified.json).
       prev=profiles/baseline-previous.json
       prev_env=profiles/baseline-previous.env.json
       rm -f "$prev_env"
       [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" != true ] \
-        || die "shallow clone: the gate needs HEAD~1's baseline (git fetch --deepen=1)"
-      if git show "HEAD~1:$baselines/$name.json" >"$prev" 2>/dev/null; then
-        say "previous baseline: HEAD~1:$baselines/$name.json"
+        || die "shallow clone: the gate needs the history of $baselines/$name.json (git fetch --unshallow)"
+      saved=$(git log -n 1 --format=%h -- "$baselines/$name.json" 2>/dev/null || true)
+      if [ -n "$saved" ] && git show "$saved~1:$baselines/$name.json" >"$prev" 2>/dev/null; then
+        prev_ref="$saved~1"
+        say "previous baseline: $prev_ref:$baselines/$name.json (the one $saved's save replaced)"
         # A baseline saved before the records existed has none: compare
         # counts, and say so (otlp-lab compare prints it).
-        git show "HEAD~1:$baselines/$name.env.json" >"$prev_env" 2>/dev/null \
-          || { rm -f "$prev_env"; say "previous baseline: HEAD~1 has no $baselines/$name.env.json (no environment record)"; }
+        git show "$prev_ref:$baselines/$name.env.json" >"$prev_env" 2>/dev/null \
+          || { rm -f "$prev_env"; say "previous baseline: $prev_ref has no $baselines/$name.env.json (no environment record)"; }
       else
+        prev_ref="the current one"
         cp "$baselines/$name.json" "$prev"
         [ ! -f "$baselines/$name.env.json" ] || cp "$baselines/$name.env.json" "$prev_env"
-        say "previous baseline: HEAD~1 has no $baselines/$name.json; the second comparison is the current baseline again"
+        say "previous baseline: no committed baseline before the current one; the second comparison is the current baseline again"
       fi
       jargs=(); [ -f "$baselines/$name.justified.json" ] && jargs=(--justified "$baselines/$name.justified.json")
       [ ! -f "$history" ] || jargs+=(--history "$history")
-      say "gate: against baseline '$name' and HEAD~1's (floor $gate_floor%)"
+      say "gate: against baseline '$name' and the one it replaced, $prev_ref's (floor $gate_floor%)"
       rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" --previous "$prev" "${jargs[@]}" || rc=$?
       [ "$rc" -ne 4 ] || die "refused: the run and baseline '$name' come from different toolchains, or one has no environment record (see above)"
       [ "$rc" -eq 0 ] || die "the gate failed against baseline '$name' (see the flagged rows above)"

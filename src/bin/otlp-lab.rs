@@ -296,7 +296,7 @@ enum Command {
     /// old, new and delta; exit 3 when the gate flags a bench (1 on a bad
     /// file). Flagged: instructions above the floor, any allocation increase,
     /// a bench of the baseline the run lacks. With --previous, the run is also
-    /// judged against the previous commit's baseline, where a worse count
+    /// judged against the previous baseline (the one the last save replaced), where a worse count
     /// passes only with an entry of --justified holding the previous and the
     /// current baseline's counts. Before any count, the environment records
     /// beside both files (<file>.env.json) are compared: a different
@@ -317,8 +317,9 @@ enum Command {
         /// so): benches of the other suites are "not run", not flagged.
         #[arg(long)]
         partial: bool,
-        /// The previous commit's baseline (BMF JSON), e.g. from
-        /// `git show HEAD~1:profiles/baselines/main.json`.
+        /// The baseline the current one replaced (BMF JSON), e.g. from
+        /// `git show C~1:profiles/baselines/main.json`, C the last commit that
+        /// changed it (scripts/run_benchmarks.sh ci finds it).
         #[arg(long)]
         previous: Option<PathBuf>,
         /// The justification file of the baseline (e.g. profiles/baselines/main.justified.json).
@@ -830,11 +831,11 @@ fn compare(
         };
         if prev == old {
             println!(
-                "against the previous commit's baseline, {}: identical to the current baseline (the baseline did not change in this commit), so the comparison above covers it",
+                "against the previous baseline, {}: identical to the current baseline, so the comparison above covers it",
                 prev_path.display()
             );
         } else {
-            println!("against the previous commit's baseline, {}:", prev_path.display());
+            println!("against the previous baseline, {}:", prev_path.display());
             note_previous_environment(prev_path, current_env.as_ref())?;
             let c = baseline::compare_with_previous(&prev, &old, &new, &file, &gate);
             print!("{}", c.table());
