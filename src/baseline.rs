@@ -57,8 +57,8 @@ pub struct Metrics {
     /// region, when callgrind simulated the caches. Shown beside the
     /// instructions, never gated (see [`compare`]).
     pub cache: Option<CacheSim>,
-    /// Heap blocks allocated in one measured run (DHAT under
-    /// `Prepared::run`), when it ran. Results saved before DHAT counted
+    /// Heap blocks allocated in one measured run (DHAT under the frames of
+    /// `crate::bench_config`), when it ran. Results saved before DHAT counted
     /// per run hold the whole bench process's blocks here.
     pub allocations: Option<u64>,
     /// Bytes those blocks held, when DHAT ran.

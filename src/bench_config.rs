@@ -36,10 +36,19 @@ pub fn geometry_of_unrecorded(runner: Option<&str>) -> Option<String> {
     (runner == Some("0.16.1")).then(cache_geometry)
 }
 
-/// The frame whose allocations DHAT counts (iai-callgrind's
-/// `EntryPoint::Custom`): the measured run, without the setup that prepares
-/// its state or the drop after it. `Prepared::run` is `#[inline(never)]` so
-/// that the frame exists under fat LTO.
+/// The frame DHAT counts allocations under beside the bench function
+/// (iai-callgrind's default entry point, its `#[inline(never)]` wrapper
+/// `*::__iai_callgrind_wrapper_mod::*`): the runner counts a program point
+/// whose stack holds either. Both are needed, as the DHAT output of the
+/// first run with only this frame showed: a `run` arm that ends in a call
+/// compiles to a tail jump, so `run`'s frame is gone from the stacks below it
+/// (the pipeline benches counted 0 blocks under it, 1,544 under the wrapper:
+/// their budget exactly), and a deep stack (serde_json's recursive parse)
+/// is cut off before it reaches the wrapper (11,337 of the 23,625 blocks
+/// under `run` had the wrapper in their stack). Setup (the bench's
+/// arguments) and the drop of the returned state happen in the function
+/// that calls the wrapper, outside both. `Prepared::run` is
+/// `#[inline(never)]` so that the frame exists under fat LTO.
 pub const DHAT_ENTRY_POINT: &str = "otlp_lab::workloads::Prepared::run";
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ pub struct IcountRow {
     /// Callgrind's cache simulation on the pinned geometry
     /// (`crate::bench_config`), when it ran.
     pub cache: Option<CacheSim>,
-    /// Heap blocks allocated in one measured run (DHAT, counting under
-    /// `Prepared::run` only), when DHAT ran beside callgrind.
+    /// Heap blocks allocated in one measured run (DHAT, counting under the
+    /// frames of `crate::bench_config`), when DHAT ran beside callgrind.
     pub allocations: Option<u64>,
     /// Bytes those blocks held in total (DHAT's TotalBytes).
     pub allocated_bytes: Option<u64>,
@@ -151,10 +151,11 @@ pub struct RankShift {
     pub by_cycles: usize,
     /// Estimated cycles per instruction: 1 plus what the misses add.
     pub cycles_per_instruction: f64,
-    /// LL hits (L1 misses) per item.
-    pub ll_hits_per_item: f64,
-    /// RAM hits (LL misses) per item.
-    pub ram_hits_per_item: f64,
+    /// LL hits (L1 misses) per 1,000 instructions: comparable across
+    /// benches whatever their items are.
+    pub ll_hits_per_kinstr: f64,
+    /// RAM hits (LL misses) per 1,000 instructions.
+    pub ram_hits_per_kinstr: f64,
 }
 
 /// Ranks the benches with a cache simulation and a known item count by
@@ -179,13 +180,16 @@ pub fn rank_shifts(rows: &[IcountRow], items: impl Fn(&str) -> Option<u64>) -> V
         .iter()
         .enumerate()
         .filter(|(i, _)| by_instr[*i] != by_cycles[*i])
-        .map(|(i, (r, c, n))| RankShift {
-            id: r.id.clone(),
-            by_instructions: by_instr[i],
-            by_cycles: by_cycles[i],
-            cycles_per_instruction: c.estimated_cycles as f64 / r.instructions.max(1) as f64,
-            ll_hits_per_item: c.ll_hits as f64 / n,
-            ram_hits_per_item: c.ram_hits as f64 / n,
+        .map(|(i, (r, c, _))| {
+            let kinstr = r.instructions.max(1) as f64 / 1000.0;
+            RankShift {
+                id: r.id.clone(),
+                by_instructions: by_instr[i],
+                by_cycles: by_cycles[i],
+                cycles_per_instruction: c.estimated_cycles as f64 / r.instructions.max(1) as f64,
+                ll_hits_per_kinstr: c.ll_hits as f64 / kinstr,
+                ram_hits_per_kinstr: c.ram_hits as f64 / kinstr,
+            }
         })
         .collect();
     out.sort_by_key(|s| s.by_cycles);
@@ -232,7 +236,7 @@ pub fn icount_table(rows: &[IcountRow]) -> String {
         );
     }
     if rows.iter().any(|r| r.allocations.is_some()) {
-        out.push_str("blocks/run, bytes/run: DHAT, counting only what Prepared::run allocates (setup and drop excluded); budget: src/budgets.rs\n");
+        out.push_str("blocks/run, bytes/run: DHAT, one measured run (setup and drop excluded; src/bench_config.rs); budget: src/budgets.rs\n");
     }
     for (id, blocks, budget) in over_budget(rows) {
         let _ = writeln!(out, "OVER BUDGET: {id} allocates {blocks} blocks per run, its budget is {budget}");
@@ -243,8 +247,13 @@ pub fn icount_table(rows: &[IcountRow]) -> String {
         for s in &shifts {
             let _ = writeln!(
                 out,
-                "  {:<34} instr rank {:>2}, cycles rank {:>2}: {:.3} cycles/instr, {:.2} LL hits and {:.2} RAM hits per item",
-                s.id, s.by_instructions, s.by_cycles, s.cycles_per_instruction, s.ll_hits_per_item, s.ram_hits_per_item
+                "  {:<34} instr rank {:>2}, cycles rank {:>2}: {:.3} cycles/instr, {:.2} LL hits and {:.3} RAM hits per 1000 instr",
+                s.id,
+                s.by_instructions,
+                s.by_cycles,
+                s.cycles_per_instruction,
+                s.ll_hits_per_kinstr,
+                s.ram_hits_per_kinstr
             );
         }
     }
@@ -496,7 +505,7 @@ mod tests {
         let ids: Vec<(&str, usize, usize)> =
             shifts.iter().map(|s| (s.id.as_str(), s.by_instructions, s.by_cycles)).collect();
         assert_eq!(ids, [("json_parse_traces_512", 3, 2), ("decode_direct_traces_512", 2, 3)]);
-        assert!((shifts[1].ram_hits_per_item - 200.0 / 512.0).abs() < 1e-12);
+        assert!((shifts[1].ram_hits_per_kinstr - 200.0 / 2.0).abs() < 1e-9);
         assert!(table.contains("decode_direct_traces_512           instr rank  2, cycles rank  3"), "{table}");
         // Without a cache simulation there is nothing to rank.
         let plain: Vec<IcountRow> = rows.iter().map(|r| IcountRow { cache: None, ..r.clone() }).collect();

@@ -184,13 +184,13 @@ fn cycle_rank_note(results: &baseline::Results) -> String {
             };
             format!(
                 "{} is {} by instructions per item and {} by estimated cycles per item ({} cycles per instruction, \
-                 {} LL hits and {} RAM hits per item: {way})",
+                 {} LL hits and {} RAM hits per 1,000 instructions: {way})",
                 s.id,
                 s.by_instructions,
                 s.by_cycles,
                 num(s.cycles_per_instruction, 3),
-                num(s.ll_hits_per_item, 2),
-                num(s.ram_hits_per_item, 2)
+                num(s.ll_hits_per_kinstr, 2),
+                num(s.ram_hits_per_kinstr, 3)
             )
         })
         .collect();
