@@ -3,24 +3,24 @@
 
 use std::hint::black_box;
 
-use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use otlp_lab::workloads::{Prepared, Workload};
 
-// DHAT runs beside callgrind on the paths budgeted at zero allocations
-// (src/budgets.rs), so that the gate sees an allocation added there.
+mod common;
+
 #[library_benchmark]
-#[bench::compress_zstd1_traces_512(args = (Workload::CompressZstd1.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
-#[bench::compress_zstd3_traces_512(args = (Workload::CompressZstd3.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
+#[bench::compress_zstd1_traces_512(Workload::CompressZstd1.prepare())]
+#[bench::compress_zstd3_traces_512(Workload::CompressZstd3.prepare())]
 #[bench::compress_zstd9_traces_512(Workload::CompressZstd9.prepare())]
 #[bench::compress_gzip1_traces_512(Workload::CompressGzip1.prepare())]
-#[bench::compress_gzip6_traces_512(args = (Workload::CompressGzip6.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
-#[bench::decompress_zstd1_traces_512(args = (Workload::DecompressZstd.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
-#[bench::decompress_gzip6_traces_512(args = (Workload::DecompressGzip.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
-#[bench::encode_zstd1_traces_512(args = (Workload::EncodeZstd1Traces.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
+#[bench::compress_gzip6_traces_512(Workload::CompressGzip6.prepare())]
+#[bench::decompress_zstd1_traces_512(Workload::DecompressZstd.prepare())]
+#[bench::decompress_gzip6_traces_512(Workload::DecompressGzip.prepare())]
+#[bench::encode_zstd1_traces_512(Workload::EncodeZstd1Traces.prepare())]
 fn compression(mut p: Prepared) -> Prepared {
     black_box(p.run());
     p
 }
 
 library_benchmark_group!(name = codecs; benchmarks = compression);
-main!(library_benchmark_groups = codecs);
+main!(config = common::config(); library_benchmark_groups = codecs);

@@ -5,8 +5,10 @@
 
 use std::hint::black_box;
 
-use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use otlp_lab::workloads::{Prepared, Workload};
+
+mod common;
 
 #[library_benchmark]
 #[bench::pipeline_batch_discard_512(Workload::PipelineBatch.prepare())]
@@ -17,4 +19,4 @@ fn pipeline(mut p: Prepared) -> Prepared {
 }
 
 library_benchmark_group!(name = batches; benchmarks = pipeline);
-main!(config = LibraryBenchmarkConfig::default().tool(Dhat::default()); library_benchmark_groups = batches);
+main!(config = common::config(); library_benchmark_groups = batches);

@@ -3,8 +3,10 @@
 
 use std::hint::black_box;
 
-use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use otlp_lab::workloads::{Prepared, Workload};
+
+mod common;
 
 #[library_benchmark]
 #[bench::encode_direct_traces_pooled_512(Workload::EncodeDirectTracesPooled.prepare())]
@@ -17,4 +19,4 @@ fn pool(mut p: Prepared) -> Prepared {
 }
 
 library_benchmark_group!(name = buffers; benchmarks = pool);
-main!(config = LibraryBenchmarkConfig::default().tool(Dhat::default()); library_benchmark_groups = buffers);
+main!(config = common::config(); library_benchmark_groups = buffers);

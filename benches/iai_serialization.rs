@@ -5,17 +5,17 @@
 
 use std::hint::black_box;
 
-use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use otlp_lab::workloads::{Prepared, Workload};
 
-// DHAT runs beside callgrind on the paths budgeted at zero allocations
-// (src/budgets.rs), so that the gate sees an allocation added there.
+mod common;
+
 #[library_benchmark]
-#[bench::encode_direct_traces_512(args = (Workload::EncodeDirectTraces.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
+#[bench::encode_direct_traces_512(Workload::EncodeDirectTraces.prepare())]
 #[bench::encode_reference_traces_512(Workload::EncodeReferenceTraces.prepare())]
-#[bench::encode_direct_metrics_100(args = (Workload::EncodeDirectMetrics.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
+#[bench::encode_direct_metrics_100(Workload::EncodeDirectMetrics.prepare())]
 #[bench::encode_reference_metrics_100(Workload::EncodeReferenceMetrics.prepare())]
-#[bench::encode_direct_logs_512(args = (Workload::EncodeDirectLogs.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
+#[bench::encode_direct_logs_512(Workload::EncodeDirectLogs.prepare())]
 #[bench::encode_reference_logs_512(Workload::EncodeReferenceLogs.prepare())]
 #[bench::json_write_traces_512(Workload::JsonWriteTraces.prepare())]
 #[bench::json_write_metrics_100(Workload::JsonWriteMetrics.prepare())]
@@ -33,4 +33,4 @@ fn serialization(mut p: Prepared) -> Prepared {
 }
 
 library_benchmark_group!(name = protobuf; benchmarks = serialization);
-main!(library_benchmark_groups = protobuf);
+main!(config = common::config(); library_benchmark_groups = protobuf);

@@ -2,15 +2,15 @@
 
 use std::hint::black_box;
 
-use iai_callgrind::{Dhat, LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
 use otlp_lab::workloads::{Prepared, Workload};
 
-// DHAT runs beside callgrind on the paths budgeted at zero allocations
-// (src/budgets.rs), so that the gate sees an allocation added there.
+mod common;
+
 #[library_benchmark]
-#[bench::hex_encode_ids_simd_4k(args = (Workload::HexEncodeSimd.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
+#[bench::hex_encode_ids_simd_4k(Workload::HexEncodeSimd.prepare())]
 #[bench::hex_encode_ids_scalar_4k(Workload::HexEncodeScalar.prepare())]
-#[bench::hex_decode_ids_simd_4k(args = (Workload::HexDecodeSimd.prepare(),), config = LibraryBenchmarkConfig::default().tool(Dhat::default()))]
+#[bench::hex_decode_ids_simd_4k(Workload::HexDecodeSimd.prepare())]
 #[bench::hex_decode_ids_scalar_4k(Workload::HexDecodeScalar.prepare())]
 #[bench::utf8_validate_simd_256k(Workload::Utf8Simd.prepare())]
 #[bench::utf8_validate_scalar_256k(Workload::Utf8Scalar.prepare())]
@@ -20,4 +20,4 @@ fn simd(mut p: Prepared) -> Prepared {
 }
 
 library_benchmark_group!(name = paths; benchmarks = simd);
-main!(library_benchmark_groups = paths);
+main!(config = common::config(); library_benchmark_groups = paths);

@@ -16,8 +16,8 @@ Modes:
   serialization   direct vs reference protobuf, decode, OTLP/JSON write and parse
   simd            SIMD paths beside their scalar references (hex, UTF-8)
   compression     gzip and zstd at several levels, compress and decompress
-  pool            pooled vs fresh buffers, arena vs heap scratch (with DHAT)
-  pipeline        one batch through batcher, encode and compress (with DHAT)
+  pool            pooled vs fresh buffers, arena vs heap scratch
+  pipeline        one batch through batcher, encode and compress
   sizes           encoded sizes and compression ratios of the standard fixtures
   heap            dhat heap profiles (profiles/dhat-<name>.json) of the hot paths
                   and the main scenarios, and the memory pool on vs off
@@ -62,7 +62,8 @@ Modes:
   -h, --help      this text
 
 Results: profiles/icount/<suite>.jsonl (raw runner JSON, one line per bench),
-profiles/results.json (BMF: instructions and allocations per bench),
+profiles/results.json (BMF per bench: instructions, estimated cycles and cache
+hits, allocations and allocated bytes of one measured run),
 profiles/results.suites.json (the suites that ran: full or partial),
 profiles/results.env.json (the toolchain, CPU features and profile settings
 of the run), profiles/baselines/<NAME>.json and <NAME>.env.json (saved runs). The callgrind profiles stay under

@@ -2,13 +2,17 @@
 //! regression gate that compares a run with a baseline.
 //!
 //! A results file is BMF JSON: `{"<bench>": {"instructions": {"value": N},
-//! "allocations": {"value": M}}}`, one entry per bench, `allocations` only
-//! where DHAT ran beside callgrind. Beside it, [`RunRecord`] says which suites
-//! the run covered, so that a partial run is known as one.
+//! "estimated_cycles": {"value": C}, "allocations": {"value": M}, ...}}`, one
+//! entry per bench: the cache simulation's measures (`estimated_cycles`,
+//! `l1_hits`, `ll_hits`, `ram_hits`) where callgrind simulated the caches,
+//! `allocations` and `allocated_bytes` (one measured run) where DHAT ran
+//! beside callgrind. Files written before those measures existed still read.
+//! Beside it, [`RunRecord`] says which suites the run covered, so that a
+//! partial run is known as one.
 //!
 //! The gate flags, against a baseline: an instruction count that rose by more
 //! than a floor (or than the bench's fence learned from `crate::history`,
-//! where that is larger); any allocation increase, whatever the bench's budget; a
+//! where that is smaller); any allocation increase, whatever the bench's budget; a
 //! bench of the baseline the run lacks (in a partial run, only for the suites
 //! that ran; the others are "not run"). [`compare_with_previous`] judges the
 //! run against the previous commit's baseline as well, so that a regression
@@ -21,14 +25,20 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::IcountRow;
+use crate::report::{CacheSim, IcountRow};
 use crate::result_file::{self, ResultFileError};
 use crate::workloads::{Category, Workload};
 
 /// BMF measure of the instruction count.
 pub const INSTRUCTIONS: &str = "instructions";
-/// BMF measure of the heap blocks DHAT counted over the bench process.
+/// BMF measure of the heap blocks DHAT counted in one measured run.
 pub const ALLOCATIONS: &str = "allocations";
+/// BMF measure of the bytes those blocks held.
+pub const ALLOCATED_BYTES: &str = "allocated_bytes";
+/// BMF measure of the cache simulation's estimated cycles.
+pub const ESTIMATED_CYCLES: &str = "estimated_cycles";
+/// BMF measures of the cache simulation's hits, by level.
+pub const CACHE_HITS: [&str; 3] = ["l1_hits", "ll_hits", "ram_hits"];
 
 /// Default floor of the gate, in percent of the baseline's count.
 ///
@@ -40,12 +50,20 @@ pub const ALLOCATIONS: &str = "allocations";
 pub const DEFAULT_FLOOR_PCT: f64 = 0.5;
 
 /// One bench's figures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
     /// Instructions in the measured region (callgrind).
     pub instructions: u64,
-    /// Heap blocks over the bench process (DHAT), when it ran.
+    /// The cache simulation's estimated cycles and hits in the measured
+    /// region, when callgrind simulated the caches. Shown beside the
+    /// instructions, never gated (see [`compare`]).
+    pub cache: Option<CacheSim>,
+    /// Heap blocks allocated in one measured run (DHAT under the frames of
+    /// `crate::bench_config`), when it ran. Results saved before DHAT counted
+    /// per run hold the whole bench process's blocks here.
     pub allocations: Option<u64>,
+    /// Bytes those blocks held, when DHAT ran.
+    pub allocated_bytes: Option<u64>,
 }
 
 /// The results of a run: bench id to figures, sorted by id.
@@ -66,12 +84,33 @@ pub enum BaselineError {
     /// A bench whose allocation count is not whole.
     #[error("not Bencher Metric Format: `{0}` has a `{ALLOCATIONS}.value` that is not a whole count")]
     Allocations(String),
+    /// A bench with another measure of ours that is not a whole count, or
+    /// with some of the cache simulation's measures and not the others.
+    #[error("not Bencher Metric Format: `{bench}` has no whole `{measure}.value` ({why})")]
+    Measure {
+        /// The bench.
+        bench: String,
+        /// The measure.
+        measure: &'static str,
+        /// Not whole, or missing beside the other cache measures.
+        why: &'static str,
+    },
 }
 
 /// Results from the rows read off iai-callgrind's JSON output. A bench seen
 /// twice keeps its last figures.
 pub fn from_rows(rows: &[IcountRow]) -> Results {
-    rows.iter().map(|r| (r.id.clone(), Metrics { instructions: r.instructions, allocations: r.allocations })).collect()
+    rows.iter()
+        .map(|r| {
+            let m = Metrics {
+                instructions: r.instructions,
+                cache: r.cache,
+                allocations: r.allocations,
+                allocated_bytes: r.allocated_bytes,
+            };
+            (r.id.clone(), m)
+        })
+        .collect()
 }
 
 /// Writes results as BMF JSON (pretty, stable order).
@@ -79,9 +118,8 @@ pub fn to_bmf(results: &Results) -> String {
     let mut root = serde_json::Map::new();
     for (id, m) in results {
         let mut measures = serde_json::Map::new();
-        measures.insert(INSTRUCTIONS.into(), serde_json::json!({ "value": m.instructions }));
-        if let Some(a) = m.allocations {
-            measures.insert(ALLOCATIONS.into(), serde_json::json!({ "value": a }));
+        for (name, value) in measures_of(m) {
+            measures.insert(name.into(), serde_json::json!({ "value": value }));
         }
         root.insert(id.clone(), serde_json::Value::Object(measures));
     }
@@ -90,24 +128,61 @@ pub fn to_bmf(results: &Results) -> String {
     text
 }
 
+/// Every measure a bench's figures hold, by BMF name, in the order files
+/// list them: what [`to_bmf`] writes and the report's exports export.
+pub fn measures_of(m: &Metrics) -> Vec<(&'static str, u64)> {
+    let mut out = vec![(INSTRUCTIONS, m.instructions)];
+    if let Some(c) = m.cache {
+        out.push((ESTIMATED_CYCLES, c.estimated_cycles));
+        out.extend(CACHE_HITS.into_iter().zip([c.l1_hits, c.ll_hits, c.ram_hits]));
+    }
+    out.extend(m.allocations.map(|a| (ALLOCATIONS, a)));
+    out.extend(m.allocated_bytes.map(|b| (ALLOCATED_BYTES, b)));
+    out
+}
+
 /// Reads BMF JSON as written by [`to_bmf`] (other measures are ignored).
+/// Files without the cache or byte measures (saved before they existed)
+/// read with those as `None`.
 pub fn from_bmf(text: &str) -> Result<Results, BaselineError> {
     let v: serde_json::Value = serde_json::from_str(text)?;
     let obj = v.as_object().ok_or(BaselineError::NotAnObject)?;
     let mut out = Results::new();
     for (id, measures) in obj {
         let value = |m: &str| measures.get(m).and_then(|x| x.get("value")).and_then(serde_json::Value::as_f64);
-        let instructions = value(INSTRUCTIONS)
-            .filter(|x| *x >= 0.0 && x.fract() == 0.0)
-            .ok_or_else(|| BaselineError::NoInstructions(id.clone()))?;
+        let whole = |x: f64| (x >= 0.0 && x.fract() == 0.0).then_some(x as u64);
+        let instructions =
+            value(INSTRUCTIONS).and_then(whole).ok_or_else(|| BaselineError::NoInstructions(id.clone()))?;
         let allocations = match value(ALLOCATIONS) {
             None => None,
-            Some(a) if a >= 0.0 && a.fract() == 0.0 => Some(a as u64),
-            Some(_) => {
-                return Err(BaselineError::Allocations(id.clone()));
+            Some(a) => Some(whole(a).ok_or_else(|| BaselineError::Allocations(id.clone()))?),
+        };
+        let measure = |measure: &'static str| -> Result<Option<u64>, BaselineError> {
+            value(measure)
+                .map(|x| whole(x).ok_or(BaselineError::Measure { bench: id.clone(), measure, why: "not whole" }))
+                .transpose()
+        };
+        let allocated_bytes = measure(ALLOCATED_BYTES)?;
+        let cycles = measure(ESTIMATED_CYCLES)?;
+        let hits = [measure(CACHE_HITS[0])?, measure(CACHE_HITS[1])?, measure(CACHE_HITS[2])?];
+        let cache = match (cycles, hits) {
+            (None, [None, None, None]) => None,
+            (Some(estimated_cycles), [Some(l1_hits), Some(ll_hits), Some(ram_hits)]) => {
+                Some(CacheSim { estimated_cycles, l1_hits, ll_hits, ram_hits })
+            }
+            _ => {
+                let names = [ESTIMATED_CYCLES, CACHE_HITS[0], CACHE_HITS[1], CACHE_HITS[2]];
+                let present = [cycles, hits[0], hits[1], hits[2]];
+                let measure =
+                    names.into_iter().zip(present).find(|(_, p)| p.is_none()).map_or(ESTIMATED_CYCLES, |(n, _)| n);
+                return Err(BaselineError::Measure {
+                    bench: id.clone(),
+                    measure,
+                    why: "the other cache measures are there",
+                });
             }
         };
-        out.insert(id.clone(), Metrics { instructions: instructions as u64, allocations });
+        out.insert(id.clone(), Metrics { instructions, cache, allocations, allocated_bytes });
     }
     Ok(out)
 }
@@ -447,6 +522,9 @@ pub struct Row {
     pub new: Option<Metrics>,
     /// Instruction change in percent of the baseline.
     pub delta_pct: Option<f64>,
+    /// Estimated cycles' change in percent of the baseline, when both sides
+    /// have a cache simulation: shown, not gated.
+    pub cycles_delta_pct: Option<f64>,
     /// The gate's verdict.
     pub verdict: Verdict,
 }
@@ -488,18 +566,29 @@ impl Comparison {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<40} {:>14} {:>14} {:>9} {:>9} {:>9}  verdict",
-            "bench", "old instr", "new instr", "delta", "old alloc", "new alloc"
+            "{:<40} {:>14} {:>14} {:>9} {:>14} {:>14} {:>9} {:>9} {:>9}  verdict",
+            "bench",
+            "old instr",
+            "new instr",
+            "delta",
+            "old cycles",
+            "new cycles",
+            "cyc delta",
+            "old alloc",
+            "new alloc"
         );
+        let pct = |d: Option<f64>| d.map_or_else(|| "-".to_owned(), |d| format!("{d:+.3}%"));
         for r in &self.rows {
-            let delta = r.delta_pct.map_or_else(|| "-".to_owned(), |d| format!("{d:+.3}%"));
             let _ = writeln!(
                 out,
-                "{:<40} {:>14} {:>14} {:>9} {:>9} {:>9}  {}",
+                "{:<40} {:>14} {:>14} {:>9} {:>14} {:>14} {:>9} {:>9} {:>9}  {}",
                 r.id,
                 fmt_n(r.old, |m| Some(m.instructions)),
                 fmt_n(r.new, |m| Some(m.instructions)),
-                delta,
+                pct(r.delta_pct),
+                fmt_n(r.old, |m| m.cache.map(|c| c.estimated_cycles)),
+                fmt_n(r.new, |m| m.cache.map(|c| c.estimated_cycles)),
+                pct(r.cycles_delta_pct),
                 fmt_n(r.old, |m| m.allocations),
                 fmt_n(r.new, |m| m.allocations),
                 r.verdict.label()
@@ -515,6 +604,9 @@ impl Comparison {
                 };
                 let _ = writeln!(out, "fence: {} {f:.3}% from its history ({judged})", r.id);
             }
+        }
+        if self.rows.iter().any(|r| r.cycles_delta_pct.is_some()) {
+            out.push_str("cycles: callgrind's estimate (src/bench_config.rs), shown and not gated (src/baseline.rs, `compare`)\n");
         }
         for j in &self.used {
             let _ = writeln!(out, "justified: {} {} {} -> {}: {}", j.bench, j.measure.name(), j.old, j.new, j.why);
@@ -544,12 +636,23 @@ impl Comparison {
 
 /// Compares the run `new` with the baseline `old`. Nothing is excused: the
 /// run must hold every count of the baseline it is judged against.
+///
+/// Instructions and allocations are gated; the estimated cycles are shown
+/// beside them (old, new, change) and never flag a bench. The cache
+/// simulation counts misses of caches indexed by address, so the same
+/// instructions moved to other addresses (a function placed elsewhere by a
+/// change in another crate, a buffer at another offset) hit other sets and
+/// miss differently: the estimate moves with code and data placement far more
+/// than the instruction count does, and a floor that let that drift through
+/// would let a real regression through too. A change that saves
+/// instructions but misses cache is visible in the cycles column and in the
+/// report's note on benches that rank differently by cycles.
 pub fn compare(old: &Results, new: &Results, gate: &Gate) -> Comparison {
     let rows = union(old, new)
         .map(|id| {
             let (o, n) = (old.get(id).copied(), new.get(id).copied());
             let (delta_pct, verdict) = judge(id, o, n, gate, |_, _| None);
-            Row { id: id.clone(), old: o, new: n, delta_pct, verdict }
+            Row { id: id.clone(), old: o, new: n, delta_pct, cycles_delta_pct: cycles_delta(o, n), verdict }
         })
         .collect();
     Comparison {
@@ -599,7 +702,7 @@ pub fn compare_with_previous(
                     found.map(|_| ())
                 })
             };
-            Row { id: id.clone(), old: o, new: n, delta_pct, verdict }
+            Row { id: id.clone(), old: o, new: n, delta_pct, cycles_delta_pct: cycles_delta(o, n), verdict }
         })
         .collect();
     // A count that is no worse in the current baseline cannot be justified by it.
@@ -612,6 +715,13 @@ pub fn compare_with_previous(
         needed,
         fences_pct: gate.fences_pct.clone(),
     }
+}
+
+/// The estimated cycles' change from `old` to `new` in percent, when both
+/// were simulated.
+fn cycles_delta(old: Option<Metrics>, new: Option<Metrics>) -> Option<f64> {
+    let (o, n) = (old?.cache?.estimated_cycles, new?.cache?.estimated_cycles);
+    Some((n as f64 - o as f64) / (o.max(1) as f64) * 100.0)
 }
 
 /// Every bench id of either side, sorted, once.
@@ -683,10 +793,22 @@ mod tests {
 
     fn run() -> Results {
         let mut r = Results::new();
-        r.insert("encode_direct_traces_512".into(), Metrics { instructions: 971_000, allocations: Some(4_200) });
-        r.insert("json_parse_traces_512".into(), Metrics { instructions: 9_860_000, allocations: Some(15_000) });
-        r.insert("hex_encode_ids_scalar_4k".into(), Metrics { instructions: 557_000, allocations: None });
-        r.insert("pipeline_batch_discard_512".into(), Metrics { instructions: 2_266_729, allocations: Some(4_751) });
+        r.insert(
+            "encode_direct_traces_512".into(),
+            Metrics { instructions: 971_000, allocations: Some(4_200), ..Metrics::default() },
+        );
+        r.insert(
+            "json_parse_traces_512".into(),
+            Metrics { instructions: 9_860_000, allocations: Some(15_000), ..Metrics::default() },
+        );
+        r.insert(
+            "hex_encode_ids_scalar_4k".into(),
+            Metrics { instructions: 557_000, allocations: None, ..Metrics::default() },
+        );
+        r.insert(
+            "pipeline_batch_discard_512".into(),
+            Metrics { instructions: 2_266_729, allocations: Some(4_751), ..Metrics::default() },
+        );
         r
     }
 
@@ -719,6 +841,57 @@ mod tests {
         assert!(matches!(from_bmf("{"), Err(BaselineError::Json(_))));
         let half = r#"{"a": {"instructions": {"value": 1}, "allocations": {"value": 1.5}}}"#;
         assert!(matches!(from_bmf(half), Err(BaselineError::Allocations(_))));
+    }
+
+    /// [`run`] with the cache simulation and bytes on every bench, as a run now has them.
+    fn run_with_cycles() -> Results {
+        let mut r = run();
+        for (i, m) in r.values_mut().enumerate() {
+            let (ll, ram) = (100 * i as u64, 10 * i as u64);
+            let l1 = m.instructions + m.instructions / 2;
+            m.cache =
+                Some(CacheSim { estimated_cycles: l1 + 5 * ll + 35 * ram, l1_hits: l1, ll_hits: ll, ram_hits: ram });
+            m.allocated_bytes = m.allocations.map(|a| a * 48);
+        }
+        r
+    }
+
+    #[test]
+    fn bmf_round_trips_the_cache_simulation_and_bytes_and_reads_old_files() {
+        let r = run_with_cycles();
+        let text = to_bmf(&r);
+        assert!(text.contains(r#""estimated_cycles": {"#) && text.contains(r#""ram_hits": {"#), "{text}");
+        assert!(text.contains(r#""allocated_bytes": {"#), "{text}");
+        assert_eq!(from_bmf(&text).expect("reads back"), r);
+        // A file saved before the measures existed reads with them absent.
+        let old = from_bmf(&to_bmf(&run())).expect("reads");
+        assert!(old.values().all(|m| m.cache.is_none() && m.allocated_bytes.is_none()));
+        // Half a cache simulation, or a fraction, is refused by name.
+        let half = r#"{"a": {"instructions": {"value": 1}, "estimated_cycles": {"value": 2}, "l1_hits": {"value": 1}, "ll_hits": {"value": 0}}}"#;
+        let e = from_bmf(half).expect_err("refused");
+        assert!(matches!(e, BaselineError::Measure { measure: "ram_hits", .. }), "{e}");
+        let frac = r#"{"a": {"instructions": {"value": 1}, "allocated_bytes": {"value": 1.5}}}"#;
+        assert!(matches!(from_bmf(frac), Err(BaselineError::Measure { measure: ALLOCATED_BYTES, .. })));
+    }
+
+    #[test]
+    fn cycles_are_shown_beside_instructions_and_never_flag() {
+        // An old baseline without cycles against a run with them: compared, passes.
+        let c = compare(&run(), &run_with_cycles(), &Gate::default());
+        assert!(c.passed(), "{}", c.table());
+        assert!(c.rows.iter().all(|r| r.cycles_delta_pct.is_none()));
+        // Cycles 20% up with the same instructions: shown, not flagged.
+        let mut worse = run_with_cycles();
+        let m = worse.get_mut("json_parse_traces_512").expect("present");
+        m.cache.as_mut().expect("cache").estimated_cycles += m.cache.expect("cache").estimated_cycles / 5;
+        let c = compare(&run_with_cycles(), &worse, &Gate::default());
+        assert!(c.passed(), "{}", c.table());
+        let row = c.rows.iter().find(|r| r.id == "json_parse_traces_512").expect("row");
+        assert!((row.cycles_delta_pct.expect("both simulated") - 20.0).abs() < 0.01, "{row:?}");
+        assert_eq!(row.verdict, Verdict::Same);
+        assert!(c.table().contains("+20.000%") && c.table().contains("not gated"), "{}", c.table());
+        // The determinism check sees a cycle difference.
+        assert_eq!(differences(&run_with_cycles(), &worse).len(), 1);
     }
 
     #[test]
@@ -771,7 +944,7 @@ mod tests {
     fn changes_within_the_floor_pass_and_new_benches_are_listed() {
         let mut new = run();
         new.get_mut("json_parse_traces_512").expect("present").instructions += 9_860; // +0.1%
-        new.insert("a_new_bench".into(), Metrics { instructions: 1, allocations: None });
+        new.insert("a_new_bench".into(), Metrics { instructions: 1, allocations: None, ..Metrics::default() });
         let c = compare(&run(), &new, &Gate::default());
         assert!(c.passed(), "{}", c.table());
         assert_eq!(verdict(&c, "a_new_bench"), Verdict::New);
@@ -800,7 +973,7 @@ mod tests {
 
         // A baseline bench that is no workload belongs to no suite: missing, even in a partial run.
         let mut old = run();
-        old.insert("a_renamed_bench".into(), Metrics { instructions: 5, allocations: None });
+        old.insert("a_renamed_bench".into(), Metrics { instructions: 5, allocations: None, ..Metrics::default() });
         let c = compare(&old, &run(), &partial(&["serialization"]));
         assert_eq!(flagged(&c), [("a_renamed_bench", Verdict::Missing)], "{}", c.table());
     }

@@ -6,6 +6,7 @@
 
 pub mod attack;
 pub mod baseline;
+pub mod bench_config;
 pub mod budgets;
 pub mod exporter_run;
 pub mod flame;

@@ -101,7 +101,12 @@ mod tests {
         HEADLINE
             .iter()
             .flat_map(|(_, ws)| ws.iter())
-            .map(|w| (w.name().to_owned(), Metrics { instructions: 1_234_567, allocations: None }))
+            .map(|w| {
+                (
+                    w.name().to_owned(),
+                    Metrics { instructions: 1_234_567, cache: None, allocations: None, allocated_bytes: None },
+                )
+            })
             .collect()
     }
 

@@ -9,15 +9,37 @@ use otlp_pipeline::encode::{direct, json, reference};
 use otlp_pipeline::fixtures;
 use otlp_pipeline::model::{LogsData, MetricsData, TracesData};
 
-/// One benchmark's instruction count, as read from the runner's output.
-#[derive(Clone, Debug, PartialEq)]
+/// One benchmark's figures, as read from the runner's output.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct IcountRow {
     /// Bench id: the workload name.
     pub id: String,
     /// Instructions executed in the measured region.
     pub instructions: u64,
-    /// Heap blocks allocated, when the DHAT tool ran beside callgrind.
+    /// Callgrind's cache simulation on the pinned geometry
+    /// (`crate::bench_config`), when it ran.
+    pub cache: Option<CacheSim>,
+    /// Heap blocks allocated in one measured run (DHAT, counting under the
+    /// frames of `crate::bench_config`), when DHAT ran beside callgrind.
     pub allocations: Option<u64>,
+    /// Bytes those blocks held in total (DHAT's TotalBytes).
+    pub allocated_bytes: Option<u64>,
+}
+
+/// The runner's cache summary of one bench (iai-callgrind-runner 0.16.1,
+/// `src/runner/callgrind/mod.rs`, `CacheSummary::calculate`): every
+/// instruction fetch and data access is an L1 hit, an LL hit or a RAM hit,
+/// and the estimate weighs them 1, 5 and 35.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheSim {
+    /// `EstimatedCycles`: `l1_hits + 5 * ll_hits + 35 * ram_hits`.
+    pub estimated_cycles: u64,
+    /// `L1hits`: accesses served by the L1 caches.
+    pub l1_hits: u64,
+    /// `LLhits`: L1 misses served by the last-level cache.
+    pub ll_hits: u64,
+    /// `RamHits`: last-level misses.
+    pub ram_hits: u64,
 }
 
 /// Why a results file could not be read.
@@ -37,6 +59,14 @@ pub enum ReportError {
         /// 1-based line number.
         line: usize,
         /// The JSON path that was missing.
+        field: &'static str,
+    },
+    /// A line has some of the cache simulation's metrics and lacks another.
+    #[error("line {line}: the cache simulation's `{field}` is missing while other cache metrics are there")]
+    PartialCache {
+        /// 1-based line number.
+        line: usize,
+        /// The metric that was missing.
         field: &'static str,
     },
 }
@@ -63,9 +93,21 @@ pub fn parse_icount_lines(text: &str) -> Result<Vec<IcountRow>, ReportError> {
         };
         let instructions = total("Callgrind", "Ir")
             .ok_or(ReportError::Missing { line: line_no, field: "profiles[].summaries.total.summary.Callgrind.Ir" })?;
+        let cache_fields = ["EstimatedCycles", "L1hits", "LLhits", "RamHits"].map(|f| (f, total("Callgrind", f)));
+        let cache = if cache_fields.iter().all(|(_, x)| x.is_none()) {
+            None
+        } else {
+            let mut got = [0; 4];
+            for (slot, (field, x)) in got.iter_mut().zip(cache_fields) {
+                *slot = x.ok_or(ReportError::PartialCache { line: line_no, field })?;
+            }
+            let [estimated_cycles, l1_hits, ll_hits, ram_hits] = got;
+            Some(CacheSim { estimated_cycles, l1_hits, ll_hits, ram_hits })
+        };
         // iai-callgrind 0.16 names the DHAT summary "Dhat".
-        let allocations = total("Dhat", "TotalBlocks").or_else(|| total("DHAT", "TotalBlocks"));
-        rows.push(IcountRow { id, instructions, allocations });
+        let dhat = |metric: &str| total("Dhat", metric).or_else(|| total("DHAT", metric));
+        let (allocations, allocated_bytes) = (dhat("TotalBlocks"), dhat("TotalBytes"));
+        rows.push(IcountRow { id, instructions, cache, allocations, allocated_bytes });
     }
     Ok(rows)
 }
@@ -77,25 +119,143 @@ pub fn items_of(id: &str) -> Option<u64> {
     Some(w.prepare().run().items)
 }
 
-/// A plain-text table: bench, instructions, items, instructions per item.
+/// The steady-state block budget of the workload `id` (`crate::budgets`),
+/// when it has one.
+pub fn budget_of(id: &str) -> Option<u64> {
+    let w: Workload = id.parse().ok()?;
+    crate::budgets::BUDGETS.iter().find(|b| b.workload == w).map(|b| b.blocks_per_run)
+}
+
+/// The benches whose blocks in one measured run exceed their workload's
+/// budget, each with its blocks and budget. Every bench's measured run
+/// follows a warm-up in `Workload::prepare` for the workloads that have
+/// something to warm, so its run is the steady state the budgets describe.
+pub fn over_budget(rows: &[IcountRow]) -> Vec<(&str, u64, u64)> {
+    rows.iter()
+        .filter_map(|r| {
+            let (blocks, budget) = (r.allocations?, budget_of(&r.id)?);
+            (blocks > budget).then_some((r.id.as_str(), blocks, budget))
+        })
+        .collect()
+}
+
+/// A bench whose rank by estimated cycles per item differs from its rank by
+/// instructions per item (1 = the cheapest), with what moved it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RankShift {
+    /// Bench id.
+    pub id: String,
+    /// Rank by instructions per item.
+    pub by_instructions: usize,
+    /// Rank by estimated cycles per item.
+    pub by_cycles: usize,
+    /// Estimated cycles per instruction: 1 plus what the misses add.
+    pub cycles_per_instruction: f64,
+    /// LL hits (L1 misses) per 1,000 instructions: comparable across
+    /// benches whatever their items are.
+    pub ll_hits_per_kinstr: f64,
+    /// RAM hits (LL misses) per 1,000 instructions.
+    pub ram_hits_per_kinstr: f64,
+}
+
+/// Ranks the benches with a cache simulation and a known item count by
+/// instructions per item and by estimated cycles per item, and returns those
+/// whose two ranks differ, sorted by their cycle rank. `items` gives a bench's
+/// items per run ([`items_of`] for the real benches).
+pub fn rank_shifts(rows: &[IcountRow], items: impl Fn(&str) -> Option<u64>) -> Vec<RankShift> {
+    let per: Vec<(&IcountRow, CacheSim, f64)> =
+        rows.iter().filter_map(|r| Some((r, r.cache?, items(&r.id)?.max(1) as f64))).collect();
+    let rank = |key: &dyn Fn(&(&IcountRow, CacheSim, f64)) -> f64| -> Vec<usize> {
+        let mut order: Vec<usize> = (0..per.len()).collect();
+        order.sort_by(|&a, &b| key(&per[a]).total_cmp(&key(&per[b])).then_with(|| per[a].0.id.cmp(&per[b].0.id)));
+        let mut ranks = vec![0; per.len()];
+        for (pos, i) in order.into_iter().enumerate() {
+            ranks[i] = pos + 1;
+        }
+        ranks
+    };
+    let by_instr = rank(&|(r, _, n)| r.instructions as f64 / n);
+    let by_cycles = rank(&|(_, c, n)| c.estimated_cycles as f64 / n);
+    let mut out: Vec<RankShift> = per
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| by_instr[*i] != by_cycles[*i])
+        .map(|(i, (r, c, _))| {
+            let kinstr = r.instructions.max(1) as f64 / 1000.0;
+            RankShift {
+                id: r.id.clone(),
+                by_instructions: by_instr[i],
+                by_cycles: by_cycles[i],
+                cycles_per_instruction: c.estimated_cycles as f64 / r.instructions.max(1) as f64,
+                ll_hits_per_kinstr: c.ll_hits as f64 / kinstr,
+                ram_hits_per_kinstr: c.ram_hits as f64 / kinstr,
+            }
+        })
+        .collect();
+    out.sort_by_key(|s| s.by_cycles);
+    out
+}
+
+/// A plain-text table: bench, instructions, items, instructions per item,
+/// estimated cycles and cycles per item, and the heap blocks and bytes of one
+/// measured run beside the workload's budget (`OVER` when above it); then
+/// the benches whose cycle rank differs from their instruction rank.
 pub fn icount_table(rows: &[IcountRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<34} {:>14} {:>7} {:>12} {:>12}",
-        "bench", "instructions", "items", "instr/item", "dhat blocks"
+        "{:<34} {:>12} {:>6} {:>10} {:>12} {:>10} {:>11} {:>11} {:>8}",
+        "bench", "instructions", "items", "instr/item", "est. cycles", "cyc/item", "blocks/run", "bytes/run", "budget"
     );
+    let mut items_by_id = std::collections::BTreeMap::new();
     for r in rows {
         let items = items_of(&r.id);
-        let per = items.map_or_else(|| "-".to_owned(), |n| format!("{:.0}", r.instructions as f64 / n.max(1) as f64));
-        let allocs = r.allocations.map_or_else(|| "-".to_owned(), |a| a.to_string());
-        let items = items.map_or_else(|| "-".to_owned(), |n| n.to_string());
-        let _ = writeln!(out, "{:<34} {:>14} {:>7} {:>12} {:>12}", r.id, r.instructions, items, per, allocs);
+        items_by_id.insert(r.id.clone(), items);
+        let dash = || "-".to_owned();
+        let per = |x: u64| items.map_or_else(dash, |n| format!("{:.0}", x as f64 / n.max(1) as f64));
+        let budget = budget_of(&r.id);
+        let over = matches!((r.allocations, budget), (Some(a), Some(b)) if a > b);
+        let _ = writeln!(
+            out,
+            "{:<34} {:>12} {:>6} {:>10} {:>12} {:>10} {:>11} {:>11} {:>8}{}",
+            r.id,
+            r.instructions,
+            items.map_or_else(dash, |n| n.to_string()),
+            per(r.instructions),
+            r.cache.map_or_else(dash, |c| c.estimated_cycles.to_string()),
+            r.cache.map_or_else(dash, |c| per(c.estimated_cycles)),
+            r.allocations.map_or_else(dash, |a| a.to_string()),
+            r.allocated_bytes.map_or_else(dash, |a| a.to_string()),
+            budget.map_or_else(dash, |b| b.to_string()),
+            if over { "  OVER" } else { "" }
+        );
+    }
+    if rows.iter().any(|r| r.cache.is_some()) {
+        out.push_str(
+            "est. cycles: callgrind's cache simulation (src/bench_config.rs geometry): L1 hits + 5 x LL hits + 35 x RAM hits\n",
+        );
     }
     if rows.iter().any(|r| r.allocations.is_some()) {
-        // DHAT in iai-callgrind 0.16 sees the whole bench process, setup included:
-        // the figure moves when the measured part allocates, but is not a count per run.
-        out.push_str("dhat blocks: heap blocks over the whole bench process (setup included); per-run counts: tests/alloc_budget.rs\n");
+        out.push_str("blocks/run, bytes/run: DHAT, one measured run (setup and drop excluded; src/bench_config.rs); budget: src/budgets.rs\n");
+    }
+    for (id, blocks, budget) in over_budget(rows) {
+        let _ = writeln!(out, "OVER BUDGET: {id} allocates {blocks} blocks per run, its budget is {budget}");
+    }
+    let shifts = rank_shifts(rows, |id| items_by_id.get(id).copied().flatten());
+    if !shifts.is_empty() {
+        let _ = writeln!(out, "ranked differently by estimated cycles per item than by instructions per item:");
+        for s in &shifts {
+            let _ = writeln!(
+                out,
+                "  {:<34} instr rank {:>2}, cycles rank {:>2}: {:.3} cycles/instr, {:.2} LL hits and {:.3} RAM hits per 1000 instr",
+                s.id,
+                s.by_instructions,
+                s.by_cycles,
+                s.cycles_per_instruction,
+                s.ll_hits_per_kinstr,
+                s.ram_hits_per_kinstr
+            );
+        }
     }
     out
 }
@@ -272,7 +432,7 @@ mod tests {
         let rows = parse_icount_lines(&format!("Compiling...\n{line}\n")).expect("parses");
         assert_eq!(
             rows,
-            vec![IcountRow { id: "hex_encode_ids_simd_4k".into(), instructions: 123456, allocations: None }]
+            vec![IcountRow { id: "hex_encode_ids_simd_4k".into(), instructions: 123456, ..IcountRow::default() }]
         );
         let table = icount_table(&rows);
         assert!(table.contains("hex_encode_ids_simd_4k") && table.contains(" 30 "), "{table}");
@@ -286,5 +446,69 @@ mod tests {
         );
         assert_eq!(parse_icount_lines(&dhat).expect("parses")[0].allocations, Some(3592), "{dhat}");
         assert!(matches!(parse_icount_lines("{nope"), Err(ReportError::Json { line: 1, .. })));
+    }
+
+    /// A runner line with the given callgrind metrics and, when given, DHAT's blocks and bytes.
+    fn line(id: &str, callgrind: &[(&str, u64)], dhat: Option<(u64, u64)>) -> String {
+        let metric = |(k, v): &(&str, u64)| format!(r#""{k}":{{"metrics":{{"Left":{{"Int":{v}}}}}}}"#);
+        let cg: Vec<String> = callgrind.iter().map(metric).collect();
+        let mut profiles =
+            vec![format!(r#"{{"summaries":{{"total":{{"summary":{{"Callgrind":{{{}}}}}}}}}}}"#, cg.join(","))];
+        if let Some((blocks, bytes)) = dhat {
+            let d = [metric(&("TotalBlocks", blocks)), metric(&("TotalBytes", bytes))].join(",");
+            profiles.push(format!(r#"{{"summaries":{{"total":{{"summary":{{"Dhat":{{{d}}}}}}}}}}}"#));
+        }
+        format!(r#"{{"id":"{id}","profiles":[{}]}}"#, profiles.join(","))
+    }
+
+    #[test]
+    fn reads_the_cache_simulation_and_dhat_bytes_and_refuses_half_a_cache() {
+        let cache = [("Ir", 1000), ("EstimatedCycles", 1290), ("L1hits", 1200), ("LLhits", 11), ("RamHits", 1)];
+        let rows = parse_icount_lines(&line("encode_direct_traces_512", &cache, Some((0, 0)))).expect("parses");
+        let want = CacheSim { estimated_cycles: 1290, l1_hits: 1200, ll_hits: 11, ram_hits: 1 };
+        assert_eq!(rows[0].cache, Some(want));
+        assert_eq!((rows[0].allocations, rows[0].allocated_bytes), (Some(0), Some(0)));
+        // Without the cache simulation (callgrind's default): none, not an error.
+        let rows = parse_icount_lines(&line("a", &[("Ir", 5)], None)).expect("parses");
+        assert_eq!(rows[0], IcountRow { id: "a".into(), instructions: 5, ..IcountRow::default() });
+        // Some cache metrics but not all: refused, naming the missing one.
+        let half = line("a", &[("Ir", 5), ("EstimatedCycles", 7), ("L1hits", 5), ("RamHits", 0)], None);
+        let e = parse_icount_lines(&half).expect_err("refused");
+        assert!(matches!(e, ReportError::PartialCache { line: 1, field: "LLhits" }), "{e}");
+    }
+
+    #[test]
+    fn the_table_flags_blocks_over_budget_and_names_rank_shifts() {
+        // encode_direct_traces_512 has a budget of 0 blocks per run, decode_direct_traces_512 of 1540.
+        let row = |id: &str, instructions, cycles, ram, blocks| IcountRow {
+            id: id.into(),
+            instructions,
+            cache: Some(CacheSim { estimated_cycles: cycles, l1_hits: cycles - 35 * ram, ll_hits: 0, ram_hits: ram }),
+            allocations: Some(blocks),
+            allocated_bytes: Some(blocks * 64),
+        };
+        let rows = [
+            row("encode_direct_traces_512", 1_000, 1_000, 0, 1),
+            row("decode_direct_traces_512", 2_000, 9_000, 200, 1_540),
+            row("json_parse_traces_512", 3_000, 3_500, 10, 40),
+        ];
+        assert_eq!(over_budget(&rows), [("encode_direct_traces_512", 1, 0)]);
+        assert_eq!(budget_of("json_parse_traces_512"), None);
+        let table = icount_table(&rows);
+        assert!(
+            table.contains("OVER BUDGET: encode_direct_traces_512 allocates 1 blocks per run, its budget is 0"),
+            "{table}"
+        );
+        assert_eq!(table.matches("  OVER\n").count(), 1, "{table}");
+        // Per item (512 each): decode is 2nd by instructions, 3rd by cycles (its RAM hits).
+        let shifts = rank_shifts(&rows, |_| Some(512));
+        let ids: Vec<(&str, usize, usize)> =
+            shifts.iter().map(|s| (s.id.as_str(), s.by_instructions, s.by_cycles)).collect();
+        assert_eq!(ids, [("json_parse_traces_512", 3, 2), ("decode_direct_traces_512", 2, 3)]);
+        assert!((shifts[1].ram_hits_per_kinstr - 200.0 / 2.0).abs() < 1e-9);
+        assert!(table.contains("decode_direct_traces_512           instr rank  2, cycles rank  3"), "{table}");
+        // Without a cache simulation there is nothing to rank.
+        let plain: Vec<IcountRow> = rows.iter().map(|r| IcountRow { cache: None, ..r.clone() }).collect();
+        assert!(rank_shifts(&plain, |_| Some(512)).is_empty());
     }
 }

@@ -558,6 +558,11 @@ impl Prepared {
     }
 
     /// The measured part. Leaves the state ready for another run.
+    ///
+    /// Never inlined: the benches' DHAT counts the blocks allocated under this
+    /// frame (`crate::bench_config::DHAT_ENTRY_POINT`), and under fat LTO an
+    /// inlined call would leave no frame to match.
+    #[inline(never)]
     pub fn run(&mut self) -> Outcome {
         use Workload::*;
         match (&mut self.state, self.workload) {

@@ -266,14 +266,19 @@ enum Command {
         #[arg(long, default_value = "profiles/exporter.json")]
         out: PathBuf,
     },
-    /// Print instructions per item from iai-callgrind `--output-format=json` files.
+    /// Print instructions and estimated cycles per item, and heap blocks and
+    /// bytes per measured run against the budgets (`OVER` above one), from
+    /// iai-callgrind `--output-format=json` files; then the benches that rank
+    /// differently by estimated cycles than by instructions.
     Icount {
         /// Files with one JSON object per line, as the runner prints them.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// Convert iai-callgrind `--output-format=json` files into one Bencher
-    /// Metric Format file (instructions, and allocations where DHAT ran);
+    /// Metric Format file (instructions; estimated cycles and cache hits
+    /// where callgrind simulated the caches; allocations and allocated bytes
+    /// per measured run where DHAT ran);
     /// with --out, also write beside it which suites ran (<out>.suites.json,
     /// from the files' names: profiles/icount/<suite>.jsonl) and what the run
     /// happened on (<out>.env.json, as `env` writes it).

@@ -44,6 +44,12 @@ pub struct Environment {
     pub valgrind: Option<String>,
     /// iai-callgrind-runner's version, when installed.
     pub runner: Option<String>,
+    /// The cache geometry callgrind simulates for the estimated cycles
+    /// (`crate::bench_config::cache_geometry`). Absent from records written
+    /// before it was recorded, which [`Environment::effective_cache_geometry`]
+    /// reads as the runner's own default where that is known.
+    #[serde(default)]
+    pub cache_geometry: Option<String>,
     /// The commit checked out.
     pub git_commit: Option<String>,
     /// Whether the tree had uncommitted changes.
@@ -124,10 +130,19 @@ impl Environment {
         Self::read(&Self::path_for(results))
     }
 
+    /// The cache geometry the run's estimated cycles were simulated with:
+    /// the recorded one, or for a record from before the geometry was
+    /// recorded, the geometry its runner always used when that is known
+    /// (runner 0.16.1's defaults, which are the pinned values); `None` when
+    /// unknown.
+    pub fn effective_cache_geometry(&self) -> Option<String> {
+        self.cache_geometry.clone().or_else(|| crate::bench_config::geometry_of_unrecorded(self.runner.as_deref()))
+    }
+
     /// The keys compared between two records. A difference in the
     /// toolchain fingerprint (rustc's release, commit, LLVM and host,
-    /// valgrind, the runner, the CPU features, every profile setting)
-    /// refuses the comparison; one in the CPU model, the core count or the
+    /// valgrind, the runner, the simulated cache geometry, the CPU features,
+    /// every profile setting) refuses the comparison; one in the CPU model, the core count or the
     /// channel's name is a warning (machines of one type may report
     /// another model string; the channel names a compiler whose own
     /// release and commit are compared).
@@ -141,6 +156,7 @@ impl Environment {
             key("rustc.host", self.rustc.host.clone(), true),
             key("valgrind", opt(&self.valgrind), true),
             key("iai-callgrind-runner", opt(&self.runner), true),
+            key("callgrind.cache-geometry", opt(&self.effective_cache_geometry()), true),
             key("cpu-features", self.cpu_features.join(" "), true),
             key("cpu-model", self.cpu_model.clone(), false),
             key("cores", self.cores.to_string(), false),
@@ -268,6 +284,7 @@ pub fn collect_in(root: &Path) -> Result<Environment, EnvError> {
         profiles,
         valgrind: first_line("valgrind", &["--version"]),
         runner: runner(root),
+        cache_geometry: Some(crate::bench_config::cache_geometry()),
         git_commit: git(&["rev-parse", "HEAD"])
             .filter(|o| o.status.success())
             .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(|l| l.trim().to_owned()))
@@ -346,7 +363,17 @@ mod tests {
         other.runner = None;
         let c = base.check(&other);
         let keys: Vec<&str> = c.refused.iter().map(|d| d.key.as_str()).collect();
-        assert_eq!(keys, ["rustc.commit-hash", "iai-callgrind-runner", "cpu-features", "profile.bench.lto"]);
+        // Without a runner, a record that predates the geometry field has no known geometry either.
+        assert_eq!(
+            keys,
+            [
+                "rustc.commit-hash",
+                "iai-callgrind-runner",
+                "callgrind.cache-geometry",
+                "cpu-features",
+                "profile.bench.lto"
+            ]
+        );
         assert_eq!(c.refused[1].to_string(), "iai-callgrind-runner: baseline 0.16.1, run (none)");
 
         let model = Environment { cpu_model: "AMD EPYC 9B14".into(), ..fixture() };
@@ -354,6 +381,40 @@ mod tests {
         assert!(c.comparable());
         assert_eq!(c.warned.len(), 1);
         assert_eq!(c.warned[0].key, "cpu-model");
+    }
+
+    #[test]
+    fn another_cache_geometry_refuses_and_an_unrecorded_one_is_the_runners() {
+        // The fixture predates the field: runner 0.16.1 always simulated the
+        // geometry that is pinned now, so the two records compare.
+        let old = fixture();
+        assert_eq!(old.cache_geometry, None);
+        let now = Environment { cache_geometry: Some(crate::bench_config::cache_geometry()), ..fixture() };
+        assert!(old.check(&now).comparable(), "{:?}", old.check(&now));
+        assert_eq!(now.check(&now), Check::default());
+
+        let bigger = Environment {
+            cache_geometry: Some("--I1=32768,8,64 --D1=49152,12,64 --LL=8388608,16,64".into()),
+            ..fixture()
+        };
+        let c = now.check(&bigger);
+        assert_eq!(c.refused.len(), 1, "{c:?}");
+        assert_eq!(c.refused[0].key, "callgrind.cache-geometry");
+        assert!(c.refused[0].to_string().contains("--D1=49152,12,64"), "{}", c.refused[0]);
+
+        // Unrecorded with another runner: unknown, refused against a known one.
+        let unknown = Environment { runner: Some("0.17.0".into()), ..fixture() };
+        let keys: Vec<String> = now.check(&unknown).refused.into_iter().map(|d| d.key).collect();
+        assert_eq!(keys, ["iai-callgrind-runner", "callgrind.cache-geometry"]);
+
+        // The record written now holds it, and reads back.
+        let dir = std::env::temp_dir().join(format!("otlp-lab-env-geometry-{}", std::process::id()));
+        let path = dir.join("environment.json");
+        now.write(&path).expect("writes");
+        let text = std::fs::read_to_string(&path).expect("reads");
+        assert!(text.contains("--LL=8388608,16,64"), "{text}");
+        assert_eq!(Environment::read(&path).expect("reads"), Some(now));
+        let _cleaned = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

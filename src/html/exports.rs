@@ -13,7 +13,8 @@ fn load_name(scenario: LoadScenario, r: &RunRecord) -> String {
     format!("load/{scenario}/{}/{}/{}", r.implementation.name(), r.step, r.config())
 }
 
-/// Every count: the benches' instructions and allocations, the whole
+/// Every count: the benches' instructions, estimated cycles and cache hits,
+/// allocations and allocated bytes per run (`baseline::measures_of`), the whole
 /// exporter's marginal instructions per span (median, with min and max as
 /// BMF's bounds), and each load run's throughput, latency, drops, CPU and RSS.
 pub(crate) fn bmf(inputs: &Inputs) -> Value {
@@ -21,9 +22,8 @@ pub(crate) fn bmf(inputs: &Inputs) -> Value {
     if let Some(results) = &inputs.results {
         for (id, m) in results {
             let mut measures = Map::new();
-            measures.insert("instructions".into(), json!({ "value": m.instructions }));
-            if let Some(a) = m.allocations {
-                measures.insert("allocations".into(), json!({ "value": a }));
+            for (name, value) in crate::baseline::measures_of(m) {
+                measures.insert(name.into(), json!({ "value": value }));
             }
             root.insert(id.clone(), Value::Object(measures));
         }
@@ -68,8 +68,14 @@ pub(crate) fn github_action_benchmark(inputs: &Inputs) -> Value {
     if let Some(results) = &inputs.results {
         for (id, m) in results {
             push(format!("{id} instructions"), "instructions", m.instructions as f64);
+            if let Some(c) = m.cache {
+                push(format!("{id} estimated cycles"), "cycles", c.estimated_cycles as f64);
+            }
             if let Some(a) = m.allocations {
                 push(format!("{id} allocations"), "blocks", a as f64);
+            }
+            if let Some(b) = m.allocated_bytes {
+                push(format!("{id} allocated bytes"), "bytes", b as f64);
             }
         }
     }

@@ -21,9 +21,18 @@ fn lab() -> Command {
 /// A run as the quick suite writes it (two benches of each kind).
 fn saved_run() -> Results {
     let mut r = Results::new();
-    r.insert("encode_direct_traces_512".into(), Metrics { instructions: 971_512, allocations: Some(3_590) });
-    r.insert("json_parse_traces_512".into(), Metrics { instructions: 9_859_309, allocations: None });
-    r.insert("pipeline_batch_discard_512".into(), Metrics { instructions: 3_006_851, allocations: Some(7_298) });
+    r.insert(
+        "encode_direct_traces_512".into(),
+        Metrics { instructions: 971_512, allocations: Some(3_590), ..Metrics::default() },
+    );
+    r.insert(
+        "json_parse_traces_512".into(),
+        Metrics { instructions: 9_859_309, allocations: None, ..Metrics::default() },
+    );
+    r.insert(
+        "pipeline_batch_discard_512".into(),
+        Metrics { instructions: 3_006_851, allocations: Some(7_298), ..Metrics::default() },
+    );
     r
 }
 
@@ -248,6 +257,7 @@ fn identical_environments_compare_and_a_differing_rustc_refuses_naming_it() {
     env.cpu_features.retain(|f| f != "avx2");
     env.profiles.insert("profile.bench.lto".into(), "thin".into());
     env.valgrind = Some("valgrind-3.22.0".into());
+    env.cache_geometry = Some("--I1=32768,8,64 --D1=49152,12,64 --LL=8388608,16,64".into());
     let other = write_with(&dir, "other.json", &saved_run(), Some(&env));
     let (out, text) = compare(&base, &other, &[]);
     assert_eq!(out.status.code(), Some(REFUSED), "{text}");
@@ -255,6 +265,8 @@ fn identical_environments_compare_and_a_differing_rustc_refuses_naming_it() {
         "valgrind: baseline valgrind-3.19.0, run valgrind-3.22.0",
         "cpu-features: baseline avx avx2 bmi1",
         "profile.bench.lto: baseline fat, run thin",
+        // The fixture's record predates the geometry: runner 0.16.1's, the pinned one.
+        "callgrind.cache-geometry: baseline --I1=32768,8,64 --D1=32768,8,64 --LL=8388608,16,64, run --I1=32768,8,64 --D1=49152,12,64",
     ] {
         assert!(text.contains(key), "{key}: {text}");
     }

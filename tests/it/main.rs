@@ -7,6 +7,7 @@ mod flame;
 mod gate;
 mod golden;
 mod heap;
+mod icount;
 mod load;
 mod report;
 mod scenarios;
