@@ -561,9 +561,18 @@ impl Prepared {
     ///
     /// Never inlined: the benches' DHAT counts the blocks allocated under this
     /// frame (`crate::bench_config::DHAT_ENTRY_POINT`), and under fat LTO an
-    /// inlined call would leave no frame to match.
+    /// inlined call would leave no frame to match. The `black_box` keeps the
+    /// last call of an arm out of tail position: a tail call replaces this
+    /// frame with the callee's, and the pipeline arms' blocks were counted
+    /// under no `run` at all.
     #[inline(never)]
     pub fn run(&mut self) -> Outcome {
+        std::hint::black_box(self.run_arms())
+    }
+
+    /// The body of [`Prepared::run`], one arm per kind of state.
+    #[inline(always)]
+    fn run_arms(&mut self) -> Outcome {
         use Workload::*;
         match (&mut self.state, self.workload) {
             (State::Traces { data, out, encoder }, w) => {
