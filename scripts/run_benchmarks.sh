@@ -151,8 +151,11 @@ heap_runs() {
     "$lab" heap "$j" --iterations 3 || die "heap profile of $j failed (see above)"
   done
   # The allocation flamegraph (blocks) must name our allocation sites.
-  grep -q -F 'otlp_pipeline::' profiles/dhat-production_workload.blocks.svg \
-    || die "profiles/dhat-production_workload.blocks.svg names no otlp_pipeline:: allocation site"
+  # An otlp_pipeline:: frame among the last three of some stack (the leaf is the allocating call).
+  awk '{sub(/ [0-9]+$/, ""); n = split($0, f, ";"); for (i = n; i > n - 3 && i > 0; i--) if (f[i] ~ /^otlp_pipeline::/) ok = 1} END {exit !ok}' \
+    profiles/dhat-production_workload.blocks.folded \
+    && grep -q -F 'otlp_pipeline::' profiles/dhat-production_workload.blocks.svg \
+    || die "profiles/dhat-production_workload.blocks.folded/.svg name no otlp_pipeline:: allocation site"
   say "allocation flamegraphs: profiles/dhat-<name>.blocks.svg, .bytes.svg, .live.svg"
   if command -v node >/dev/null 2>&1; then
     scripts/check_dhat_viewer.sh profiles/dhat-production_workload.json otlp_lab::scenarios \
@@ -351,10 +354,15 @@ case "$mode" in
       rm -f "$prev_env"
       [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" != true ] \
         || die "shallow clone: the gate needs the history of $baselines/$name.json (git fetch --unshallow)"
-      saved=$(git log -n 1 --format=%h -- "$baselines/$name.json" 2>/dev/null || true)
-      if [ -n "$saved" ] && git show "$saved~1:$baselines/$name.json" >"$prev" 2>/dev/null; then
+      # A baseline saved but not committed yet replaced the committed one.
+      if ! git diff --quiet HEAD -- "$baselines/$name.json" 2>/dev/null; then
+        saved=HEAD prev_ref=HEAD
+      else
+        saved=$(git log -n 1 --first-parent --format=%h -- "$baselines/$name.json" 2>/dev/null || true)
         prev_ref="$saved~1"
-        say "previous baseline: $prev_ref:$baselines/$name.json (the one $saved's save replaced)"
+      fi
+      if [ -n "$saved" ] && git show "$prev_ref:$baselines/$name.json" >"$prev" 2>/dev/null; then
+        say "previous baseline: $prev_ref:$baselines/$name.json (the one the last save replaced)"
         # A baseline saved before the records existed has none: compare
         # counts, and say so (otlp-lab compare prints it).
         git show "$prev_ref:$baselines/$name.env.json" >"$prev_env" 2>/dev/null \
@@ -366,7 +374,8 @@ case "$mode" in
         say "previous baseline: no committed baseline before the current one; the second comparison is the current baseline again"
       fi
       jargs=(); [ -f "$baselines/$name.justified.json" ] && jargs=(--justified "$baselines/$name.justified.json")
-      [ ! -f "$history" ] || jargs+=(--history "$history")
+      # The history holds main's runs: other baselines are judged by the floor alone.
+      [ "$name" != main ] || [ ! -f "$history" ] || jargs+=(--history "$history")
       say "gate: against baseline '$name' and the one it replaced, $prev_ref's (floor $gate_floor%)"
       rc=0; "$lab" compare "$baselines/$name.json" "$results" --floor "$gate_floor" --previous "$prev" "${jargs[@]}" || rc=$?
       [ "$rc" -ne 4 ] || die "refused: the run and baseline '$name' come from different toolchains, or one has no environment record (see above)"
@@ -376,7 +385,9 @@ case "$mode" in
     fi
     # After the gate: a flagged run never widens the fences it was judged by.
     # The line stays in the working tree (a CI clone discards it; locally, commit it or not).
-    "$lab" history append "$results" --file "$history" || die "could not append the run to $history (see above)"
+    if [ "$name" = main ]; then
+      "$lab" history append "$results" --file "$history" || die "could not append the run to $history (see above)"
+    fi
     ;;
   quick) run_suites "$results" $SUITES_QUICK ;;
   all)

@@ -435,7 +435,7 @@ pub struct Gate {
     /// Why not the larger, as rustc-perf does with its noisy timings: a
     /// count here is deterministic, and the history's lines are baseline
     /// saves, each made because a count moved, so its fences are wide (the
-    /// backfilled history gave 21 of 36 benches one above the floor, up to
+    /// history, when backfilled (10 lines), gave 21 of 36 benches one above the floor, up to
     /// 119%); taking the larger would let a 1% step through on those.
     pub fences_pct: BTreeMap<String, f64>,
 }
@@ -443,7 +443,7 @@ pub struct Gate {
 /// The least a history fence can set a bench's threshold to, in percent:
 /// above the drift a rebuild of the same source at another path shows (a
 /// few instructions on the benches that carry source paths, 0.0004% when
-/// last measured; README, "Baselines and the regression gate"), so that a
+/// measured before the workspace split), so that a
 /// bench whose history never moved is not failed by a rebuild.
 pub const FENCE_MIN_PCT: f64 = 0.05;
 

@@ -152,3 +152,40 @@ pub const BUDGETS: &[Budget] = &[
     Budget { workload: Workload::HexEncodeSimd, blocks_per_run: 0, why: "writes into a caller's buffer" },
     Budget { workload: Workload::HexDecodeSimd, blocks_per_run: 0, why: "decodes into arrays on the stack" },
 ];
+
+/// Benches of `results` whose workload's budget is above zero but whose
+/// per-run block count is zero. DHAT counts only under the frame
+/// `crate::bench_config::DHAT_ENTRY_POINT`; when that frame goes missing
+/// from the stacks (renamed, inlined, left by a tail call) every count falls
+/// to zero, which the gate, flagging only increases, would take for an
+/// improvement. A workload known to allocate and counted at zero says so.
+pub fn blind_allocation_counts(results: &crate::baseline::Results) -> Vec<&'static str> {
+    BUDGETS
+        .iter()
+        .filter(|b| b.blocks_per_run > 0)
+        .filter(|b| results.get(b.workload.name()).and_then(|m| m.allocations) == Some(0))
+        .map(|b| b.workload.name())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::{Metrics, Results};
+
+    fn with_blocks(bench: &str, blocks: u64) -> Results {
+        let m = Metrics { instructions: 1, cache: None, allocations: Some(blocks), allocated_bytes: None };
+        [(bench.to_owned(), m)].into_iter().collect()
+    }
+
+    #[test]
+    fn a_budgeted_workload_counted_at_zero_is_named() {
+        assert_eq!(
+            blind_allocation_counts(&with_blocks("pipeline_batch_discard_512", 0)),
+            ["pipeline_batch_discard_512"]
+        );
+        assert!(blind_allocation_counts(&with_blocks("pipeline_batch_discard_512", 1544)).is_empty());
+        // A zero budget counted at zero is the design target, not blindness.
+        assert!(blind_allocation_counts(&with_blocks("encode_direct_traces_512", 0)).is_empty());
+    }
+}

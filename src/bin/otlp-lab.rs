@@ -553,6 +553,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             if results.is_empty() {
                 return Err("no bench results in the given files".into());
             }
+            let blind = otlp_lab::budgets::blind_allocation_counts(&results);
+            if !blind.is_empty() {
+                return Err(format!(
+                    "DHAT counted 0 blocks per run on {}, whose budgets are above zero: the frame it counts under \
+                     ({}) is missing from their stacks (renamed, inlined, or left by a tail call; src/bench_config.rs)",
+                    blind.join(", "),
+                    otlp_lab::bench_config::DHAT_ENTRY_POINT
+                )
+                .into());
+            }
             let text = otlp_lab::baseline::to_bmf(&results);
             match out {
                 Some(path) => {

@@ -57,7 +57,8 @@
 //!   `otel.scope.name` and `otel.scope.version`, the OpenTelemetry
 //!   convention for formats without scopes, unless
 //!   [`OtlpSpanProcessor::scope_attributes`] (and its twins) turn that off.
-//!   The resource's and the scope's schema URLs are not kept.
+//!   The scope's own attributes and the resource's and the scope's schema
+//!   URLs are not kept.
 //! - Metric exemplars: the model has none; each one is counted in
 //!   [`OtlpMetricExporter::exemplars_dropped`].
 //! - A `u64` sum or gauge value above `i64::MAX` (OTLP's integer points are
