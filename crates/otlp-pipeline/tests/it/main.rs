@@ -8,5 +8,6 @@ mod layer;
 mod otel;
 mod pipeline;
 mod proto;
+mod service;
 mod tls;
 mod util;
