@@ -61,7 +61,7 @@ impl Attributes<'_> {
 }
 
 /// The span fields that set a part of the span instead of an attribute
-/// (the names tracing-opentelemetry reads).
+/// (the names tracing-opentelemetry reads, and `error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Convention {
     /// `otel.name`: the span's name.
@@ -70,10 +70,14 @@ enum Convention {
     Kind,
     /// `otel.status_code`: `ok`, `error` or `unset`.
     StatusCode,
-    /// `otel.status_description` (or tracing-opentelemetry's `otel.status_message`).
+    /// `otel.status_description` (or `otel.status_message`, its older name
+    /// in tracing-opentelemetry): the status is an error with this
+    /// description.
     StatusDescription,
     /// `error`: `true`, or a message (which becomes the status description),
-    /// sets the status to error; `false` leaves it.
+    /// sets the status to error; `false` leaves it. Ours: tracing-opentelemetry
+    /// keeps a span's `error` field as an attribute (the OpenTracing `error`
+    /// tag is what this follows).
     Error,
 }
 
@@ -192,9 +196,19 @@ impl<'a> SpanFields<'a> {
             Convention::StatusCode => {
                 if let Some(code) = parse_status_code(value) {
                     self.status.code = code;
+                    // OTLP gives a description to an error only, and
+                    // tracing-opentelemetry's `ok` and `unset` carry none.
+                    if code != StatusCode::Error {
+                        self.status.message = Str::EMPTY;
+                    }
                 }
             }
-            Convention::StatusDescription => self.status.message = owned(),
+            // A description is an error's (OTLP; tracing-opentelemetry sets
+            // the code to error with it).
+            Convention::StatusDescription => {
+                self.status.code = StatusCode::Error;
+                self.status.message = owned();
+            }
             Convention::Error => {
                 self.status.code = StatusCode::Error;
                 if self.status.message.is_empty() {
@@ -302,11 +316,43 @@ impl Visit for SpanFields<'_> {
 /// The field `tracing` puts an event's format string in.
 const MESSAGE: &str = "message";
 
+/// The field `#[instrument(err)]` records a failed call's error in.
+const ERROR: &str = "error";
+
 /// Visits an event's fields: `message` is kept apart (the span event's name,
 /// or the log record's body); every other field becomes an attribute.
+///
+/// In a span event, an `error` field before any message (the event
+/// `#[instrument(err)]` emits) is an exception, as tracing-opentelemetry
+/// maps it: the event is named `exception`, the value is its
+/// `exception.message` and the span's status description.
 pub(super) struct EventFields<'a> {
     pub(super) message: Option<Str>,
+    /// The `exception.message` of an exception event; only read when
+    /// `exceptions` is set.
+    pub(super) exception: Option<Str>,
+    /// A span event (exceptions are read), not a log record.
+    pub(super) exceptions: bool,
     pub(super) attributes: Attributes<'a>,
+}
+
+impl<'a> EventFields<'a> {
+    /// The visitor for an event's fields into `attributes`; `exceptions` for a span event.
+    pub(super) fn new(attributes: Attributes<'a>, exceptions: bool) -> Self {
+        EventFields { message: None, exception: None, exceptions, attributes }
+    }
+
+    /// A string field: the message, an exception's message, or an attribute.
+    fn text_field(&mut self, field: &Field, value: Str) {
+        match field.name() {
+            MESSAGE => self.message = Some(value),
+            ERROR if self.exceptions && self.message.is_none() && self.exception.is_none() => {
+                self.exception = Some(value.clone());
+                self.attributes.push("exception.message", AnyValue::String(value));
+            }
+            name => self.attributes.push(name, AnyValue::String(value)),
+        }
+    }
 }
 
 impl Visit for EventFields<'_> {
@@ -335,11 +381,7 @@ impl Visit for EventFields<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == MESSAGE {
-            self.message = Some(text(value));
-        } else {
-            self.attributes.push(field.name(), AnyValue::String(text(value)));
-        }
+        self.text_field(field, text(value));
     }
 
     fn record_bytes(&mut self, field: &Field, value: &[u8]) {
@@ -351,11 +393,7 @@ impl Visit for EventFields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == MESSAGE {
-            self.message = Some(debug_text(value));
-        } else {
-            self.attributes.push(field.name(), AnyValue::String(debug_text(value)));
-        }
+        self.text_field(field, debug_text(value));
     }
 }
 

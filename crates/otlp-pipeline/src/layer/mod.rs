@@ -29,12 +29,21 @@
 //! - fields: typed attributes (i64, f64, bool, string, bytes; keys stay
 //!   `&'static str`), except the conventions tracing-opentelemetry reads:
 //!   `otel.name` (the name), `otel.kind` (`server`, `client`, `producer`,
-//!   `consumer`, `internal`), `otel.status_code` (`ok`, `error`),
-//!   `otel.status_description` (or `otel.status_message`), and `error`
-//!   (`true`, or a message that becomes the description: status error).
+//!   `consumer`, `internal`), `otel.status_code` (`ok`, `error`, `unset`),
+//!   `otel.status_description` (status error with this description; its
+//!   older name `otel.status_message` too); and one of ours, `error`
+//!   (`true`, or a message that becomes the description: status error),
+//!   which tracing-opentelemetry keeps as an attribute.
 //! - events inside it: span events (name: the message; the other fields as
-//!   attributes); an `ERROR` event sets the status to error if it is unset,
-//!   as tracing-opentelemetry does.
+//!   attributes); an `ERROR` event sets the status to error unless it is
+//!   ok, as tracing-opentelemetry does. An event with an `error` field and
+//!   no message (what `#[instrument(err)]` emits) is an exception, as
+//!   tracing-opentelemetry maps it: named `exception`, the error as its
+//!   `exception.message` attribute and as the span's status description.
+//!
+//! `tests/it/fidelity.rs` compares what this layer delivers with what
+//! tracing-opentelemetry and the SDK deliver for the same calls, and names
+//! the differences on purpose (the crate's README lists them).
 //! - start and end: when it was created and closed (all its handles dropped).
 //!
 //! An event outside any span becomes a log record: severity from the level,
@@ -279,34 +288,49 @@ impl OtlpLayer {
         Some((span, sampled))
     }
 
-    /// A span event from `event`.
-    fn span_event(&self, event: &TracingEvent<'_>) -> Event {
+    /// A span event from `event`, and its exception message when it is
+    /// an exception (see `fields::EventFields`).
+    fn span_event(&self, event: &TracingEvent<'_>) -> (Event, Option<Str>) {
         let mut e = Event {
             time_unix_nano: now(),
             name: Str::from_static(event.metadata().name()),
             attributes: lists::key_values(),
             dropped_attributes_count: 0,
         };
-        let mut visit = EventFields {
-            message: None,
-            attributes: fields::Attributes {
+        let mut visit = EventFields::new(
+            fields::Attributes {
                 list: &mut e.attributes,
                 dropped: &mut e.dropped_attributes_count,
                 max: self.config.max_attributes_per_span,
                 replace: false,
             },
-        };
+            true,
+        );
         event.record(&mut visit);
+        let exception = visit.exception;
         if let Some(message) = visit.message {
             e.name = message;
+        } else if exception.is_some() {
+            e.name = Str::from_static("exception");
         }
-        e
+        (e, exception)
     }
 
-    /// Adds `event` to `span` (or counts it, past the limit).
-    fn add_event(&self, span: &mut Span, level: Level, event: Option<Event>) {
-        if level == Level::ERROR && span.status.code == StatusCode::Unset {
+    /// Adds `event` to `span` (or counts it, past the limit). An ERROR
+    /// event, or an exception (whatever its level, as tracing-opentelemetry
+    /// does), fails a span whose status is not ok; the first exception's
+    /// message becomes the description.
+    fn add_event(&self, span: &mut Span, level: Level, event: Option<(Event, Option<Str>)>) {
+        let (event, exception) = event.unzip();
+        let exception = exception.flatten();
+        if (level == Level::ERROR || exception.is_some()) && span.status.code != StatusCode::Ok {
             span.status.code = StatusCode::Error;
+        }
+        if let Some(message) = exception
+            && span.status.code == StatusCode::Error
+            && span.status.message.is_empty()
+        {
+            span.status.message = message;
         }
         match event {
             Some(e) if span.events.len() < self.config.max_events_per_span => {
@@ -332,15 +356,15 @@ impl OtlpLayer {
             attributes: lists::key_values(),
             ..LogRecord::default()
         };
-        let mut visit = EventFields {
-            message: None,
-            attributes: fields::Attributes {
+        let mut visit = EventFields::new(
+            fields::Attributes {
                 list: &mut r.attributes,
                 dropped: &mut r.dropped_attributes_count,
                 max: self.config.max_attributes_per_span,
                 replace: false,
             },
-        };
+            false,
+        );
         event.record(&mut visit);
         r.body = visit.message.map(AnyValue::String);
         // A refusal (full queue) is counted by the pipeline; the caller goes on.

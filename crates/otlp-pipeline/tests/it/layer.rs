@@ -18,6 +18,7 @@ use otlp_pipeline::pipeline::{
 };
 use otlp_pipeline::receiver::{Received, Receiver, ReceiverConfig};
 use otlp_pipeline::{Exporter, Protocol};
+use tracing::field::Empty;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Decodes every batch it gets.
@@ -147,7 +148,7 @@ async fn fields_become_attributes_of_their_own_type() {
             text = "plain",
             shown = %"displayed",
             debugged = ?vec![1, 2],
-            later = tracing::field::Empty,
+            later = Empty,
         );
         span.record("later", 9);
         // Recorded again: replaced, not repeated.
@@ -183,19 +184,25 @@ async fn otel_fields_set_name_kind_and_status_and_are_not_attributes() {
         drop(tracing::info_span!("flagged", error = true));
         drop(tracing::info_span!("failed", error = %"disk full"));
         drop(tracing::info_span!("fine", error = false));
-        let late = tracing::info_span!(
-            "late",
-            otel.kind = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            otel.status_message = tracing::field::Empty,
-        );
+        let late =
+            tracing::info_span!("late", otel.kind = Empty, otel.status_code = Empty, otel.status_message = Empty,);
         late.record("otel.kind", "producer");
         late.record("otel.status_code", "error");
         late.record("otel.status_message", "queue gone");
         drop(late);
         drop(tracing::info_span!("unknown kind", otel.kind = "serverless"));
+        // A description alone is an error's; `ok` and `unset` carry none.
+        drop(tracing::info_span!("described", otel.status_description = "quota exceeded"));
+        let recovered =
+            tracing::info_span!("recovered", otel.status_description = "retrying", otel.status_code = Empty);
+        recovered.record("otel.status_code", "ok");
+        drop(recovered);
     })
     .await;
+    let described = got.span("described");
+    assert_eq!((described.status.code, described.status.message.as_str()), (StatusCode::Error, "quota exceeded"));
+    let recovered = got.span("recovered");
+    assert_eq!((recovered.status.code, recovered.status.message.as_str()), (StatusCode::Ok, ""));
     let named = got.span("GET /users");
     assert_eq!(named.kind, SpanKind::Server);
     assert_eq!((named.status.code, named.status.message.as_str()), (StatusCode::Error, "upstream timed out"));
@@ -249,6 +256,44 @@ async fn events_inside_a_span_become_its_events() {
     let failing = got.span("failing");
     assert_eq!(failing.status.code, StatusCode::Error, "an ERROR event fails its span");
     assert_eq!(failing.events[0].name, "it broke");
+}
+
+#[tokio::test]
+async fn an_error_field_without_a_message_is_an_exception_that_fails_the_span() {
+    #[derive(Debug)]
+    struct Timeout;
+    let got = run(LayerConfig::default(), || {
+        // What `#[instrument(err)]` emits: `error = %e`, no message.
+        tracing::info_span!("instrumented").in_scope(|| tracing::error!(error = %"timed out"));
+        // At any level, and the first exception's message stays.
+        tracing::info_span!("warned").in_scope(|| {
+            tracing::warn!(error = ?Timeout, attempt = 1);
+            tracing::warn!(error = "second");
+        });
+        // With a message, `error` is an attribute; an ok span stays ok.
+        let ok = tracing::info_span!("ok", otel.status_code = "ok");
+        ok.in_scope(|| tracing::error!(error = "ignored", "handled"));
+        drop(ok);
+        // Outside spans: a log record, whose `error` stays an attribute.
+        tracing::error!(error = "no span");
+    })
+    .await;
+    let instrumented = got.span("instrumented");
+    assert_eq!((instrumented.status.code, instrumented.status.message.as_str()), (StatusCode::Error, "timed out"));
+    assert_eq!(instrumented.events[0].name, "exception");
+    assert_eq!(attr(&instrumented.events[0].attributes, "exception.message"), Some(&string("timed out")));
+    assert_eq!(instrumented.events[0].attributes.len(), 1);
+    let warned = got.span("warned");
+    assert_eq!((warned.status.code, warned.status.message.as_str()), (StatusCode::Error, "Timeout"));
+    let names: Vec<&str> = warned.events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["exception", "exception"]);
+    assert_eq!(attr(&warned.events[0].attributes, "attempt"), Some(&AnyValue::Int(1)));
+    let ok = got.span("ok");
+    assert_eq!((ok.status.code, ok.events[0].name.as_str()), (StatusCode::Ok, "handled"));
+    assert_eq!(attr(&ok.events[0].attributes, "error"), Some(&string("ignored")));
+    assert_eq!(got.logs.len(), 1);
+    assert_eq!(attr(&got.logs[0].attributes, "error"), Some(&string("no span")));
+    assert_eq!(got.logs[0].body, None);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The library's integration tests, one binary with a module per concern.
 
 mod faults;
+mod fidelity;
 mod grpc;
 mod http;
 mod json;
