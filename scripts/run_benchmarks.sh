@@ -29,9 +29,11 @@ Modes:
                   (built with --features official-sdk): closed loop, then open
                   loop at LOAD_RATE items/s (default 100000), LOAD_DURATION s
                   each (default 10); profiles/load/<scenario>.json
-  exporter        the whole exporter process under callgrind, ours beside the
-                  official SDK (built with --features official-sdk): marginal
-                  instructions per span, 3 runs per case (profiles/exporter.json)
+  exporter        the whole exporter process of each stack under callgrind and
+                  DHAT (built with --features official-sdk): ours, sdk,
+                  tracing-ours, tracing-otel, sdk-ours, tracing-bare; marginal
+                  instructions (3 runs), heap blocks and wire bytes per span
+                  over HTTP/protobuf, none and zstd (profiles/exporter.json)
   save NAME       keep the last run's results and their environment record as
                   baseline NAME (NAME.json, NAME.env.json); over an existing
                   baseline, first list every count that got worse (the entries
@@ -71,7 +73,8 @@ target/iai/ (callgrind_annotate, KCachegrind). Installs valgrind (apt-get) and
 the pinned iai-callgrind-runner (cargo install --locked) when they are missing,
 and first makes the toolchain rust-toolchain.toml pins available (scripts/toolchain.sh).
 Environment: GATE_FLOOR_PCT (default 0.5) overrides the gate's floor;
-EXPORTER_LOW and EXPORTER_HIGH (default 10000 and 50000) the exporter mode's span counts.
+EXPORTER_LOW and EXPORTER_HIGH (default 10000 and 50000) the exporter mode's span counts,
+EXPORTER_IMPLEMENTATIONS and EXPORTER_CASES (comma-separated) its stacks and cases.
 USAGE
 }
 
@@ -225,13 +228,17 @@ load_runs() {
 
 # The whole-exporter comparison at 10k and 50k spans (EXPORTER_LOW and
 # EXPORTER_HIGH override them; README, "Whole-exporter instructions per span",
-# says what their difference measures): 60 callgrind runs.
+# says what their difference measures), every stack on the two cases with
+# targets (EXPORTER_IMPLEMENTATIONS and EXPORTER_CASES override them): 96
+# valgrind runs.
 exporter_run() {
   ensure_valgrind
   say "building otlp-lab with the official SDK (--features official-sdk)"
   cargo build --release --quiet --features official-sdk --bin otlp-lab || die "cargo build --features official-sdk failed (see above)"
-  say "whole-exporter instructions per span under callgrind, ours and the official SDK (60 runs, about 8 minutes)"
+  say "whole-exporter instructions, heap blocks and wire bytes per span, every stack (96 valgrind runs)"
   norandom "$lab" exporter-compare --repeats 3 --low "${EXPORTER_LOW:-10000}" --high "${EXPORTER_HIGH:-50000}" \
+    --implementations "${EXPORTER_IMPLEMENTATIONS:-ours,sdk,tracing-ours,tracing-otel,sdk-ours,tracing-bare}" \
+    --cases "${EXPORTER_CASES:-http/protobuf+none,http/protobuf+zstd}" \
     --out profiles/exporter.json || die "the exporter comparison failed (see above)"
 }
 

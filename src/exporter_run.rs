@@ -24,8 +24,11 @@ use crate::result_file::{self, ResultFileError};
 use otlp_pipeline::compress::{CompressError, Compression};
 use otlp_pipeline::exporter::{Exporter, ExporterError, Protocol};
 use otlp_pipeline::fixtures::{self, FixtureIdStream};
-use otlp_pipeline::pipeline::{DropReason, Item, StatsSnapshot};
+use otlp_pipeline::layer::OtlpLayer;
+use otlp_pipeline::pipeline::{DropReason, Item, PipelineConfig, StatsSnapshot};
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 /// How long an exporter-run may take to deliver what is left at shutdown.
 /// Generous: callgrind slows the whole process down many times over.
@@ -34,8 +37,12 @@ const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(600);
 /// The targets, instructions per span, by case.
 pub const TARGETS: [(&str, u64); 2] = [("http/protobuf+none", 4000), ("http/protobuf+zstd", 8000)];
 
-/// The cases `exporter-compare` runs unless told otherwise.
-pub const DEFAULT_CASES: [&str; 5] =
+/// The cases `exporter-compare` runs unless told otherwise: the two with
+/// targets. Every protocol and codec of [`ALL_CASES`] can be asked for.
+pub const DEFAULT_CASES: [&str; 2] = ["http/protobuf+none", "http/protobuf+zstd"];
+
+/// Every case both sides can run.
+pub const ALL_CASES: [&str; 5] =
     ["http/protobuf+none", "http/protobuf+zstd", "http/protobuf+gzip", "grpc+none", "grpc+zstd"];
 
 /// One protocol and codec.
@@ -46,6 +53,11 @@ pub struct Case {
     /// The codec (each implementation's default level: ours zstd 1 and gzip
     /// 6, the SDK's zstd 3 and gzip 6).
     pub compression: Compression,
+}
+
+impl Case {
+    /// OTLP/HTTP with protobuf bodies, uncompressed: the case every stack's goal is set on.
+    pub const HTTP_NONE: Case = Case { protocol: Protocol::HttpProtobuf, compression: Compression::None };
 }
 
 impl fmt::Display for Case {
@@ -144,6 +156,12 @@ pub enum RunError {
     /// Our exporter refused a span.
     #[error("a span was refused: {0}")]
     Refused(DropReason),
+    /// The process already has a global `tracing` subscriber.
+    #[error(transparent)]
+    Subscriber(crate::stacks::AlreadyInstalled),
+    /// Our layer could not give a span its remote parent.
+    #[error("our layer could not set a span's parent: {0}")]
+    Parent(String),
     /// Our exporter dropped spans.
     #[error("{} spans dropped: {stats} (last transport error: {last_error:?})", stats.dropped_total())]
     Dropped {
@@ -179,13 +197,16 @@ pub fn run(plan: &RunPlan) -> Result<RunReport, RunError> {
     plan.implementation.check_available()?;
     let report = match plan.implementation {
         Implementation::Ours => run_ours(plan)?,
-        Implementation::Sdk => run_sdk(plan)?,
+        Implementation::TracingOurs => run_tracing_ours(plan)?,
+        Implementation::TracingBare => run_tracing_bare(plan)?,
+        Implementation::Sdk | Implementation::TracingOtel | Implementation::SdkOurs => run_sdk(plan)?,
     };
-    if report.exported != report.created {
+    let expected = if plan.implementation.exports() { report.created } else { 0 };
+    if report.exported != expected {
         return Err(RunError::Incomplete {
             implementation: plan.implementation,
             exported: report.exported,
-            created: report.created,
+            created: expected,
             case: plan.case,
             endpoint: plan.endpoint.clone(),
         });
@@ -193,6 +214,7 @@ pub fn run(plan: &RunPlan) -> Result<RunReport, RunError> {
     Ok(report)
 }
 
+/// The three stacks that need the official SDK.
 #[cfg(feature = "official-sdk")]
 fn run_sdk(plan: &RunPlan) -> Result<RunReport, RunError> {
     let transport = crate::sdk::Transport {
@@ -200,37 +222,116 @@ fn run_sdk(plan: &RunPlan) -> Result<RunReport, RunError> {
         protocol: plan.case.protocol,
         compression: plan.case.compression,
     };
-    let exported = crate::sdk::run_fixture_spans(&transport, plan.spans, SHUTDOWN_DEADLINE)?;
+    let exported = match plan.implementation {
+        Implementation::TracingOtel => crate::sdk::run_tracing_spans(&transport, plan.spans, SHUTDOWN_DEADLINE)?,
+        Implementation::SdkOurs => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let exporter = {
+                let _in_runtime = rt.enter();
+                exporter(plan, Some(QUEUE.max(usize::try_from(plan.spans)?)))?
+            };
+            crate::sdk::run_sdk_ours(&rt, exporter, plan.spans, async |e| finish(e, SHUTDOWN_DEADLINE).await)??
+        }
+        _ => crate::sdk::run_fixture_spans(&transport, plan.spans, SHUTDOWN_DEADLINE)?,
+    };
     Ok(RunReport { created: plan.spans, exported })
 }
 
 #[cfg(not(feature = "official-sdk"))]
-fn run_sdk(_plan: &RunPlan) -> Result<RunReport, RunError> {
-    Err(RunError::NotBuilt(SdkNotBuilt))
+fn run_sdk(plan: &RunPlan) -> Result<RunReport, RunError> {
+    Err(RunError::NotBuilt(SdkNotBuilt(plan.implementation)))
 }
 
 fn run_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let exporter = Exporter::builder()
-            .endpoint(plan.endpoint.as_str())
-            .protocol(plan.case.protocol)
-            .compression(plan.case.compression)
-            .resource(fixtures::resource())
-            .scope(fixtures::scope())
-            .build()?;
+        let exporter = exporter(plan, None)?;
         let h = exporter.handle();
         // `send` waits for queue room: on one thread the batcher only runs
         // while the producer waits, and `try_span` would drop what does not fit.
         for ids in FixtureIdStream::default().take(usize::try_from(plan.spans)?) {
             h.send(Item::Span(fixtures::span(&ids))).await.map_err(|r| RunError::Refused(r.reason))?;
         }
-        let stats = exporter.shutdown(SHUTDOWN_DEADLINE).await.unwrap_or_else(otlp_pipeline::ShutdownError::into_stats);
-        let p = stats.pipeline;
-        if p.dropped_total() > 0 {
-            return Err(RunError::Dropped { stats: Box::new(p), last_error: stats.transport.last_error });
+        let exported = finish(exporter, SHUTDOWN_DEADLINE).await?;
+        Ok(RunReport { created: plan.spans, exported })
+    })
+}
+
+/// The pipeline's queue in the runs where spans reach it through an adapter
+/// that never waits (`Handle::try_span`: our layer, our span processor),
+/// large enough that none is refused whatever the export's timing. One fixed
+/// size for every run (at least the largest count compared) keeps the
+/// setting out of the marginal difference, as the SDK's runs do with their
+/// processor queue (`crate::sdk`).
+const QUEUE: usize = 1 << 16;
+
+/// Our exporter as `exporter-run` builds it for every stack that ends in our
+/// pipeline: the plan's endpoint, protocol and codec, the standard resource
+/// and scope; `queue`, when given, replaces the default queue capacity.
+fn exporter(plan: &RunPlan, queue: Option<usize>) -> Result<Exporter, RunError> {
+    let mut builder = Exporter::builder();
+    if let Some(queue_capacity) = queue {
+        builder = builder.batch(PipelineConfig { queue_capacity, ..PipelineConfig::default() });
+    }
+    Ok(builder
+        .endpoint(plan.endpoint.as_str())
+        .protocol(plan.case.protocol)
+        .compression(plan.case.compression)
+        .resource(fixtures::resource())
+        .scope(fixtures::scope())
+        .build()?)
+}
+
+/// Shuts `exporter` down and fails if it dropped anything; returns what it exported.
+async fn finish(exporter: Exporter, deadline: Duration) -> Result<u64, RunError> {
+    let stats = exporter.shutdown(deadline).await.unwrap_or_else(otlp_pipeline::ShutdownError::into_stats);
+    let p = stats.pipeline;
+    if p.dropped_total() > 0 {
+        return Err(RunError::Dropped { stats: Box::new(p), last_error: stats.transport.last_error });
+    }
+    Ok(p.exported)
+}
+
+/// `tracing` with no layer: the registry alone (behind the same INFO level
+/// filter as the other `tracing` stacks), which keeps the span tree and
+/// records no field. Nothing is exported.
+fn run_tracing_bare(plan: &RunPlan) -> Result<RunReport, RunError> {
+    let count = usize::try_from(plan.spans)?;
+    crate::stacks::install(tracing_subscriber::registry().with(LevelFilter::INFO)).map_err(RunError::Subscriber)?;
+    for ids in FixtureIdStream::default().take(count) {
+        crate::stacks::tracing_span(&ids, |_| {});
+    }
+    Ok(RunReport { created: plan.spans, exported: 0 })
+}
+
+/// `tracing` + our layer (`OtlpLayer`) + our exporter, on one current-thread
+/// runtime like `ours`. The layer never waits for the queue, so the producer
+/// yields every [`crate::stacks::YIELD_EVERY`] spans to let the batcher take
+/// and export what is queued, as the exporter's task would on a service's
+/// other worker.
+fn run_tracing_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
+    let count = usize::try_from(plan.spans)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let exporter = exporter(plan, Some(QUEUE.max(count)))?;
+        // The level filter keeps the debug events of the libraries under
+        // the exporter (h2 under tonic) out of the layer.
+        let subscriber = tracing_subscriber::registry().with(LevelFilter::INFO).with(OtlpLayer::new(exporter.handle()));
+        crate::stacks::install(subscriber).map_err(RunError::Subscriber)?;
+        for (i, ids) in FixtureIdStream::default().take(count).enumerate() {
+            let mut refused = None;
+            crate::stacks::tracing_span(&ids, |span| {
+                refused = OtlpLayer::set_parent(span, &crate::stacks::parent_context(&ids)).err();
+            });
+            if let Some(e) = refused {
+                return Err(RunError::Parent(e.to_string()));
+            }
+            if (i + 1) % crate::stacks::YIELD_EVERY == 0 {
+                tokio::task::yield_now().await;
+            }
         }
-        Ok(RunReport { created: plan.spans, exported: p.exported })
+        let exported = finish(exporter, SHUTDOWN_DEADLINE).await?;
+        Ok(RunReport { created: plan.spans, exported })
     })
 }
 
@@ -247,6 +348,9 @@ pub struct CompareConfig {
     pub implementations: Vec<Implementation>,
     /// Protocols and codecs.
     pub cases: Vec<Case>,
+    /// Also run each implementation, case and span count once under DHAT
+    /// for the heap blocks per span.
+    pub heap: bool,
     /// Where the JSON goes.
     pub out: PathBuf,
     /// The `otlp-lab` binary to run under valgrind (normally this one).
@@ -264,6 +368,13 @@ pub struct Row {
     pub low: Vec<u64>,
     /// Total instructions of each repeat at the high count.
     pub high: Vec<u64>,
+    /// Body bytes the receiver got in each callgrind run at the low count.
+    pub wire_low: Vec<u64>,
+    /// The same at the high count.
+    pub wire_high: Vec<u64>,
+    /// Heap blocks the whole process allocated under DHAT at the low and
+    /// the high count (when the comparison ran DHAT).
+    pub blocks: Option<(u64, u64)>,
 }
 
 /// Median, min and max of a sample.
@@ -294,9 +405,24 @@ impl Spread {
 impl Row {
     /// The marginal instructions per span of each repeat: (I_high − I_low) / (high − low).
     pub fn marginals(&self, low: u64, high: u64) -> Vec<f64> {
-        let d = (high - low) as f64;
-        self.low.iter().zip(&self.high).map(|(l, h)| (*h as f64 - *l as f64) / d).collect()
+        marginals(&self.low, &self.high, low, high)
     }
+
+    /// The marginal body bytes per span on the wire, median over the repeats.
+    pub fn wire_per_span(&self, low: u64, high: u64) -> Option<f64> {
+        Spread::of(&marginals(&self.wire_low, &self.wire_high, low, high)).map(|s| s.median)
+    }
+
+    /// The marginal heap blocks per span, when DHAT ran.
+    pub fn blocks_per_span(&self, low: u64, high: u64) -> Option<f64> {
+        self.blocks.map(|(l, h)| (h as f64 - l as f64) / (high - low) as f64)
+    }
+}
+
+/// (high − low) / (spans_high − spans_low), repeat by repeat.
+fn marginals(low: &[u64], high: &[u64], spans_low: u64, spans_high: u64) -> Vec<f64> {
+    let d = (spans_high - spans_low) as f64;
+    low.iter().zip(high).map(|(l, h)| (*h as f64 - *l as f64) / d).collect()
 }
 
 /// The target of a case, if it has one.
@@ -367,6 +493,16 @@ pub struct ExporterRecord {
     pub instructions_low: Vec<u64>,
     /// The same at the high span count.
     pub instructions_high: Vec<u64>,
+    /// Marginal heap blocks per span of the whole process under DHAT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks_per_span: Option<f64>,
+    /// Whole-process heap blocks at the low and the high span count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<(u64, u64)>,
+    /// Marginal body bytes per span that the receiver got (as sent:
+    /// compressed, gRPC frames included), median over the repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_bytes_per_span: Option<f64>,
 }
 
 impl ExporterRecord {
@@ -415,6 +551,9 @@ impl ExporterFile {
                 }),
                 instructions_low: r.low.clone(),
                 instructions_high: r.high.clone(),
+                blocks_per_span: r.blocks_per_span(cfg.low, cfg.high),
+                blocks: r.blocks,
+                wire_bytes_per_span: r.wire_per_span(cfg.low, cfg.high).filter(|_| r.implementation.exports()),
             })
             .collect();
         ExporterFile {
@@ -423,7 +562,7 @@ impl ExporterFile {
             repeats: cfg.repeats,
             rows,
             targets: TARGETS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
-            measure: "callgrind Ir of the whole `otlp-lab exporter-run` process, every thread".to_owned(),
+            measure: "callgrind Ir (and, with heap, DHAT blocks) of the whole `otlp-lab exporter-run` process, every thread; body bytes at the receiver".to_owned(),
             valgrind: None,
             seconds: None,
         }
@@ -445,53 +584,83 @@ impl ExporterFile {
     }
 }
 
-/// The table `exporter-compare` prints: per case, each implementation's
-/// median (min–max), the target and verdict for ours, and SDK / ours.
+/// Instructions per span at most for `tracing` + our layer over
+/// HTTP/protobuf, whole process.
+pub const TRACING_OURS_TARGET: f64 = 6500.0;
+
+/// The table `exporter-compare` prints: per case, one line per
+/// implementation with its median (min–max) instructions per span, the
+/// ratio to ours, heap blocks and wire bytes per span, and ours' target;
+/// then the ratios between the stacks that answer the same question
+/// (tracing-otel / tracing-ours, sdk / sdk-ours, blocks over the floor).
 pub fn table(cfg: &CompareConfig, rows: &[Row]) -> String {
     use std::fmt::Write as _;
-    let spread = |imp: Implementation, case: &Case| {
-        rows.iter()
-            .find(|r| r.implementation == imp && r.case == *case)
-            .and_then(|r| Spread::of(&r.marginals(cfg.low, cfg.high)))
+    let (low, high) = (cfg.low, cfg.high);
+    let find = |imp: Implementation, case: &Case| rows.iter().find(|r| r.implementation == imp && r.case == *case);
+    let median = |imp: Implementation, case: &Case| {
+        find(imp, case).and_then(|r| Spread::of(&r.marginals(low, high))).map(|s| s.median)
     };
-    let cell = |s: Option<Spread>| {
-        s.map_or_else(|| "-".to_owned(), |s| format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max))
-    };
+    let opt = |v: Option<f64>, digits: usize| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"));
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "instructions per span, ({} − {} spans) / {}, median (min–max) of {} runs",
-        cfg.high,
-        cfg.low,
-        cfg.high - cfg.low,
-        cfg.repeats
+        "per span, ({high} − {low} spans) / {}: instructions, median (min–max) of {} callgrind runs; heap blocks (DHAT, one run per count){}; body bytes at the receiver",
+        high - low,
+        cfg.repeats,
+        if cfg.heap { "" } else { ": not run (--no-heap)" }
     );
     let _ = writeln!(
         out,
-        "{:<20} {:>24} {:>24} {:>9} {:>8} {:>7}",
-        "case", "ours", "official SDK", "SDK/ours", "target", "ours"
+        "{:<20} {:<14} {:>26} {:>8} {:>8} {:>8} {:>12}",
+        "case", "implementation", "instructions", "/ ours", "blocks", "bytes", "target"
     );
     for case in &cfg.cases {
-        let (o, s) = (spread(Implementation::Ours, case), spread(Implementation::Sdk, case));
-        let ratio = match (o, s) {
-            (Some(o), Some(s)) if o.median > 0.0 => format!("{:.1}×", s.median / o.median),
-            _ => "-".to_owned(),
+        let ours = median(Implementation::Ours, case);
+        for imp in &cfg.implementations {
+            let Some(row) = find(*imp, case) else { continue };
+            let Some(s) = Spread::of(&row.marginals(low, high)) else { continue };
+            let ratio = match ours {
+                Some(o) if o > 0.0 => format!("{:.2}×", s.median / o),
+                _ => "-".to_owned(),
+            };
+            let goal = match imp {
+                Implementation::Ours => target(case),
+                Implementation::TracingOurs if *case == Case::HTTP_NONE => Some(TRACING_OURS_TARGET),
+                _ => None,
+            };
+            let goal = goal
+                .map_or_else(|| "-".to_owned(), |t| format!("{t:.0} {}", if s.median <= t { "PASS" } else { "MISS" }));
+            let _ = writeln!(
+                out,
+                "{:<20} {:<14} {:>26} {:>8} {:>8} {:>8} {:>12}",
+                case.to_string(),
+                imp.flag(),
+                format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max),
+                ratio,
+                opt(row.blocks_per_span(low, high), 2),
+                if imp.exports() { opt(row.wire_per_span(low, high), 0) } else { "-".to_owned() },
+                goal
+            );
+        }
+        let pair = |a: Implementation, b: Implementation| match (median(a, case), median(b, case)) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
         };
-        let (t, verdict) = match (target(case), o) {
-            (Some(t), Some(o)) => (format!("{t:.0}"), if o.median <= t { "PASS" } else { "MISS" }),
-            (Some(t), None) => (format!("{t:.0}"), "-"),
-            (None, _) => ("-".to_owned(), "-"),
-        };
-        let _ = writeln!(
-            out,
-            "{:<20} {:>24} {:>24} {:>9} {:>8} {:>7}",
-            case.to_string(),
-            cell(o),
-            cell(s),
-            ratio,
-            t,
-            verdict
-        );
+        if let Some(r) = pair(Implementation::TracingOtel, Implementation::TracingOurs) {
+            let _ = writeln!(out, "{:<20} tracing-otel / tracing-ours = {r:.1}× (goal: at least 10×)", "");
+        }
+        if let Some(r) = pair(Implementation::SdkOurs, Implementation::Sdk) {
+            let _ = writeln!(out, "{:<20} sdk-ours / sdk = {r:.2} (goal: at most 0.5)", "");
+        }
+        let blocks = |imp| find(imp, case).and_then(|r| r.blocks_per_span(low, high));
+        if let (Some(o), Some(b)) = (blocks(Implementation::TracingOurs), blocks(Implementation::TracingBare)) {
+            let _ = writeln!(
+                out,
+                "{:<20} tracing-ours − tracing-bare = {:+.2} heap blocks per span (goal: at most +1)",
+                "",
+                o - b
+            );
+        }
     }
     out
 }
@@ -550,6 +719,14 @@ pub enum CompareError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The DHAT output could not be read.
+    #[error("{}: {reason}", path.display())]
+    Dhat {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The callgrind output has no total.
     #[error("{}: {source}", path.display())]
     Callgrind {
@@ -604,12 +781,25 @@ fn valgrind_version() -> Result<String, CompareError> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// One callgrind run of `exporter-run`; returns the total instructions.
-fn callgrind_run(cfg: &CompareConfig, plan: &RunPlan, out_file: &Path) -> Result<u64, CompareError> {
+/// The valgrind tool of one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tool {
+    /// Total instructions (`Ir`).
+    Callgrind,
+    /// Total heap blocks allocated.
+    Dhat,
+}
+
+/// One run of `exporter-run` under `tool`; returns its total (instructions
+/// or heap blocks).
+fn valgrind_run(cfg: &CompareConfig, plan: &RunPlan, tool: Tool, out_file: &Path) -> Result<u64, CompareError> {
     let _stale = std::fs::remove_file(out_file);
-    let output = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
+    let mut cmd = Command::new("valgrind");
+    match tool {
+        Tool::Callgrind => cmd.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", out_file.display())),
+        Tool::Dhat => cmd.arg("--tool=dhat").arg(format!("--dhat-out-file={}", out_file.display())),
+    };
+    let output = cmd
         .arg(&cfg.exe)
         .args(["exporter-run", "--implementation", plan.implementation.flag()])
         .args(["--spans", &plan.spans.to_string(), "--endpoint", &plan.endpoint])
@@ -628,6 +818,11 @@ fn callgrind_run(cfg: &CompareConfig, plan: &RunPlan, out_file: &Path) -> Result
             stderr: tail.join("\n"),
         });
     }
+    if tool == Tool::Dhat {
+        let profile = crate::heap::fold::DhatProfile::read(out_file)
+            .map_err(|e| CompareError::Dhat { path: out_file.to_owned(), reason: e.to_string() })?;
+        return Ok(profile.total(crate::heap::fold::Weight::Blocks));
+    }
     let text = std::fs::read_to_string(out_file)
         .map_err(|source| CompareError::ReadOutput { path: out_file.to_owned(), source })?;
     callgrind_total(&text).map_err(|source| CompareError::Callgrind { path: out_file.to_owned(), source })
@@ -635,8 +830,10 @@ fn callgrind_run(cfg: &CompareConfig, plan: &RunPlan, out_file: &Path) -> Result
 
 /// Runs the comparison: a receiver here (not under valgrind), every
 /// implementation × case × span count × repeat under callgrind in a child
-/// process, the receiver's count checked after each; writes `cfg.out` and
-/// returns the rows. Progress goes to stderr.
+/// process, and once more under DHAT (`cfg.heap`), the receiver's count
+/// checked after each (every span received; none for `tracing-bare`) and
+/// its body bytes kept; writes `cfg.out` and returns the rows. Progress
+/// goes to stderr.
 pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, CompareError> {
     if cfg.repeats == 0 {
         return Err(CompareError::Repeats);
@@ -663,36 +860,68 @@ pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, CompareError> {
         let grpc = receiver.grpc_endpoint().ok_or(CompareError::NoGrpc)?;
         let dir = std::env::temp_dir().join(format!("otlp-lab-exporter-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|source| CompareError::TempDir { path: dir.clone(), source })?;
-        let total = cfg.implementations.len() * cfg.cases.len() * 2 * cfg.repeats as usize;
-        eprintln!("otlp-lab: {version}; receiver {http} (HTTP), {grpc} (gRPC); {total} callgrind runs");
+        let per_row = 2 * (cfg.repeats as usize + usize::from(cfg.heap));
+        let total = cfg.implementations.len() * cfg.cases.len() * per_row;
+        eprintln!("otlp-lab: {version}; receiver {http} (HTTP), {grpc} (gRPC); {total} valgrind runs");
         let started = Instant::now();
         let mut rows = Vec::new();
         let mut done = 0;
         for &implementation in &cfg.implementations {
             for &case in &cfg.cases {
-                let mut row = Row { implementation, case, low: Vec::new(), high: Vec::new() };
-                for repeat in 1..=cfg.repeats {
-                    for spans in [cfg.low, cfg.high] {
+                let mut row = Row {
+                    implementation,
+                    case,
+                    low: Vec::new(),
+                    high: Vec::new(),
+                    wire_low: Vec::new(),
+                    wire_high: Vec::new(),
+                    blocks: None,
+                };
+                let mut blocks = [0; 2];
+                let tools = std::iter::repeat_n(Tool::Callgrind, cfg.repeats as usize)
+                    .chain(cfg.heap.then_some(Tool::Dhat));
+                for (repeat, tool) in tools.enumerate() {
+                    for (k, spans) in [cfg.low, cfg.high].into_iter().enumerate() {
                         done += 1;
                         let endpoint = if case.protocol == Protocol::Grpc { grpc.clone() } else { http.clone() };
                         let plan = RunPlan { implementation, spans, endpoint, case };
-                        let before = receiver.counts().spans;
+                        let before = receiver.counts();
                         let t = Instant::now();
-                        let (cfg2, plan2, file) = (cfg.clone(), plan.clone(), dir.join("callgrind.out"));
-                        let ir = tokio::task::spawn_blocking(move || callgrind_run(&cfg2, &plan2, &file)).await??;
-                        let got = wait_for_spans(&receiver, before + spans).await - before;
-                        if got != spans {
+                        let (cfg2, plan2, file) = (cfg.clone(), plan.clone(), dir.join("valgrind.out"));
+                        let value =
+                            tokio::task::spawn_blocking(move || valgrind_run(&cfg2, &plan2, tool, &file)).await??;
+                        let want = if implementation.exports() { spans } else { 0 };
+                        let got = wait_for_spans(&receiver, before.spans + want).await - before.spans;
+                        if got != want {
                             return Err(CompareError::Missing { implementation, case, spans, got });
                         }
+                        let wire = receiver.counts().since(before).body_bytes;
+                        let (what, unit) = match tool {
+                            Tool::Callgrind => (format!("run {}", repeat + 1), "Ir"),
+                            Tool::Dhat => ("dhat".to_owned(), "blocks"),
+                        };
                         eprintln!(
-                            "otlp-lab: [{done}/{total}] {:<4} {:<20} {spans:>7} spans, run {repeat}: {ir} Ir ({:.1} s; {:.0} s so far)",
+                            "otlp-lab: [{done}/{total}] {:<12} {:<20} {spans:>7} spans, {what}: {value} {unit} ({:.1} s; {:.0} s so far)",
                             implementation.flag(),
                             case.to_string(),
                             t.elapsed().as_secs_f64(),
                             started.elapsed().as_secs_f64()
                         );
-                        if spans == cfg.low { row.low.push(ir) } else { row.high.push(ir) }
+                        match tool {
+                            Tool::Callgrind if k == 0 => {
+                                row.low.push(value);
+                                row.wire_low.push(wire);
+                            }
+                            Tool::Callgrind => {
+                                row.high.push(value);
+                                row.wire_high.push(wire);
+                            }
+                            Tool::Dhat => blocks[k] = value,
+                        }
                     }
+                }
+                if cfg.heap {
+                    row.blocks = Some((blocks[0], blocks[1]));
                 }
                 rows.push(row);
             }
@@ -743,8 +972,13 @@ mod tests {
             case: "grpc+zstd".parse().expect("valid"),
             low: vec![1_000_000, 1_000_100],
             high: vec![5_000_000, 5_200_100],
+            wire_low: vec![46_000, 46_000],
+            wire_high: vec![503_000, 503_002],
+            blocks: Some((1_000, 1_500)),
         };
         assert_eq!(row.marginals(100, 1100), vec![4000.0, 4200.0]);
+        assert_eq!(row.wire_per_span(100, 1100), Some(457.001));
+        assert_eq!(row.blocks_per_span(100, 1100), Some(0.5));
         let s = Spread::of(&[3.0, 1.0, 2.0]).expect("non-empty");
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert_eq!(Spread::of(&[1.0, 2.0]).map(|s| s.median), Some(1.5));
@@ -753,8 +987,15 @@ mod tests {
     #[test]
     fn names_parse_or_say_why_not() {
         assert_eq!("ours".parse::<Implementation>().ok(), Some(Implementation::Ours));
-        assert!("jaeger".parse::<Implementation>().expect_err("bad").to_string().contains("ours or sdk"));
-        for c in DEFAULT_CASES {
+        assert!("jaeger".parse::<Implementation>().expect_err("bad").to_string().contains("tracing-bare"));
+        for imp in Implementation::ALL {
+            assert_eq!(imp.flag().parse::<Implementation>().ok(), Some(imp));
+            assert_eq!(serde_json::to_value(imp).expect("serializes"), imp.flag());
+        }
+        // Result files written before the stacks were added still read.
+        assert_eq!(serde_json::from_str::<Implementation>("\"otlp-lab\"").ok(), Some(Implementation::Ours));
+        assert_eq!(serde_json::from_str::<Implementation>("\"official-sdk\"").ok(), Some(Implementation::Sdk));
+        for c in ALL_CASES {
             assert_eq!(c.parse::<Case>().expect(c).to_string(), c);
         }
         for bad in ["grpc", "http/json+none", "grpc+lz4", "grpc+zstd:3", "thrift+none"] {
@@ -771,6 +1012,7 @@ mod tests {
             high: 1100,
             implementations: vec![Implementation::Ours, Implementation::Sdk],
             cases: vec!["grpc+zstd".parse().expect("valid")],
+            heap: true,
             out: PathBuf::new(),
             exe: PathBuf::new(),
         };
@@ -779,13 +1021,18 @@ mod tests {
             case: cfg.cases[0],
             low: vec![1_000_000, 1_000_100],
             high: vec![5_000_000, 5_200_100],
+            wire_low: vec![0, 0],
+            wire_high: vec![500_000, 500_000],
+            blocks: Some((2_000, 72_000)),
         }];
         let file = ExporterFile { valgrind: Some("valgrind-3.22.0".to_owned()), ..ExporterFile::new(&cfg, &rows) };
         let v = serde_json::to_value(&file).expect("serializes");
-        assert_eq!(v["rows"][0]["implementation"], "official-sdk");
+        assert_eq!(v["rows"][0]["implementation"], "sdk");
         assert_eq!(v["rows"][0]["compression"], "zstd");
         assert_eq!(v["targets"]["http/protobuf+none"], 4000);
         assert_eq!(v["rows"][0]["marginal_per_span"]["median"], 4100.0);
+        assert_eq!(v["rows"][0]["blocks_per_span"], 70.0);
+        assert_eq!(v["rows"][0]["wire_bytes_per_span"], 500.0);
         let dir = std::env::temp_dir().join(format!("otlp-lab-exporter-file-{}", std::process::id()));
         let path = dir.join("exporter.json");
         file.write(&path).expect("writes");

@@ -16,38 +16,85 @@ use crate::scenarios::BLOCK_ITEMS;
 use otlp_pipeline::exporter::ExportObserver;
 use otlp_pipeline::pipeline::{ExportRequest, ExportResult};
 
-/// Which exporter a run measures.
+/// Which exporter a run measures: a whole stack, from the API the
+/// instrumented code calls to the wire. The names are the same everywhere a
+/// person types or reads them (`--implementation(s)`, result files, the
+/// report): the flag names below.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Implementation {
-    /// This crate's exporter (`otlp_pipeline::exporter::Exporter`).
-    #[serde(rename = "otlp-lab")]
+    /// This crate's builder and exporter (`otlp_pipeline::exporter::Exporter`).
+    #[serde(rename = "ours", alias = "otlp-lab")]
     Ours,
-    /// The official Rust SDK (`opentelemetry_sdk` + `opentelemetry-otlp`, cargo feature `official-sdk`).
-    #[serde(rename = "official-sdk")]
+    /// The official Rust SDK's API, `BatchSpanProcessor` and
+    /// `opentelemetry-otlp` (cargo feature `official-sdk`).
+    #[serde(rename = "sdk", alias = "official-sdk")]
     Sdk,
+    /// `tracing` + our layer (`otlp_pipeline::layer::OtlpLayer`) + our exporter.
+    #[serde(rename = "tracing-ours")]
+    TracingOurs,
+    /// `tracing` + tracing-opentelemetry + the SDK's `BatchSpanProcessor` +
+    /// `opentelemetry-otlp`: what most Rust services run (feature `official-sdk`).
+    #[serde(rename = "tracing-otel")]
+    TracingOtel,
+    /// The SDK's API + our span processor (`otlp_pipeline::otel`) + our
+    /// exporter (feature `official-sdk`).
+    #[serde(rename = "sdk-ours")]
+    SdkOurs,
+    /// `tracing` with no layer: the registry alone, nothing exported; the
+    /// floor that the instrumentation itself costs.
+    #[serde(rename = "tracing-bare")]
+    TracingBare,
 }
 
 impl Implementation {
-    /// The name in the result files.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Implementation::Ours => "otlp-lab",
-            Implementation::Sdk => "official-sdk",
-        }
-    }
+    /// Every implementation, in the order tables show them.
+    pub const ALL: [Implementation; 6] = [
+        Implementation::Ours,
+        Implementation::Sdk,
+        Implementation::TracingOurs,
+        Implementation::TracingOtel,
+        Implementation::SdkOurs,
+        Implementation::TracingBare,
+    ];
 
-    /// The name on the command line.
+    /// The name on the command line, in result files and in the report.
     pub const fn flag(self) -> &'static str {
         match self {
             Implementation::Ours => "ours",
             Implementation::Sdk => "sdk",
+            Implementation::TracingOurs => "tracing-ours",
+            Implementation::TracingOtel => "tracing-otel",
+            Implementation::SdkOurs => "sdk-ours",
+            Implementation::TracingBare => "tracing-bare",
         }
+    }
+
+    /// What the stack is made of, for tables.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Implementation::Ours => "our builder + our exporter",
+            Implementation::Sdk => "SDK API + BatchSpanProcessor + opentelemetry-otlp",
+            Implementation::TracingOurs => "tracing + our layer + our exporter",
+            Implementation::TracingOtel => "tracing + tracing-opentelemetry + SDK + opentelemetry-otlp",
+            Implementation::SdkOurs => "SDK API + our processor + our exporter",
+            Implementation::TracingBare => "tracing, no layer (nothing exported)",
+        }
+    }
+
+    /// Whether it needs the official SDK (cargo feature `official-sdk`).
+    pub const fn needs_sdk(self) -> bool {
+        matches!(self, Implementation::Sdk | Implementation::TracingOtel | Implementation::SdkOurs)
+    }
+
+    /// Whether its spans reach the receiver (all but the floor).
+    pub const fn exports(self) -> bool {
+        !matches!(self, Implementation::TracingBare)
     }
 
     /// Whether this build can run it.
     pub fn check_available(self) -> Result<(), SdkNotBuilt> {
-        if self == Implementation::Sdk && !cfg!(feature = "official-sdk") {
-            return Err(SdkNotBuilt);
+        if self.needs_sdk() && !cfg!(feature = "official-sdk") {
+            return Err(SdkNotBuilt(self));
         }
         Ok(())
     }
@@ -61,22 +108,27 @@ impl fmt::Display for Implementation {
 
 /// An implementation name that means nothing here.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown implementation `{0}`: expected ours or sdk")]
+#[error("unknown implementation `{0}`: expected one of ours, sdk, tracing-ours, tracing-otel, sdk-ours, tracing-bare")]
 pub struct UnknownImplementation(pub String);
 
-/// The official SDK asked for in a build without it.
+/// An implementation that needs the official SDK, asked for in a build without it.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("the official SDK is not in this build: build with `cargo build --release --features official-sdk`")]
-pub struct SdkNotBuilt;
+#[error(
+    "`{0}` needs the official SDK, which is not in this build: build with `cargo build --release --features official-sdk`"
+)]
+pub struct SdkNotBuilt(pub Implementation);
 
 impl FromStr for Implementation {
     type Err = UnknownImplementation;
     fn from_str(s: &str) -> Result<Self, UnknownImplementation> {
-        match s.trim() {
-            "ours" | "otlp-lab" => Ok(Implementation::Ours),
-            "sdk" | "official-sdk" => Ok(Implementation::Sdk),
-            other => Err(UnknownImplementation(other.to_owned())),
-        }
+        let s = s.trim();
+        // The result files' names before the stacks were added.
+        let s = match s {
+            "otlp-lab" => "ours",
+            "official-sdk" => "sdk",
+            other => other,
+        };
+        Implementation::ALL.into_iter().find(|i| i.flag() == s).ok_or_else(|| UnknownImplementation(s.to_owned()))
     }
 }
 

@@ -22,6 +22,7 @@ pub mod result_file;
 pub mod scenarios;
 #[cfg(feature = "official-sdk")]
 pub mod sdk;
+pub mod stacks;
 pub mod toolchain;
 pub mod workloads;
 

@@ -223,7 +223,8 @@ enum Command {
     /// an implementation's API, export them, shut down; exits non-zero unless
     /// every span was exported (what `exporter-compare` runs under callgrind).
     ExporterRun {
-        /// ours, or sdk (the official SDK; needs `--features official-sdk`).
+        /// ours, sdk, tracing-ours, tracing-otel, sdk-ours or tracing-bare
+        /// (sdk, tracing-otel and sdk-ours need `--features official-sdk`).
         #[arg(long)]
         implementation: otlp_lab::exporter_run::Implementation,
         /// Spans to create.
@@ -239,9 +240,11 @@ enum Command {
         #[arg(long, default_value = "none")]
         compression: otlp_pipeline::compress::Compression,
     },
-    /// Marginal instructions per span of the whole exporter process under
-    /// callgrind (high minus low span count), ours beside the official SDK,
-    /// per protocol and codec; writes profiles/exporter.json.
+    /// Marginal instructions, heap blocks and wire bytes per span of the
+    /// whole exporter process under callgrind and DHAT (high minus low span
+    /// count), for each stack: ours, sdk (the official SDK), tracing-ours,
+    /// tracing-otel, sdk-ours and tracing-bare, per protocol and codec;
+    /// writes profiles/exporter.json.
     ExporterCompare {
         /// Runs per implementation, case and span count.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -252,16 +255,17 @@ enum Command {
         /// The larger span count.
         #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
         high: u64,
-        /// Comma-separated: ours, sdk.
-        #[arg(long, value_delimiter = ',', default_value = "ours,sdk")]
+        /// Comma-separated: ours, sdk, tracing-ours, tracing-otel, sdk-ours,
+        /// tracing-bare (sdk, tracing-otel and sdk-ours need `--features official-sdk`).
+        #[arg(long, value_delimiter = ',', default_value = "ours,sdk,tracing-ours,tracing-otel,sdk-ours,tracing-bare")]
         implementations: Vec<otlp_lab::exporter_run::Implementation>,
-        /// Comma-separated PROTOCOL+COMPRESSION cases.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "http/protobuf+none,http/protobuf+zstd,http/protobuf+gzip,grpc+none,grpc+zstd"
-        )]
+        /// Comma-separated PROTOCOL+COMPRESSION cases: http/protobuf+none,
+        /// http/protobuf+zstd, http/protobuf+gzip, grpc+none, grpc+zstd.
+        #[arg(long, value_delimiter = ',', default_value = "http/protobuf+none,http/protobuf+zstd")]
         cases: Vec<otlp_lab::exporter_run::Case>,
+        /// Skip the DHAT runs (heap blocks per span).
+        #[arg(long)]
+        no_heap: bool,
         /// Where to write the results.
         #[arg(long, default_value = "profiles/exporter.json")]
         out: PathBuf,
@@ -478,9 +482,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 report.exported, report.created, plan.case
             );
         }
-        Command::ExporterCompare { repeats, low, high, implementations, cases, out } => {
+        Command::ExporterCompare { repeats, low, high, implementations, cases, no_heap, out } => {
             use otlp_lab::exporter_run::{CompareConfig, compare, table};
-            let cfg = CompareConfig { repeats, low, high, implementations, cases, out, exe: std::env::current_exe()? };
+            let exe = std::env::current_exe()?;
+            let cfg = CompareConfig { repeats, low, high, implementations, cases, heap: !no_heap, out, exe };
             let rows = compare(&cfg)?;
             print!("{}", table(&cfg, &rows));
         }

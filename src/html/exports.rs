@@ -10,7 +10,7 @@ use crate::load::{LoadScenario, RunRecord};
 
 /// The BMF name of a load run: unique per scenario, implementation, step and configuration.
 fn load_name(scenario: LoadScenario, r: &RunRecord) -> String {
-    format!("load/{scenario}/{}/{}/{}", r.implementation.name(), r.step, r.config())
+    format!("load/{scenario}/{}/{}/{}", r.implementation.flag(), r.step, r.config())
 }
 
 /// Every count: the benches' instructions, estimated cycles and cache hits,
@@ -32,7 +32,7 @@ pub(crate) fn bmf(inputs: &Inputs) -> Value {
         for r in &e.rows {
             let s = r.marginal_per_span;
             root.insert(
-                format!("exporter/{}/{}", r.implementation.name(), r.case()),
+                format!("exporter/{}/{}", r.implementation.flag(), r.case()),
                 json!({ "instructions_per_span": { "value": s.median, "lower_value": s.min, "upper_value": s.max } }),
             );
         }
@@ -82,7 +82,7 @@ pub(crate) fn github_action_benchmark(inputs: &Inputs) -> Value {
     if let Some(e) = &inputs.exporter {
         for r in &e.rows {
             push(
-                format!("exporter/{}/{} instructions per span", r.implementation.name(), r.case()),
+                format!("exporter/{}/{} instructions per span", r.implementation.flag(), r.case()),
                 "instructions/span",
                 r.marginal_per_span.median,
             );

@@ -30,6 +30,7 @@ pub fn run_child(implementation: Implementation, spec: &StepSpec, endpoint: &str
     match implementation {
         Implementation::Ours => run_ours(spec, endpoint),
         Implementation::Sdk => run_sdk(spec, endpoint),
+        other => Err(LoadError::NotInLoad(other)),
     }
 }
 

@@ -66,6 +66,9 @@ pub enum LoadError {
     /// `--sdk` in a build without the official SDK.
     #[error("--sdk needs the official SDK: build with `cargo build --release --features official-sdk`")]
     NoSdk,
+    /// An implementation the load runner does not drive (it runs `ours` and `sdk`).
+    #[error("the load runner drives ours and sdk; {0} runs in exporter-run and exporter-compare only")]
+    NotInLoad(Implementation),
     /// The runtime, the receiver or a child could not start.
     #[error("{what}: {source}")]
     Io {
@@ -92,7 +95,7 @@ pub enum LoadError {
     #[error("the exporter's shutdown hung")]
     Hung,
     /// A child process failed or printed something that is not a run.
-    #[error("the {implementation} child of step {step}: {failure}", implementation = implementation.name())]
+    #[error("the {implementation} child of step {step}: {failure}", implementation = implementation.flag())]
     Child {
         /// Which implementation.
         implementation: Implementation,
@@ -247,7 +250,7 @@ mod tests {
         assert_eq!(v["dropped_total"], 5);
         assert_eq!(v["latency_us"]["count"], 4);
         assert_eq!(v["compression"], "zstd");
-        assert_eq!(v["implementation"], "otlp-lab");
+        assert_eq!(v["implementation"], "ours");
         let back: RunRecord = serde_json::from_value(v.clone()).expect("reads back");
         assert_eq!(RunResult::from(back), run);
         // A result written before `--queue` existed ran with the default queue.

@@ -205,14 +205,6 @@ pub(super) fn confirm_with_receiver(run: &mut RunResult, after: ReceiverCounts, 
         logs: after.logs.saturating_sub(before.logs),
     };
     match run.implementation {
-        Implementation::Ours => {
-            run.delivered = got;
-            let missing = run.offered.total().saturating_sub(got.total() + run.dropped_total());
-            if missing > 0 {
-                run.dropped.insert("unconfirmed".to_owned(), missing);
-                run.notes.push(format!("{missing} items neither received nor counted as dropped"));
-            }
-        }
         Implementation::Sdk => {
             // The SDK aggregates measurements: the receiver gets a few
             // points per instrument, which hold every measurement recorded.
@@ -228,6 +220,15 @@ pub(super) fn confirm_with_receiver(run: &mut RunResult, after: ReceiverCounts, 
                 run.dropped.insert("unreported".to_owned(), lost);
             }
         }
+        // Ours counts its own drops: what was neither received nor counted is flagged.
+        _ => {
+            run.delivered = got;
+            let missing = run.offered.total().saturating_sub(got.total() + run.dropped_total());
+            if missing > 0 {
+                run.dropped.insert("unconfirmed".to_owned(), missing);
+                run.notes.push(format!("{missing} items neither received nor counted as dropped"));
+            }
+        }
     }
 }
 
@@ -240,6 +241,6 @@ fn progress_bar(progress: bool, imp: Implementation, spec: &StepSpec) -> Option<
     let style = indicatif::ProgressStyle::with_template("{prefix:>28} [{elapsed_precise}] {wide_bar} {msg}")
         .expect("the template is valid");
     bar.set_style(style);
-    bar.set_prefix(format!("{} {}", imp.name(), spec.step));
+    bar.set_prefix(format!("{} {}", imp.flag(), spec.step));
     Some(bar)
 }

@@ -130,7 +130,7 @@ impl LoadReport {
             let _ = writeln!(
                 t,
                 "{:<13} {:<22} {:>10} {:>10} {:>10.0} {:>9} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>6} {:>7.2} {:>7.1} {:>7}",
-                r.implementation.name(),
+                r.implementation.flag(),
                 r.spec.step,
                 r.offered.total(),
                 r.delivered.total(),
@@ -151,7 +151,7 @@ impl LoadReport {
         }
         if self.scenario.has_targets() {
             for o in self.runs.iter().filter(|r| r.implementation == Implementation::Ours) {
-                let _ = writeln!(t, "targets ({}, {}):", o.implementation.name(), o.spec.step);
+                let _ = writeln!(t, "targets ({}, {}):", o.implementation.flag(), o.spec.step);
                 let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
                 match o.spec.rate {
                     // An open loop below the target rate cannot show it: what it

@@ -29,7 +29,7 @@ mod providers;
 mod runtime;
 
 pub use exporter::{SdkCounters, Transport};
-pub use fixture::run_fixture_spans;
+pub use fixture::{run_fixture_spans, run_sdk_ours, run_tracing_spans};
 pub use production::{ProductionPlan, ProductionRun, run_production};
 pub use providers::{SdkConfig, SdkProviders};
 
@@ -62,6 +62,12 @@ pub enum SdkError {
     /// More spans than this machine can count.
     #[error("span count: {0}")]
     Count(#[from] std::num::TryFromIntError),
+    /// tracing-opentelemetry refused a span's remote parent.
+    #[error("tracing-opentelemetry could not set a span's parent: {0}")]
+    Parent(String),
+    /// The process already has a global `tracing` subscriber.
+    #[error(transparent)]
+    Subscriber(#[from] crate::stacks::AlreadyInstalled),
 }
 
 /// Our codec as the SDK's: it has no levels, so ours at its default level

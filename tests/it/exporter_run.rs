@@ -1,6 +1,7 @@
 //! `otlp-lab exporter-run` (the process the whole-exporter comparison
-//! measures) against a loopback receiver, and `otlp-lab exporter-compare`'s
-//! refusals and, where valgrind is installed, one tiny run of its results file.
+//! measures) against a loopback receiver, every stack this build has, and
+//! `otlp-lab exporter-compare`'s refusals and one tiny run of its results
+//! file under valgrind (which CI installs; a machine without it fails here).
 
 use std::process::{Command, Output};
 
@@ -45,6 +46,29 @@ async fn exporter_run_delivers_every_span_over_http_and_grpc() {
     receiver.shutdown().await;
 }
 
+/// Every stack delivers every span it creates (the floor: none), each
+/// checked at the receiver; the SDK's stacks when the build has them.
+#[tokio::test]
+async fn exporter_run_delivers_every_span_of_every_stack() {
+    let receiver = Receiver::start(ReceiverConfig::default()).await.expect("bind");
+    let mut stacks = vec![("tracing-ours", 700), ("tracing-bare", 0), ("ours", 700)];
+    if cfg!(feature = "official-sdk") {
+        stacks.extend([("tracing-otel", 700), ("sdk-ours", 700), ("sdk", 700)]);
+    }
+    for (stack, delivered) in stacks {
+        let before = receiver.counts().spans;
+        let mut cmd = lab();
+        cmd.args(["exporter-run", "--implementation", stack, "--spans", "700", "--endpoint"])
+            .arg(receiver.http_endpoint())
+            .args(["--compression", "zstd"]);
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("run otlp-lab")).await.expect("join");
+        assert!(out.status.success(), "{stack}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("exported {delivered} of 700")), "{stack}: {}", stderr(&out));
+        assert_eq!(receiver.counts().spans - before, delivered, "{stack}");
+    }
+    receiver.shutdown().await;
+}
+
 #[test]
 fn exporter_run_fails_when_nothing_arrives() {
     // Port 9 on loopback (discard) has no listener here: every export fails.
@@ -60,7 +84,13 @@ fn exporter_run_fails_when_nothing_arrives() {
 fn exporter_compare_names_what_it_cannot_run() {
     let out = lab().args(["exporter-compare", "--implementations", "ours,jaeger"]).output().expect("run otlp-lab");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("unknown implementation `jaeger`: expected ours or sdk"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "unknown implementation `jaeger`: expected one of ours, sdk, tracing-ours, tracing-otel, sdk-ours, tracing-bare"
+        ),
+        "{}",
+        stderr(&out)
+    );
 
     let out = lab().args(["exporter-compare", "--cases", "grpc+lz4"]).output().expect("run otlp-lab");
     assert!(!out.status.success());
@@ -71,24 +101,28 @@ fn exporter_compare_names_what_it_cannot_run() {
     assert!(stderr(&out).contains("--low < --high"), "{}", stderr(&out));
 
     if !cfg!(feature = "official-sdk") {
-        let out = lab().args(["exporter-compare", "--implementations", "sdk"]).output().expect("run otlp-lab");
-        assert!(!out.status.success());
-        assert!(stderr(&out).contains("--features official-sdk"), "{}", stderr(&out));
+        for stack in ["sdk", "tracing-otel", "sdk-ours"] {
+            let out = lab().args(["exporter-compare", "--implementations", stack]).output().expect("run otlp-lab");
+            assert!(!out.status.success());
+            assert!(stderr(&out).contains(&format!("`{stack}` needs the official SDK")), "{}", stderr(&out));
+            assert!(stderr(&out).contains("--features official-sdk"), "{}", stderr(&out));
+        }
     }
 }
 
-/// One tiny comparison of ours, when valgrind is installed (a few seconds).
+/// One tiny comparison of ours, our layer and the floor under callgrind and
+/// DHAT (a few seconds).
 #[test]
 fn exporter_compare_writes_the_contract_fields() {
-    if Command::new("valgrind").arg("--version").output().is_err() {
-        eprintln!("valgrind not installed: skipped the tiny exporter-compare run");
-        return;
-    }
+    assert!(
+        Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "valgrind is needed by exporter-compare: apt-get install valgrind"
+    );
     let dir = std::env::temp_dir().join(format!("otlp-lab-exporter-test-{}", std::process::id()));
     let path = dir.join("exporter.json");
     let out = lab()
         .args(["exporter-compare", "--low", "200", "--high", "400", "--repeats", "1"])
-        .args(["--implementations", "ours", "--cases", "http/protobuf+none"])
+        .args(["--implementations", "ours,tracing-ours,tracing-bare", "--cases", "http/protobuf+none"])
         .arg("--out")
         .arg(&path)
         .output()
@@ -106,9 +140,21 @@ fn exporter_compare_writes_the_contract_fields() {
     assert_eq!(json["targets"]["http/protobuf+none"].as_u64(), Some(4000));
     assert_eq!(json["targets"]["http/protobuf+zstd"].as_u64(), Some(8000));
     let rows = json["rows"].as_array().expect("rows");
-    assert_eq!(rows.len(), 1);
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["implementation"].as_str()).collect();
+    assert_eq!(names, ["ours", "tracing-ours", "tracing-bare"]);
+    for row in rows {
+        let (lo, hi) =
+            (row["blocks"][0].as_u64().expect("blocks low"), row["blocks"][1].as_u64().expect("blocks high"));
+        assert!(hi >= lo && lo > 0, "{row}");
+        assert_eq!(row["blocks_per_span"].as_f64(), Some((hi as f64 - lo as f64) / 200.0), "{row}");
+    }
+    // What reached the receiver: our encoder's spans are a few hundred bytes
+    // each; the floor sends nothing and has no figure.
+    let wire = rows[0]["wire_bytes_per_span"].as_f64().expect("wire bytes");
+    assert!((100.0..2000.0).contains(&wire), "{wire}");
+    assert!(rows[2].get("wire_bytes_per_span").is_none(), "{}", rows[2]);
+    assert!(stdout.contains("tracing-ours − tracing-bare ="), "{stdout}");
     let row = &rows[0];
-    assert_eq!(row["implementation"], "otlp-lab");
     assert_eq!((row["protocol"].as_str(), row["compression"].as_str()), (Some("http/protobuf"), Some("none")));
     let (low, high) =
         (row["instructions_low"][0].as_u64().expect("low"), row["instructions_high"][0].as_u64().expect("high"));

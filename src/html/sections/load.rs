@@ -26,7 +26,7 @@ impl Builder<'_> {
                 .iter()
                 .map(|r| {
                     vec![
-                        r.implementation.name().to_owned(),
+                        r.implementation.flag().to_owned(),
                         r.step.clone(),
                         r.config(),
                         int(r.workers),
@@ -68,7 +68,7 @@ impl Builder<'_> {
                 .filter(|r| r.dropped_total > 0)
                 .map(|r| {
                     let why = r.dropped.iter().map(|(k, v)| format!("{k}: {}", int(*v))).collect::<Vec<_>>().join(", ");
-                    vec![r.implementation.name().to_owned(), r.step.clone(), int(r.dropped_total), why]
+                    vec![r.implementation.flag().to_owned(), r.step.clone(), int(r.dropped_total), why]
                 })
                 .collect();
             if !drops.is_empty() {
@@ -212,7 +212,7 @@ impl Builder<'_> {
             Some(l) => {
                 let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
                 for r in &l.runs {
-                    let name = format!("{} {}", r.implementation.name(), r.config());
+                    let name = format!("{} {}", r.implementation.flag(), r.config());
                     let pos = series.iter().position(|(n, _)| *n == name).unwrap_or_else(|| {
                         series.push((name, Vec::new()));
                         series.len() - 1
@@ -235,7 +235,7 @@ impl Builder<'_> {
             None => blocks.push(self.missing("load/network_io.json", "otlp-lab load network_io")),
             Some(l) => {
                 let groups: Vec<String> =
-                    l.runs.iter().map(|r| format!("{} {}", r.implementation.name(), r.config())).collect();
+                    l.runs.iter().map(|r| format!("{} {}", r.implementation.flag(), r.config())).collect();
                 let values: Vec<Vec<f64>> = l
                     .runs
                     .iter()

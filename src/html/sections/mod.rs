@@ -64,7 +64,7 @@ impl Builder<'_> {
         let history = self.history()?;
         let heap = self.heap()?;
         let load = self.load()?;
-        let exporter = self.exporter();
+        let exporter = self.exporter()?;
         let flamegraphs = self.flamegraphs()?;
         let exports = self.exports();
         let summary = self.summary();
