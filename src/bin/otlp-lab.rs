@@ -239,6 +239,29 @@ enum Command {
         /// none, gzip or zstd (each implementation's default level).
         #[arg(long, default_value = "none")]
         compression: otlp_pipeline::compress::Compression,
+        /// Print the run's wall time, CPU time and peak RSS as one JSON line
+        /// on stdout (what `exporter-load` reads).
+        #[arg(long)]
+        usage: bool,
+    },
+    /// The whole exporter of each stack at full speed, natively: spans per
+    /// second and CPU microseconds per span of the exporting process
+    /// (`exporter-run --usage` against a loopback receiver), medians over
+    /// the repeats.
+    ExporterLoad {
+        /// Comma-separated: ours, sdk, tracing-ours, tracing-otel, sdk-ours,
+        /// tracing-bare (sdk, tracing-otel and sdk-ours need `--features official-sdk`).
+        #[arg(long, value_delimiter = ',', default_value = "tracing-ours,tracing-otel,ours,sdk,sdk-ours,tracing-bare")]
+        implementations: Vec<otlp_lab::exporter_run::Implementation>,
+        /// PROTOCOL+COMPRESSION.
+        #[arg(long, default_value = "http/protobuf+none")]
+        case: otlp_lab::exporter_run::Case,
+        /// Spans per run.
+        #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        spans: u64,
+        /// Runs per stack.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        repeats: u32,
     },
     /// Marginal instructions, heap blocks and wire bytes per span of the
     /// whole exporter process under callgrind and DHAT (high minus low span
@@ -473,14 +496,26 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             }
         }
         Command::Load(args) => otlp_lab::load::cli(args)?,
-        Command::ExporterRun { implementation, spans, endpoint, protocol, compression } => {
+        Command::ExporterRun { implementation, spans, endpoint, protocol, compression, usage } => {
             use otlp_lab::exporter_run::{Case, RunPlan, run};
             let plan = RunPlan { implementation, spans, endpoint, case: Case { protocol, compression } };
+            let started = std::time::Instant::now();
             let report = run(&plan)?;
+            let wall = started.elapsed();
             eprintln!(
                 "otlp-lab: {implementation} exported {} of {} spans ({})",
                 report.exported, report.created, plan.case
             );
+            if usage {
+                let u = otlp_lab::exporter_load::RunUsage::now(implementation, spans, report.exported, wall);
+                println!("{}", serde_json::to_string(&u)?);
+            }
+        }
+        Command::ExporterLoad { implementations, case, spans, repeats } => {
+            use otlp_lab::exporter_load::{LoadConfig, run, table};
+            let cfg = LoadConfig { implementations, case, spans, repeats, exe: std::env::current_exe()? };
+            let rows = run(&cfg)?;
+            print!("{}", table(&cfg, &rows));
         }
         Command::ExporterCompare { repeats, low, high, implementations, cases, no_heap, out } => {
             use otlp_lab::exporter_run::{CompareConfig, compare, table};

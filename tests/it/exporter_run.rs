@@ -164,3 +164,26 @@ fn exporter_compare_writes_the_contract_fields() {
     assert_eq!(median, (high - low) as f64 / 200.0);
     assert_eq!((m["min"].as_f64(), m["max"].as_f64()), (Some(median), Some(median)));
 }
+
+/// `exporter-load`: each stack natively, its usage line read back and the
+/// receiver's count checked; the table names every stack it ran.
+#[test]
+fn exporter_load_runs_each_stack_and_reads_its_usage() {
+    let out = lab()
+        .args(["exporter-load", "--implementations", "tracing-ours,ours,tracing-bare", "--spans", "3000"])
+        .args(["--repeats", "2", "--case", "http/protobuf+zstd"])
+        .output()
+        .expect("run otlp-lab");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("3000 spans per run, http/protobuf+zstd, median (min–max) of 2 runs"), "{stdout}");
+    for stack in ["tracing-ours", "ours", "tracing-bare"] {
+        let line = stdout.lines().find(|l| l.split_whitespace().next() == Some(stack)).expect(stack);
+        let rate: f64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("spans/s");
+        assert!(rate > 0.0, "{line}");
+    }
+    assert_eq!(stderr(&out).matches("µs CPU per span").count(), 6, "{}", stderr(&out));
+
+    let out = lab().args(["exporter-load", "--spans", "0"]).output().expect("run otlp-lab");
+    assert!(!out.status.success());
+}
