@@ -538,23 +538,32 @@ async fn spans_arrive_at_the_receiver_over_http_with_their_parents() {
 }
 
 /// The layer with no level filter, as its docs show it, on the runtime that
-/// runs the exporter and the receiver: the exporter's HTTP client
-/// (hyper_util) logs each connection and request with `tracing`, and a layer
-/// that took those for the app's events would export them, making more of
-/// them with each export. Only the app's one record may arrive.
-#[tokio::test]
-async fn the_exporters_own_events_are_not_exported_back() {
-    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
+/// runs the exporter and the receiver: the exporter's clients (hyper_util;
+/// tonic, tower and h2 for gRPC) log each connection and request with
+/// `tracing`, and a layer that took those for the app's events would export
+/// them, making more of them with each export. Only the app's one record may
+/// arrive.
+async fn only_the_apps_record_arrives(protocol: Protocol) {
+    let config = ReceiverConfig {
+        capture: true,
+        grpc_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..ReceiverConfig::default()
+    };
+    let receiver = Receiver::start(config).await.expect("bind");
+    let endpoint = match protocol {
+        Protocol::Grpc => receiver.grpc_endpoint().expect("gRPC listens"),
+        _ => receiver.http_endpoint(),
+    };
     let exporter = Exporter::builder()
-        .endpoint(receiver.http_endpoint())
-        .protocol(Protocol::HttpProtobuf)
+        .endpoint(endpoint)
+        .protocol(protocol)
         .resource(fixtures::resource())
         .build()
         .expect("valid exporter");
     let stats = {
         // Held across the awaits, so that the exporter's tasks (batcher,
-        // export, hyper's connection task) and the receiver's run under it
-        // on this current-thread runtime.
+        // export, the client's connection tasks) and the receiver's run
+        // under it on this current-thread runtime.
         let _default =
             tracing::subscriber::set_default(tracing_subscriber::registry().with(OtlpLayer::new(exporter.handle())));
         tracing::info!(order = 7, "placed");
@@ -575,11 +584,21 @@ async fn the_exporters_own_events_are_not_exported_back() {
         }
     }
     let bodies: Vec<_> = logs.iter().map(|r| r.body.clone()).collect();
-    assert_eq!(bodies, [Some(string("placed"))], "{} records arrived", logs.len());
+    assert_eq!(bodies, [Some(string("placed"))], "{} records arrived over {protocol:?}", logs.len());
     assert_eq!(attr(&logs[0].attributes, "order"), Some(&AnyValue::Int(7)));
     assert_eq!((stats.pipeline.exported, stats.pipeline.dropped_total()), (1, 0), "{}", stats.pipeline);
     let counts = receiver.shutdown().await;
     assert_eq!((counts.spans, counts.logs), (0, 1));
+}
+
+#[tokio::test]
+async fn the_exporters_own_events_are_not_exported_back() {
+    only_the_apps_record_arrives(Protocol::HttpProtobuf).await;
+}
+
+#[tokio::test]
+async fn the_exporters_own_events_are_not_exported_back_over_grpc() {
+    only_the_apps_record_arrives(Protocol::Grpc).await;
 }
 
 #[tokio::test]
