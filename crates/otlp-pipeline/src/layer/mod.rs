@@ -49,6 +49,23 @@
 //! An event outside any span becomes a log record: severity from the level,
 //! body the message, the other fields as attributes.
 //!
+//! The exporter's own telemetry is ignored: spans and events whose target
+//! belongs to a crate under the exporter ([`DEFAULT_IGNORED_CRATES`]:
+//! `hyper`, `hyper_util`, `h2`, `tonic`, `tower`, the rustls crates, and
+//! this crate), by the target's first `::` segment, so `tower_http` is not
+//! caught. With no level filter, as above, these crates log each connection
+//! and request at debug and trace level on the exporter's own tasks; exported
+//! as log records, each export would log more of them, without end (the
+//! OpenTelemetry SDKs' telemetry-induced telemetry). The list is
+//! [`LayerConfig::ignored_crates`]. It is matched by target rather than by
+//! marking the export's tasks, because the events come from tasks the
+//! exporter does not poll itself (hyper's connection tasks, tonic's buffer
+//! worker, spawned through executors the transport would have to wrap), and
+//! because the same crates
+//! serve the app's own requests, whose connection logs are as much noise in
+//! the app's traces. An ignored span is one the layer does not see: events in
+//! it become log records, spans under it start their own trace.
+//!
 //! Sampling is parent-based with a trace-id ratio at the root
 //! ([`LayerConfig::sampling_ratio`]): a child follows its parent (local or
 //! remote), a root draws by the ratio on its trace id. A span under an
@@ -64,14 +81,16 @@
 //! blocks; a full queue refuses it and the pipeline counts it as dropped
 //! ([`crate::DropReason::QueueFull`]). Does not own: batching, encoding and
 //! export (the pipeline behind the handle; the resource and scope are the
-//! exporter's), or filtering by level and target (the app's
-//! `tracing-subscriber` filters, around this layer).
+//! exporter's), or filtering by level and by any target beyond the ignored
+//! crates (the app's `tracing-subscriber` filters, around this layer).
 
 mod context;
 mod fields;
 mod sampler;
+mod targets;
 
 use std::any::TypeId;
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use tracing::span::{Attributes, Id, Record};
@@ -81,6 +100,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 pub use context::ContextError;
+pub use targets::DEFAULT_IGNORED_CRATES;
 
 use crate::model::{
     AnyValue, Event, FLAG_HAS_IS_REMOTE, FLAG_SAMPLED, Link, LogRecord, Severity, Span, SpanContext, SpanId, SpanKind,
@@ -90,6 +110,7 @@ use crate::pipeline::{Handle, Item};
 use context::{Op, WithState};
 use fields::{EventFields, SpanFields};
 use sampler::Sampler;
+use targets::Ignored;
 
 /// How the layer samples and bounds what it records.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +132,14 @@ pub struct LayerConfig {
     /// Events outside any span become log records (default); off, they are
     /// ignored.
     pub logs: bool,
+    /// Crates whose spans and events the layer ignores, matched on the
+    /// target's first segment: a target that is a name, or starts with
+    /// `name::` (`hyper_util::client` is `hyper_util`'s, `tower_http` is not
+    /// `tower`'s). Default [`DEFAULT_IGNORED_CRATES`]: the crates under the
+    /// exporter, whose events would otherwise be exported and log more
+    /// events in turn. An app that removes one needs a level or target
+    /// filter of its own for it. Each name is non-empty, without `:`.
+    pub ignored_crates: Vec<Cow<'static, str>>,
 }
 
 /// The OpenTelemetry SDKs' default span limits.
@@ -124,6 +153,7 @@ impl Default for LayerConfig {
             max_events_per_span: DEFAULT_LIMIT,
             max_links_per_span: DEFAULT_LIMIT,
             logs: true,
+            ignored_crates: DEFAULT_IGNORED_CRATES.iter().map(|&n| Cow::Borrowed(n)).collect(),
         }
     }
 }
@@ -135,6 +165,10 @@ pub enum LayerConfigError {
     /// The sampling ratio is not a number within `0.0..=1.0`.
     #[error("sampling ratio {0} is not within 0.0..=1.0")]
     SamplingRatio(f64),
+    /// The entry at this index of `ignored_crates` is empty or holds `:`,
+    /// so it is no target's first segment.
+    #[error("ignored_crates[{0}] is not a crate name (empty, or holds ':')")]
+    IgnoredCrate(usize),
 }
 
 impl LayerConfig {
@@ -142,6 +176,9 @@ impl LayerConfig {
     pub fn validate(&self) -> Result<(), LayerConfigError> {
         if !(0.0..=1.0).contains(&self.sampling_ratio) {
             return Err(LayerConfigError::SamplingRatio(self.sampling_ratio));
+        }
+        if let Some(i) = self.ignored_crates.iter().position(|n| targets::invalid(n)) {
+            return Err(LayerConfigError::IgnoredCrate(i));
         }
         Ok(())
     }
@@ -176,6 +213,8 @@ struct Unsampled;
 pub struct OtlpLayer {
     handle: Handle,
     sampler: Sampler,
+    /// `config.ignored_crates`, in the form the hot path reads.
+    ignored: Ignored,
     config: LayerConfig,
     /// Set when the layer is attached to its subscriber, whose type it
     /// knows (see [`context`]).
@@ -186,14 +225,23 @@ impl OtlpLayer {
     /// A layer that hands spans and log records to `handle` (an exporter's,
     /// [`crate::Exporter::handle`]), sampling every trace.
     pub fn new(handle: Handle) -> Self {
-        let config = LayerConfig::default();
-        OtlpLayer { handle, sampler: Sampler::new(config.sampling_ratio), config, with_state: None }
+        Self::build(handle, LayerConfig::default())
     }
 
     /// A layer with these settings.
     pub fn with_config(handle: Handle, config: LayerConfig) -> Result<Self, LayerConfigError> {
         config.validate()?;
-        Ok(OtlpLayer { handle, sampler: Sampler::new(config.sampling_ratio), config, with_state: None })
+        Ok(Self::build(handle, config))
+    }
+
+    fn build(handle: Handle, config: LayerConfig) -> Self {
+        OtlpLayer {
+            handle,
+            sampler: Sampler::new(config.sampling_ratio),
+            ignored: Ignored::new(&config.ignored_crates),
+            config,
+            with_state: None,
+        }
     }
 
     /// The settings.
@@ -381,6 +429,11 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // Without state, the span's records, links, events and close find
+        // nothing to do either.
+        if self.ignored.contains(attrs.metadata().target()) {
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
         let Some((mut s, sampled)) = self.start(&span) else {
             span.extensions_mut().replace(Unsampled);
@@ -425,6 +478,9 @@ where
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
+        if self.ignored.contains(event.metadata().target()) {
+            return;
+        }
         if let Some(span) = ctx.event_span(event) {
             /// What the event's span does with it.
             enum Target {

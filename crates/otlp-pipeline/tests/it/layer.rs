@@ -462,6 +462,41 @@ async fn the_sampling_ratio_decides_at_the_root_and_children_follow() {
 }
 
 #[tokio::test]
+async fn the_app_sets_which_crates_are_ignored() {
+    assert!(LayerConfig::default().ignored_crates.iter().any(|c| c == "hyper_util"));
+    // The app's list replaces the default one.
+    let config = LayerConfig { ignored_crates: vec!["billing".into()], ..LayerConfig::default() };
+    let got = run(config, || {
+        tracing::info!(target: "billing::ledger", "ignored");
+        tracing::info!(target: "billing", "ignored too");
+        tracing::info!(target: "billing_ext", "kept");
+        tracing::info!(target: "hyper_util::client::legacy", "kept: no longer ignored");
+        let ignored = tracing::info_span!(target: "billing::ledger", "ignored span");
+        ignored.in_scope(|| {
+            // An app span under an ignored span starts its own trace.
+            tracing::info_span!("under").in_scope(|| tracing::info!(target: "billing", "ignored in a span"));
+            // An app event in it is a log record: the layer holds nothing for it.
+            tracing::info!("in the ignored span");
+        });
+    })
+    .await;
+    assert_eq!(got.names(), ["under"]);
+    assert_eq!(got.span("under").parent_span_id, None);
+    assert!(got.span("under").events.is_empty());
+    let bodies: Vec<_> = got.logs.iter().map(|r| r.body.clone()).collect();
+    assert_eq!(
+        bodies,
+        [Some(string("kept")), Some(string("kept: no longer ignored")), Some(string("in the ignored span"))]
+    );
+    assert_eq!(got.stats.dropped_total(), 0, "{}", got.stats);
+
+    for (bad, index) in [(vec!["hyper".into(), "".into()], 1), (vec!["hyper::client".into()], 0)] {
+        let config = LayerConfig { ignored_crates: bad, ..LayerConfig::default() };
+        assert_eq!(config.validate(), Err(LayerConfigError::IgnoredCrate(index)));
+    }
+}
+
+#[tokio::test]
 async fn a_full_queue_counts_drops_and_the_code_keeps_running() {
     // The test's runtime has one thread and the loop never yields: the
     // batcher cannot take anything, so the queue fills after 8 items.
@@ -545,6 +580,70 @@ async fn spans_arrive_at_the_receiver_over_http_with_their_parents() {
     assert_eq!(logs[0].severity_number, Severity::WARN);
     let counts = receiver.shutdown().await;
     assert_eq!((counts.spans, counts.logs), (6, 1));
+}
+
+/// The layer with no level filter, as its docs show it, on the runtime that
+/// runs the exporter and the receiver: the exporter's clients (hyper_util;
+/// tonic, tower and h2 for gRPC) log each connection and request with
+/// `tracing`, and a layer that took those for the app's events would export
+/// them, making more of them with each export. Only the app's one record may
+/// arrive.
+async fn only_the_apps_record_arrives(protocol: Protocol) {
+    let config = ReceiverConfig {
+        capture: true,
+        grpc_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..ReceiverConfig::default()
+    };
+    let receiver = Receiver::start(config).await.expect("bind");
+    let endpoint = match protocol {
+        Protocol::Grpc => receiver.grpc_endpoint().expect("gRPC listens"),
+        _ => receiver.http_endpoint(),
+    };
+    let exporter = Exporter::builder()
+        .endpoint(endpoint)
+        .protocol(protocol)
+        .resource(fixtures::resource())
+        .build()
+        .expect("valid exporter");
+    let stats = {
+        // Held across the awaits, so that the exporter's tasks (batcher,
+        // export, the client's connection tasks) and the receiver's run
+        // under it on this current-thread runtime.
+        let _default =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(OtlpLayer::new(exporter.handle())));
+        tracing::info!(order = 7, "placed");
+        // Two exports: the app's record, then whatever the first export
+        // logged (nothing, when the exporter's events are ignored).
+        for _ in 0..2 {
+            exporter.flush(Duration::from_secs(10)).await.expect("flushed");
+        }
+        exporter.shutdown(Duration::from_secs(10)).await.expect("the batcher is alive")
+    };
+    let mut logs = Vec::new();
+    for r in receiver.take_captured() {
+        match r {
+            Received::Logs(d) => {
+                logs.extend(d.resource_logs.into_iter().flat_map(|r| r.scope_logs).flat_map(|s| s.log_records))
+            }
+            other => panic!("only the app's log record was sent, got {other:?}"),
+        }
+    }
+    let bodies: Vec<_> = logs.iter().map(|r| r.body.clone()).collect();
+    assert_eq!(bodies, [Some(string("placed"))], "{} records arrived over {protocol:?}", logs.len());
+    assert_eq!(attr(&logs[0].attributes, "order"), Some(&AnyValue::Int(7)));
+    assert_eq!((stats.pipeline.exported, stats.pipeline.dropped_total()), (1, 0), "{}", stats.pipeline);
+    let counts = receiver.shutdown().await;
+    assert_eq!((counts.spans, counts.logs), (0, 1));
+}
+
+#[tokio::test]
+async fn the_exporters_own_events_are_not_exported_back() {
+    only_the_apps_record_arrives(Protocol::HttpProtobuf).await;
+}
+
+#[tokio::test]
+async fn the_exporters_own_events_are_not_exported_back_over_grpc() {
+    only_the_apps_record_arrives(Protocol::Grpc).await;
 }
 
 #[tokio::test]
