@@ -73,7 +73,7 @@ target/iai/ (callgrind_annotate, KCachegrind). Installs valgrind (apt-get) and
 the pinned iai-callgrind-runner (cargo install --locked) when they are missing,
 and first makes the toolchain rust-toolchain.toml pins available (scripts/toolchain.sh).
 Environment: GATE_FLOOR_PCT (default 0.5) overrides the gate's floor;
-EXPORTER_LOW and EXPORTER_HIGH (default 10000 and 50000) the exporter mode's span counts,
+EXPORTER_LOW and EXPORTER_HIGH (default 2000 and 10000) the exporter mode's span counts,
 EXPORTER_IMPLEMENTATIONS and EXPORTER_CASES (comma-separated) its stacks and cases.
 USAGE
 }
@@ -226,17 +226,17 @@ load_runs() {
   say "load results: profiles/load/{production_workload,sustained_load,high_concurrency,network_io}.json"
 }
 
-# The whole-exporter comparison at 10k and 50k spans (EXPORTER_LOW and
+# The whole-exporter comparison at 2k and 10k spans (EXPORTER_LOW and
 # EXPORTER_HIGH override them; README, "Whole-exporter instructions per span",
 # says what their difference measures), every stack on the two cases with
 # targets (EXPORTER_IMPLEMENTATIONS and EXPORTER_CASES override them): 96
-# valgrind runs.
+# valgrind runs, 212 s here at 2k/10k (README, "Every stack").
 exporter_run() {
   ensure_valgrind
   say "building otlp-lab with the official SDK (--features official-sdk)"
   cargo build --release --quiet --features official-sdk --bin otlp-lab || die "cargo build --features official-sdk failed (see above)"
   say "whole-exporter instructions, heap blocks and wire bytes per span, every stack (96 valgrind runs)"
-  norandom "$lab" exporter-compare --repeats 3 --low "${EXPORTER_LOW:-10000}" --high "${EXPORTER_HIGH:-50000}" \
+  norandom "$lab" exporter-compare --repeats 3 --low "${EXPORTER_LOW:-2000}" --high "${EXPORTER_HIGH:-10000}" \
     --implementations "${EXPORTER_IMPLEMENTATIONS:-ours,sdk,tracing-ours,tracing-otel,sdk-ours,tracing-bare}" \
     --cases "${EXPORTER_CASES:-http/protobuf+none,http/protobuf+zstd}" \
     --out profiles/exporter.json || die "the exporter comparison failed (see above)"

@@ -31,7 +31,8 @@ pub struct RunUsage {
     pub spans: u64,
     /// Spans the exporter reports as exported (0 for the floor).
     pub exported: u64,
-    /// Seconds from the first span to the end of shutdown.
+    /// Seconds of `exporter_run::run`: building the stack (runtime,
+    /// exporter, subscriber, the SDK's threads), the spans, shutdown.
     pub wall_s: f64,
     /// User plus system CPU seconds of the whole process at exit.
     pub cpu_s: f64,
@@ -140,6 +141,23 @@ pub enum LoadError {
         /// Spans received.
         got: u64,
     },
+    /// The loopback receiver has no gRPC endpoint.
+    #[error("the loopback receiver has no gRPC endpoint")]
+    NoGrpc,
+    /// A run sent something else than spans, or had requests refused.
+    #[error(
+        "{implementation}: the receiver got {logs} log records, {points} points and {refused} refused requests besides the spans"
+    )]
+    NotOnlySpans {
+        /// The stack.
+        implementation: Implementation,
+        /// Log records received.
+        logs: u64,
+        /// Metric points received.
+        points: u64,
+        /// Requests refused.
+        refused: u64,
+    },
     /// A run's thread failed.
     #[error("the run's thread failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -168,7 +186,7 @@ pub fn run(cfg: &LoadConfig) -> Result<Vec<LoadRow>, LoadError> {
         .await
         .map_err(io("starting the loopback receiver"))?;
         let endpoint = if cfg.case.protocol == Protocol::Grpc {
-            receiver.grpc_endpoint().unwrap_or_else(|| receiver.http_endpoint())
+            receiver.grpc_endpoint().ok_or(LoadError::NoGrpc)?
         } else {
             receiver.http_endpoint()
         };
@@ -181,7 +199,7 @@ pub fn run(cfg: &LoadConfig) -> Result<Vec<LoadRow>, LoadError> {
             for row in &mut rows {
                 done += 1;
                 let implementation = row.implementation;
-                let before = receiver.counts().spans;
+                let before = receiver.counts();
                 let mut cmd = Command::new(&cfg.exe);
                 cmd.args(["exporter-run", "--usage", "--implementation", implementation.flag()])
                     .args(["--spans", &cfg.spans.to_string(), "--endpoint", &endpoint])
@@ -202,9 +220,17 @@ pub fn run(cfg: &LoadConfig) -> Result<Vec<LoadRow>, LoadError> {
                 let usage: RunUsage = serde_json::from_slice(&out.stdout)
                     .map_err(|e| LoadError::NoUsage { implementation, reason: e.to_string() })?;
                 let want = if implementation.exports() { cfg.spans } else { 0 };
-                let got = receiver.counts().spans - before;
-                if got != want {
-                    return Err(LoadError::Missing { implementation, spans: want, got });
+                let since = receiver.counts().since(before);
+                if since.spans != want {
+                    return Err(LoadError::Missing { implementation, spans: want, got: since.spans });
+                }
+                if since.logs != 0 || since.points != 0 || since.refused_requests != 0 {
+                    return Err(LoadError::NotOnlySpans {
+                        implementation,
+                        logs: since.logs,
+                        points: since.points,
+                        refused: since.refused_requests,
+                    });
                 }
                 eprintln!(
                     "otlp-lab: [{done}/{total}] {:<12} run {repeat}: {:.0} spans/s, {:.2} µs CPU per span, {:.0} MB peak ({:.0} s so far)",

@@ -1,12 +1,15 @@
 //! The whole-exporter comparison: one process creates N spans of the
-//! standard fixture one by one through an exporter's API and ships them to a
+//! standard fixture one by one through a stack's API and ships them to a
 //! loopback receiver (`otlp-lab exporter-run`); `otlp-lab exporter-compare`
-//! runs that process under callgrind at two span counts, for our exporter and
-//! for the official Rust SDK, and reports the marginal instructions per span
-//! (start-up and shutdown cancel in the difference).
+//! runs that process under callgrind and DHAT at two span counts, for each
+//! stack ([`Implementation`]: ours, the official SDK, `tracing` with our
+//! layer or with tracing-opentelemetry, the SDK's API with our processor,
+//! `tracing` with no layer), and reports the marginal instructions, heap
+//! blocks and wire bytes per span (start-up and shutdown cancel in the
+//! difference). `crate::exporter_load` runs the same process natively.
 //!
-//! Ours runs on a tokio current-thread runtime: span creation, batching,
-//! encoding, compression and the send share one thread. The SDK's
+//! Our exporter runs on a tokio current-thread runtime: span creation,
+//! batching, encoding, compression and the send share one thread. The SDK's
 //! `BatchSpanProcessor` always exports from a thread of its own; its OTLP
 //! transports (hyper, tonic) run on a current-thread runtime that a second
 //! thread drives (`crate::sdk`). Callgrind counts every thread.
@@ -41,7 +44,7 @@ pub const TARGETS: [(&str, u64); 2] = [("http/protobuf+none", 4000), ("http/prot
 /// targets. Every protocol and codec of [`ALL_CASES`] can be asked for.
 pub const DEFAULT_CASES: [&str; 2] = ["http/protobuf+none", "http/protobuf+zstd"];
 
-/// Every case both sides can run.
+/// Every case every stack can run.
 pub const ALL_CASES: [&str; 5] =
     ["http/protobuf+none", "http/protobuf+zstd", "http/protobuf+gzip", "grpc+none", "grpc+zstd"];
 
@@ -159,6 +162,9 @@ pub enum RunError {
     /// The process already has a global `tracing` subscriber.
     #[error(transparent)]
     Subscriber(crate::stacks::AlreadyInstalled),
+    /// A stack without the SDK handed to the SDK's runner.
+    #[error("{0} does not run on the official SDK")]
+    NotSdk(Implementation),
     /// Our layer could not give a span its remote parent.
     #[error("our layer could not set a span's parent: {0}")]
     Parent(String),
@@ -224,15 +230,18 @@ fn run_sdk(plan: &RunPlan) -> Result<RunReport, RunError> {
     };
     let exported = match plan.implementation {
         Implementation::TracingOtel => crate::sdk::run_tracing_spans(&transport, plan.spans, SHUTDOWN_DEADLINE)?,
+        Implementation::Sdk => crate::sdk::run_fixture_spans(&transport, plan.spans, SHUTDOWN_DEADLINE)?,
         Implementation::SdkOurs => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let exporter = {
                 let _in_runtime = rt.enter();
-                exporter(plan, Some(QUEUE.max(usize::try_from(plan.spans)?)))?
+                exporter(plan, Some(QUEUE))?
             };
             crate::sdk::run_sdk_ours(&rt, exporter, plan.spans, async |e| finish(e, SHUTDOWN_DEADLINE).await)??
         }
-        _ => crate::sdk::run_fixture_spans(&transport, plan.spans, SHUTDOWN_DEADLINE)?,
+        other @ (Implementation::Ours | Implementation::TracingOurs | Implementation::TracingBare) => {
+            return Err(RunError::NotSdk(other));
+        }
     };
     Ok(RunReport { created: plan.spans, exported })
 }
@@ -258,11 +267,12 @@ fn run_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
 }
 
 /// The pipeline's queue in the runs where spans reach it through an adapter
-/// that never waits (`Handle::try_span`: our layer, our span processor),
-/// large enough that none is refused whatever the export's timing. One fixed
-/// size for every run (at least the largest count compared) keeps the
-/// setting out of the marginal difference, as the SDK's runs do with their
-/// processor queue (`crate::sdk`).
+/// that never waits (`Handle::try_span`: our layer, our span processor): with
+/// the producer's turn every [`crate::stacks::YIELD_EVERY`] spans it holds
+/// a few batches at most, and 65,536 leaves room for a slow export. One
+/// fixed size for every run keeps the setting (a ring allocated at start)
+/// out of the marginal difference; the SDK's processor queue is the same
+/// size (`crate::sdk`).
 const QUEUE: usize = 1 << 16;
 
 /// Our exporter as `exporter-run` builds it for every stack that ends in our
@@ -313,7 +323,7 @@ fn run_tracing_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
     let count = usize::try_from(plan.spans)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let exporter = exporter(plan, Some(QUEUE.max(count)))?;
+        let exporter = exporter(plan, Some(QUEUE))?;
         // The level filter keeps the debug events of the libraries under
         // the exporter (h2 under tonic) out of the layer.
         let subscriber = tracing_subscriber::registry().with(LevelFilter::INFO).with(OtlpLayer::new(exporter.handle()));
@@ -697,8 +707,8 @@ pub enum CompareError {
     /// valgrind could not be started for a run.
     #[error("cannot run valgrind: {0}")]
     Spawn(std::io::Error),
-    /// A run failed under callgrind.
-    #[error("exporter-run {implementation} {case} with {spans} spans failed under callgrind ({status}): {stderr}")]
+    /// A run failed under valgrind (callgrind or DHAT).
+    #[error("exporter-run {implementation} {case} with {spans} spans failed under valgrind ({status}): {stderr}")]
     RunFailed {
         /// Whose exporter.
         implementation: Implementation,
@@ -766,6 +776,20 @@ pub enum CompareError {
         spans: u64,
         /// Spans the receiver counted.
         got: u64,
+    },
+    /// A run sent something else than spans, or had requests refused.
+    #[error(
+        "{implementation}: the receiver got {logs} log records, {points} points and {refused} refused requests besides the spans"
+    )]
+    NotOnlySpans {
+        /// Whose exporter.
+        implementation: Implementation,
+        /// Log records received.
+        logs: u64,
+        /// Metric points received.
+        points: u64,
+        /// Requests refused.
+        refused: u64,
     },
     /// The results file could not be written.
     #[error(transparent)]
@@ -895,7 +919,17 @@ pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, CompareError> {
                         if got != want {
                             return Err(CompareError::Missing { implementation, case, spans, got });
                         }
-                        let wire = receiver.counts().since(before).body_bytes;
+                        let since = receiver.counts().since(before);
+                        // Only spans: anything else would count in the bytes per span.
+                        if since.logs != 0 || since.points != 0 || since.refused_requests != 0 {
+                            return Err(CompareError::NotOnlySpans {
+                                implementation,
+                                logs: since.logs,
+                                points: since.points,
+                                refused: since.refused_requests,
+                            });
+                        }
+                        let wire = since.body_bytes;
                         let (what, unit) = match tool {
                             Tool::Callgrind => (format!("run {}", repeat + 1), "Ir"),
                             Tool::Dhat => ("dhat".to_owned(), "blocks"),

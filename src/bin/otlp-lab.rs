@@ -221,7 +221,7 @@ enum Command {
     Load(otlp_lab::load::LoadArgs),
     /// One whole exporter process: create N fixture spans one by one through
     /// an implementation's API, export them, shut down; exits non-zero unless
-    /// every span was exported (what `exporter-compare` runs under callgrind).
+    /// every span was exported (what `exporter-compare` runs under callgrind and DHAT, and `exporter-load` natively).
     ExporterRun {
         /// ours, sdk, tracing-ours, tracing-otel, sdk-ours or tracing-bare
         /// (sdk, tracing-otel and sdk-ours need `--features official-sdk`).

@@ -67,7 +67,7 @@ pub enum LoadError {
     #[error("--sdk needs the official SDK: build with `cargo build --release --features official-sdk`")]
     NoSdk,
     /// An implementation the load runner does not drive (it runs `ours` and `sdk`).
-    #[error("the load runner drives ours and sdk; {0} runs in exporter-run and exporter-compare only")]
+    #[error("the load runner drives ours and sdk; {0} runs in exporter-run, exporter-compare and exporter-load only")]
     NotInLoad(Implementation),
     /// The runtime, the receiver or a child could not start.
     #[error("{what}: {source}")]

@@ -148,6 +148,7 @@ pub fn run_tracing_spans(transport: &Transport, spans: u64, deadline: Duration) 
     let counters = Arc::new(SdkCounters::default());
     let config = SdkConfig { transport: transport.clone(), batch: BATCH, queue: QUEUE.max(count) };
     let provider = {
+        // tonic's lazy channel spawns its worker on the runtime it is built in.
         let _in_runtime = io.handle.enter();
         let exporter = Instrumented::new(transport.span_exporter()?, &io.handle, None, &counters);
         tracer_provider(exporter, &config).build()

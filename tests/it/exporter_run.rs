@@ -186,4 +186,5 @@ fn exporter_load_runs_each_stack_and_reads_its_usage() {
 
     let out = lab().args(["exporter-load", "--spans", "0"]).output().expect("run otlp-lab");
     assert!(!out.status.success());
+    assert!(stderr(&out).contains("invalid value '0' for '--spans <SPANS>'"), "{}", stderr(&out));
 }

@@ -73,7 +73,7 @@ fn a_closed_loop_run_writes_the_contract_and_delivers_everything() {
     assert!(text(&out).contains("PASS") || text(&out).contains("MISS"), "{}", text(&out));
     let v = check_result_file(&dir, "closed");
     let ours = &v["runs"][0];
-    assert_eq!(ours["implementation"], "otlp-lab");
+    assert_eq!(ours["implementation"], "ours");
     assert_eq!(ours["offered_rate"], Value::Null);
     // The closed loop waits for queue room: nothing is dropped.
     assert_eq!(ours["dropped_total"], 0, "{ours}");
@@ -130,7 +130,7 @@ fn the_sdk_runs_beside_ours_and_its_silent_drops_are_accounted() {
     let out = load(&dir, &["--sdk"]);
     assert!(out.status.success(), "{}", text(&out));
     let v = check_result_file(&dir, "closed");
-    assert_eq!(v["runs"][1]["implementation"], "official-sdk");
+    assert_eq!(v["runs"][1]["implementation"], "sdk");
     assert!(v["ratios"]["items_per_s_vs_sdk"].is_f64(), "{v}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }

@@ -44,9 +44,8 @@ use otlp_pipeline::{DropReason, Exporter, KeyValue, Resource};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use tracing::field::Empty;
-use tracing::{Instrument, Metadata};
-use tracing_subscriber::filter::{FilterFn, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 
 const USAGE: &str = "\
@@ -169,18 +168,6 @@ impl Args {
     }
 }
 
-/// Everything but the events of the crates the exporter sends with: the
-/// HTTP client logs each connection it opens and pools, and as log records
-/// those would be exported by the same client, which would log again, in a
-/// loop that never goes quiet (and whatever it logs during the exporter's
-/// shutdown is dropped). Compared by crate, the first part of the target:
-/// `Targets` would match prefixes, and `tower` would take `tower_http` too.
-fn exporter_crates_off() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
-    filter_fn(|meta| {
-        !matches!(meta.target().split("::").next(), Some("hyper" | "hyper_util" | "h2" | "tonic" | "tower"))
-    })
-}
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 enum SetupError {
@@ -199,7 +186,9 @@ async fn run(args: Args) -> Result<bool, SetupError> {
     // the layer that hands it the spans of every `tracing` span.
     let exporter =
         Exporter::builder().resource(Resource::new([KeyValue::new("service.name", "users")])).from_env()?.build()?;
-    let subscriber = tracing_subscriber::registry().with(exporter_crates_off()).with(OtlpLayer::new(exporter.handle()));
+    // The layer leaves out the exporter's own crates (hyper, h2, tonic...):
+    // their events about the exporter's connections are not exported back.
+    let subscriber = tracing_subscriber::registry().with(OtlpLayer::new(exporter.handle()));
     tracing::subscriber::set_global_default(subscriber)?;
 
     let listener =

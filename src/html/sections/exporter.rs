@@ -28,7 +28,7 @@ impl Builder<'_> {
                     &[
                         "implementation",
                         "stack",
-                        "protocol",
+                        "case",
                         "median/span",
                         "min",
                         "max",

@@ -40,11 +40,11 @@
 //!   no message (what `#[instrument(err)]` emits) is an exception, as
 //!   tracing-opentelemetry maps it: named `exception`, the error as its
 //!   `exception.message` attribute and as the span's status description.
+//! - start and end: when it was created and closed (all its handles dropped).
 //!
 //! `tests/it/fidelity.rs` compares what this layer delivers with what
 //! tracing-opentelemetry and the SDK deliver for the same calls, and names
 //! the differences on purpose (the crate's README lists them).
-//! - start and end: when it was created and closed (all its handles dropped).
 //!
 //! An event outside any span becomes a log record: severity from the level,
 //! body the message, the other fields as attributes.
