@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${CARGO_TARGET_DIR:-target}/release
-cargo build --release --locked -p otlp-pipeline --example export
+# From the workspace root (no -p): the features `cargo test` unified, so its
+# build of the example serves.
+cargo build --release --locked --example export
 cargo build --release --locked --bin otlp-lab
 
 log=$(mktemp)

@@ -55,6 +55,9 @@ for combo in "" "--features receiver" "--features reference" "--features fixture
   # shellcheck disable=SC2086
   cargo clippy --release --locked -p "$lib" $combo -- -D warnings
 done
-echo "==> cargo build -p $lib --examples"
-cargo build --release --locked -p "$lib" --examples
+# The examples use the dev-dependencies; built from the workspace root (no
+# -p), they share the features `cargo test` unified, so the test build's
+# artifacts serve and nothing is compiled again.
+echo "==> cargo build --examples (the library's)"
+cargo build --release --locked --examples
 echo "check_library: the default tree is lean and every feature builds alone"
