@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::harness::{Implementation, SdkNotBuilt, UnknownImplementation};
 use crate::result_file::{self, ResultFileError};
+use crate::stacks::QUEUE;
 use otlp_pipeline::compress::{CompressError, Compression};
 use otlp_pipeline::exporter::{Exporter, ExporterError, Protocol};
 use otlp_pipeline::fixtures::{self, FixtureIdStream};
@@ -266,15 +267,6 @@ fn run_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
     })
 }
 
-/// The pipeline's queue in the runs where spans reach it through an adapter
-/// that never waits (`Handle::try_span`: our layer, our span processor): with
-/// the producer's turn every [`crate::stacks::YIELD_EVERY`] spans it holds
-/// a few batches at most, and 65,536 leaves room for a slow export. One
-/// fixed size for every run keeps the setting (a ring allocated at start)
-/// out of the marginal difference; the SDK's processor queue is the same
-/// size (`crate::sdk`).
-const QUEUE: usize = 1 << 16;
-
 /// Our exporter as `exporter-run` builds it for every stack that ends in our
 /// pipeline: the plan's endpoint, protocol and codec, the standard resource
 /// and scope; `queue`, when given, replaces the default queue capacity.
@@ -316,9 +308,9 @@ fn run_tracing_bare(plan: &RunPlan) -> Result<RunReport, RunError> {
 
 /// `tracing` + our layer (`OtlpLayer`) + our exporter, on one current-thread
 /// runtime like `ours`. The layer never waits for the queue, so the producer
-/// yields every [`crate::stacks::YIELD_EVERY`] spans to let the batcher take
-/// and export what is queued, as the exporter's task would on a service's
-/// other worker.
+/// gives the exporter its turn every [`crate::stacks::YIELD_EVERY`] spans
+/// ([`crate::stacks::producer_turn`]), as the exporter's task would run on
+/// a service's other worker.
 fn run_tracing_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
     let count = usize::try_from(plan.spans)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -326,6 +318,7 @@ fn run_tracing_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
         let exporter = exporter(plan, Some(QUEUE))?;
         // The level filter keeps the debug events of the libraries under
         // the exporter (h2 under tonic) out of the layer.
+        let handle = exporter.handle();
         let subscriber = tracing_subscriber::registry().with(LevelFilter::INFO).with(OtlpLayer::new(exporter.handle()));
         crate::stacks::install(subscriber).map_err(RunError::Subscriber)?;
         for (i, ids) in FixtureIdStream::default().take(count).enumerate() {
@@ -337,7 +330,7 @@ fn run_tracing_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
                 return Err(RunError::Parent(e.to_string()));
             }
             if (i + 1) % crate::stacks::YIELD_EVERY == 0 {
-                tokio::task::yield_now().await;
+                crate::stacks::producer_turn(&handle).await;
             }
         }
         let exported = finish(exporter, SHUTDOWN_DEADLINE).await?;

@@ -193,6 +193,7 @@ pub fn run_sdk_ours<E>(
     let count = usize::try_from(spans)?;
     rt.block_on(async {
         let next_id = Arc::new(AtomicU64::new(0));
+        let handle = exporter.handle();
         let provider = SdkTracerProvider::builder()
             .with_resource(resource())
             .with_span_processor(OtlpSpanProcessor::new(exporter.handle()))
@@ -204,7 +205,7 @@ pub fn run_sdk_ours<E>(
             // Our processor never waits: give the batcher its turn (see
             // `crate::stacks::YIELD_EVERY`).
             if (i + 1) % crate::stacks::YIELD_EVERY == 0 {
-                tokio::task::yield_now().await;
+                crate::stacks::producer_turn(&handle).await;
             }
         }
         provider.shutdown()?;
