@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{CacheSim, IcountRow};
+use crate::icount::{CacheSim, IcountRow};
 use crate::result_file::{self, ResultFileError};
 use crate::workloads::{Category, Workload};
 

@@ -15,6 +15,7 @@ pub mod harness;
 pub mod heap;
 pub mod history;
 pub mod html;
+pub mod icount;
 pub mod load;
 pub mod net;
 pub mod readme;
