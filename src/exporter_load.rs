@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exporter_run::{Case, Implementation, Spread};
+use crate::exporter_compare::Spread;
+use crate::exporter_run::{Case, Implementation};
 use crate::harness::Usage;
 use otlp_pipeline::exporter::Protocol;
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig};

@@ -8,6 +8,7 @@ pub mod attack;
 pub mod baseline;
 pub mod bench_config;
 pub mod budgets;
+pub mod exporter_compare;
 pub mod exporter_load;
 pub mod exporter_run;
 pub mod flame;

@@ -1,6 +1,6 @@
 //! Reading and writing the lab's JSON result files. Each file has one serde
 //! type, in the module that writes it (`crate::load::LoadFile`,
-//! `crate::exporter_run::ExporterFile`, `crate::heap::PoolFile`,
+//! `crate::exporter_compare::ExporterFile`, `crate::heap::PoolFile`,
 //! `crate::heap::AuditFile`, `crate::html::env::Environment` and
 //! `crate::flame::FlameSummary`); the writer and the report both go through
 //! it, so that the field names exist once.

@@ -518,7 +518,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             print!("{}", table(&cfg, &rows));
         }
         Command::ExporterCompare { repeats, low, high, implementations, cases, no_heap, out } => {
-            use otlp_lab::exporter_run::{CompareConfig, compare, table};
+            use otlp_lab::exporter_compare::{CompareConfig, compare, table};
             let exe = std::env::current_exe()?;
             let cfg = CompareConfig { repeats, low, high, implementations, cases, heap: !no_heap, out, exe };
             let rows = compare(&cfg)?;

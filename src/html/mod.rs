@@ -26,7 +26,7 @@ use env::Environment;
 use sections::Builder;
 
 use crate::baseline::{self, Results};
-use crate::exporter_run::ExporterFile;
+use crate::exporter_compare::ExporterFile;
 use crate::flame::FlameSummary;
 use crate::heap::{AuditFile, PoolFile};
 use crate::load::LoadFile;

@@ -4,7 +4,8 @@
 //! with our processor, and `tracing` with no layer as the floor).
 
 use super::{Builder, table};
-use crate::exporter_run::{Case, ExporterFile, ExporterRecord, Implementation, TRACING_OURS_TARGET};
+use crate::exporter_compare::{ExporterFile, ExporterRecord, TRACING_OURS_TARGET};
+use crate::exporter_run::{Case, Implementation};
 use crate::html::doc::{Block, Section, int, num};
 use crate::html::plots::{self, PlotError};
 
