@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exporter_run::{Case, Implementation, RunPlan, TARGETS};
+use crate::exporter_run::{Case, Implementation, NotOnlySpans, RunPlan, TARGETS, check_only_spans};
 use crate::harness::SdkNotBuilt;
 use crate::result_file::{self, ResultFileError};
 use otlp_pipeline::compress::Compression;
@@ -451,19 +451,8 @@ pub enum CompareError {
         got: u64,
     },
     /// A run sent something else than spans, or had requests refused.
-    #[error(
-        "{implementation}: the receiver got {logs} log records, {points} points and {refused} refused requests besides the spans"
-    )]
-    NotOnlySpans {
-        /// Whose exporter.
-        implementation: Implementation,
-        /// Log records received.
-        logs: u64,
-        /// Metric points received.
-        points: u64,
-        /// Requests refused.
-        refused: u64,
-    },
+    #[error(transparent)]
+    NotOnlySpans(#[from] NotOnlySpans),
     /// The results file could not be written.
     #[error(transparent)]
     ResultFile(#[from] ResultFileError),
@@ -594,14 +583,7 @@ pub fn compare(cfg: &CompareConfig) -> Result<Vec<Row>, CompareError> {
                         }
                         let since = receiver.counts().since(before);
                         // Only spans: anything else would count in the bytes per span.
-                        if since.logs != 0 || since.points != 0 || since.refused_requests != 0 {
-                            return Err(CompareError::NotOnlySpans {
-                                implementation,
-                                logs: since.logs,
-                                points: since.points,
-                                refused: since.refused_requests,
-                            });
-                        }
+                        check_only_spans(implementation, since)?;
                         let wire = since.body_bytes;
                         let (what, unit) = match tool {
                             Tool::Callgrind => (format!("run {}", repeat + 1), "Ir"),

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::exporter_compare::Spread;
-use crate::exporter_run::{Case, Implementation};
+use crate::exporter_run::{Case, Implementation, NotOnlySpans, check_only_spans};
 use crate::harness::Usage;
 use otlp_pipeline::exporter::Protocol;
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig};
@@ -146,19 +146,8 @@ pub enum LoadError {
     #[error("the loopback receiver has no gRPC endpoint")]
     NoGrpc,
     /// A run sent something else than spans, or had requests refused.
-    #[error(
-        "{implementation}: the receiver got {logs} log records, {points} points and {refused} refused requests besides the spans"
-    )]
-    NotOnlySpans {
-        /// The stack.
-        implementation: Implementation,
-        /// Log records received.
-        logs: u64,
-        /// Metric points received.
-        points: u64,
-        /// Requests refused.
-        refused: u64,
-    },
+    #[error(transparent)]
+    NotOnlySpans(#[from] NotOnlySpans),
     /// A run's thread failed.
     #[error("the run's thread failed: {0}")]
     Join(#[from] tokio::task::JoinError),
@@ -225,14 +214,7 @@ pub fn run(cfg: &LoadConfig) -> Result<Vec<LoadRow>, LoadError> {
                 if since.spans != want {
                     return Err(LoadError::Missing { implementation, spans: want, got: since.spans });
                 }
-                if since.logs != 0 || since.points != 0 || since.refused_requests != 0 {
-                    return Err(LoadError::NotOnlySpans {
-                        implementation,
-                        logs: since.logs,
-                        points: since.points,
-                        refused: since.refused_requests,
-                    });
-                }
+                check_only_spans(implementation, since)?;
                 eprintln!(
                     "otlp-lab: [{done}/{total}] {:<12} run {repeat}: {:.0} spans/s, {:.2} µs CPU per span, {:.0} MB peak ({:.0} s so far)",
                     implementation.flag(),

@@ -23,6 +23,7 @@ use otlp_pipeline::exporter::{Exporter, ExporterError, Protocol};
 use otlp_pipeline::fixtures::{self, FixtureIdStream};
 use otlp_pipeline::layer::OtlpLayer;
 use otlp_pipeline::pipeline::{DropReason, Item, PipelineConfig, StatsSnapshot};
+use otlp_pipeline::receiver::ReceiverCounts;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -330,6 +331,38 @@ fn run_tracing_ours(plan: &RunPlan) -> Result<RunReport, RunError> {
     })
 }
 
+/// A run's requests carried something else than spans, or some were
+/// refused: the wire bytes per span would count them, so a measurement
+/// fails with this instead.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{implementation}: the receiver got {logs} log records, {points} points and {refused} refused requests besides the spans"
+)]
+pub struct NotOnlySpans {
+    /// The stack.
+    pub implementation: Implementation,
+    /// Log records received.
+    pub logs: u64,
+    /// Metric points received.
+    pub points: u64,
+    /// Requests refused.
+    pub refused: u64,
+}
+
+/// Checks what the receiver counted during one run of `implementation`
+/// (`since`: the difference of two readings): spans and nothing else.
+pub fn check_only_spans(implementation: Implementation, since: ReceiverCounts) -> Result<(), NotOnlySpans> {
+    if since.logs != 0 || since.points != 0 || since.refused_requests != 0 {
+        return Err(NotOnlySpans {
+            implementation,
+            logs: since.logs,
+            points: since.points,
+            refused: since.refused_requests,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +383,20 @@ mod tests {
         }
         for bad in ["grpc", "http/json+none", "grpc+lz4", "grpc+zstd:3", "thrift+none"] {
             assert!(bad.parse::<Case>().expect_err(bad).to_string().contains(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_spans_pass_the_check() {
+        let spans = ReceiverCounts { spans: 10, body_bytes: 4650, accepted_requests: 1, ..ReceiverCounts::default() };
+        assert!(check_only_spans(Implementation::Ours, spans).is_ok());
+        for (other, what) in [
+            (ReceiverCounts { logs: 1, ..spans }, "1 log records, 0 points and 0 refused"),
+            (ReceiverCounts { points: 2, ..spans }, "0 log records, 2 points and 0 refused"),
+            (ReceiverCounts { refused_requests: 3, ..spans }, "0 log records, 0 points and 3 refused"),
+        ] {
+            let e = check_only_spans(Implementation::TracingOurs, other).expect_err(what);
+            assert!(e.to_string().starts_with("tracing-ours: ") && e.to_string().contains(what), "{e}");
         }
     }
 }
