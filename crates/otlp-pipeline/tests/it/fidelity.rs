@@ -14,6 +14,7 @@ use std::fmt;
 use std::future::Future as _;
 use std::time::Duration;
 
+use crate::util::loopback::{Arrived, capturing_receiver, exporter_to};
 use opentelemetry::trace::{
     SpanContext as OtelSpanContext, SpanId as OtelSpanId, TraceContextExt as _, TraceFlags, TraceId as OtelTraceId,
     TraceState, TracerProvider as _,
@@ -22,9 +23,8 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use otlp_pipeline::layer::OtlpLayer;
-use otlp_pipeline::model::{AnyValue, Span, SpanContext, SpanKind, StatusCode};
-use otlp_pipeline::receiver::{Received, Receiver, ReceiverConfig};
-use otlp_pipeline::{Exporter, KeyValue, Protocol, fixtures};
+use otlp_pipeline::model::{AnyValue, SpanContext, SpanKind, StatusCode};
+use otlp_pipeline::{KeyValue, Protocol, fixtures};
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -117,36 +117,10 @@ fn instrumented_calls(remote_parent: &dyn Fn(&tracing::Span)) {
     drop(enqueue);
 }
 
-/// What one run delivered to its receiver.
-struct Delivered {
-    spans: Vec<Span>,
-    logs: usize,
-}
-
-fn take(receiver: &Receiver) -> Delivered {
-    let mut spans = Vec::new();
-    let mut logs = 0;
-    for r in receiver.take_captured() {
-        match r {
-            Received::Traces(d) => spans.extend(d.spans().cloned()),
-            Received::Logs(d) => {
-                logs += d.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len()).sum::<usize>()
-            }
-            Received::Metrics(_) => panic!("no metrics were sent"),
-        }
-    }
-    Delivered { spans, logs }
-}
-
 /// Ours: `OtlpLayer` and our exporter over OTLP/HTTP.
-async fn run_ours() -> Delivered {
-    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
-    let exporter = Exporter::builder()
-        .endpoint(receiver.http_endpoint())
-        .protocol(Protocol::HttpProtobuf)
-        .resource(fixtures::resource())
-        .build()
-        .expect("valid exporter");
+async fn run_ours() -> Arrived {
+    let receiver = capturing_receiver().await;
+    let exporter = exporter_to(&receiver, Protocol::HttpProtobuf, fixtures::resource());
     let layer = OtlpLayer::new(exporter.handle());
     tokio::task::spawn_blocking(move || {
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
@@ -159,7 +133,7 @@ async fn run_ours() -> Delivered {
     .expect("the calls ran");
     let stats = exporter.shutdown(Duration::from_secs(10)).await.expect("the batcher is alive");
     assert_eq!(stats.pipeline.dropped_total(), 0, "{}", stats.pipeline);
-    let got = take(&receiver);
+    let got = Arrived::take(&receiver);
     receiver.shutdown().await;
     got
 }
@@ -202,8 +176,8 @@ impl<E: SpanExporter> SpanExporter for Quiet<E> {
 /// exporter's hyper client spawns its connection on the tokio runtime of
 /// that thread (a blocking-pool thread has the test's runtime as its
 /// context), which the test's thread drives while it awaits the calls.
-async fn run_theirs() -> Delivered {
-    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
+async fn run_theirs() -> Arrived {
+    let receiver = capturing_receiver().await;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
@@ -231,7 +205,7 @@ async fn run_theirs() -> Delivered {
     })
     .await
     .expect("the calls ran");
-    let got = take(&receiver);
+    let got = Arrived::take(&receiver);
     receiver.shutdown().await;
     got
 }
@@ -270,7 +244,7 @@ fn pairs(attributes: &[KeyValue]) -> Vec<(String, AnyValue)> {
 }
 
 /// The spans of one run as views, by name; every run's spans are sane on their own.
-fn views(got: &Delivered) -> Vec<View> {
+fn views(got: &Arrived) -> Vec<View> {
     let remote = SpanContext::from_headers(REMOTE, None).expect("valid");
     let by_id = |id| got.spans.iter().find(|s| s.span_id == id);
     let mut views: Vec<View> = got
@@ -546,7 +520,7 @@ async fn our_layer_delivers_what_tracing_opentelemetry_delivers() {
     assert_eq!(ours.spans.len(), 14, "ours: {:?}", ours.spans.iter().map(|s| &s.name).collect::<Vec<_>>());
     assert_eq!(theirs.spans.len(), 14, "theirs: {:?}", theirs.spans.iter().map(|s| &s.name).collect::<Vec<_>>());
     // Events inside spans are span events on both sides, never log records.
-    assert_eq!((ours.logs, theirs.logs), (0, 0));
+    assert_eq!((ours.logs.len(), ours.metrics.len(), theirs.logs.len(), theirs.metrics.len()), (0, 0, 0, 0));
 
     let (mut o, mut t) = (views(&ours), views(&theirs));
     let names = |v: &[View]| v.iter().map(|s| s.name.clone()).collect::<Vec<_>>();

@@ -5,6 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::util::loopback::{Arrived, capturing_receiver, exporter_to};
+use otlp_pipeline::Protocol;
 use otlp_pipeline::compress::Decompressor;
 use otlp_pipeline::encode::{Signal, decode};
 use otlp_pipeline::fixtures;
@@ -16,8 +18,6 @@ use otlp_pipeline::model::{
 use otlp_pipeline::pipeline::{
     DropReason, ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig, StatsSnapshot,
 };
-use otlp_pipeline::receiver::{Received, Receiver, ReceiverConfig};
-use otlp_pipeline::{Exporter, Protocol};
 use tracing::field::Empty;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -522,13 +522,8 @@ async fn a_full_queue_counts_drops_and_the_code_keeps_running() {
 
 #[tokio::test]
 async fn spans_arrive_at_the_receiver_over_http_with_their_parents() {
-    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
-    let exporter = Exporter::builder()
-        .endpoint(receiver.http_endpoint())
-        .protocol(Protocol::HttpProtobuf)
-        .resource(fixtures::resource())
-        .build()
-        .expect("valid exporter");
+    let receiver = capturing_receiver().await;
+    let exporter = exporter_to(&receiver, Protocol::HttpProtobuf, fixtures::resource());
     tracing::subscriber::with_default(tracing_subscriber::registry().with(OtlpLayer::new(exporter.handle())), || {
         for request in 0..3 {
             let server = tracing::info_span!("GET /users", otel.kind = "server", request);
@@ -545,20 +540,9 @@ async fn spans_arrive_at_the_receiver_over_http_with_their_parents() {
     let stats = exporter.shutdown(Duration::from_secs(10)).await.expect("the batcher is alive");
     assert_eq!((stats.pipeline.exported, stats.pipeline.dropped_total()), (7, 0), "{}", stats.pipeline);
 
-    let mut spans = Vec::new();
-    let mut logs = Vec::new();
-    for r in receiver.take_captured() {
-        match r {
-            Received::Traces(d) => {
-                assert_eq!(d.resource_spans[0].resource, fixtures::resource());
-                spans.extend(d.spans().cloned());
-            }
-            Received::Logs(d) => {
-                logs.extend(d.resource_logs.into_iter().flat_map(|r| r.scope_logs).flat_map(|s| s.log_records))
-            }
-            Received::Metrics(_) => panic!("no metrics were sent"),
-        }
-    }
+    let Arrived { spans, logs, metrics, resources } = Arrived::take(&receiver);
+    assert!(metrics.is_empty(), "no metrics were sent");
+    assert!(resources.iter().all(|r| *r == fixtures::resource()), "{resources:?}");
     assert_eq!(spans.len(), 6);
     let servers: Vec<&Span> = spans.iter().filter(|s| s.kind == SpanKind::Server).collect();
     assert_eq!(servers.len(), 3);
@@ -589,22 +573,8 @@ async fn spans_arrive_at_the_receiver_over_http_with_their_parents() {
 /// them, making more of them with each export. Only the app's one record may
 /// arrive.
 async fn only_the_apps_record_arrives(protocol: Protocol) {
-    let config = ReceiverConfig {
-        capture: true,
-        grpc_addr: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
-        ..ReceiverConfig::default()
-    };
-    let receiver = Receiver::start(config).await.expect("bind");
-    let endpoint = match protocol {
-        Protocol::Grpc => receiver.grpc_endpoint().expect("gRPC listens"),
-        _ => receiver.http_endpoint(),
-    };
-    let exporter = Exporter::builder()
-        .endpoint(endpoint)
-        .protocol(protocol)
-        .resource(fixtures::resource())
-        .build()
-        .expect("valid exporter");
+    let receiver = capturing_receiver().await;
+    let exporter = exporter_to(&receiver, protocol, fixtures::resource());
     let stats = {
         // Held across the awaits, so that the exporter's tasks (batcher,
         // export, the client's connection tasks) and the receiver's run
@@ -619,15 +589,9 @@ async fn only_the_apps_record_arrives(protocol: Protocol) {
         }
         exporter.shutdown(Duration::from_secs(10)).await.expect("the batcher is alive")
     };
-    let mut logs = Vec::new();
-    for r in receiver.take_captured() {
-        match r {
-            Received::Logs(d) => {
-                logs.extend(d.resource_logs.into_iter().flat_map(|r| r.scope_logs).flat_map(|s| s.log_records))
-            }
-            other => panic!("only the app's log record was sent, got {other:?}"),
-        }
-    }
+    let arrived = Arrived::take(&receiver);
+    assert_eq!((arrived.spans.len(), arrived.metrics.len()), (0, 0), "only the app's log record was sent: {arrived:?}");
+    let logs = arrived.logs;
     let bodies: Vec<_> = logs.iter().map(|r| r.body.clone()).collect();
     assert_eq!(bodies, [Some(string("placed"))], "{} records arrived over {protocol:?}", logs.len());
     assert_eq!(attr(&logs[0].attributes, "order"), Some(&AnyValue::Int(7)));

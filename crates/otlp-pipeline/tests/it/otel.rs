@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::util::loopback::{Arrived, capturing_receiver, exporter_to};
 use opentelemetry::logs::{
     AnyValue as LogValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity as LogSeverity,
 };
@@ -32,7 +33,7 @@ use otlp_pipeline::encode::{Signal, decode};
 use otlp_pipeline::model::{LogRecord, Metric, MetricData, NumberValue, Span, StatusCode, Temporality};
 use otlp_pipeline::otel::{self, OtlpLogProcessor, OtlpMetricExporter, OtlpSpanProcessor, SCOPE_NAME, SCOPE_VERSION};
 use otlp_pipeline::pipeline::{DropReason, ExportRequest, ExportResult, ExportSink, Pipeline, PipelineConfig};
-use otlp_pipeline::receiver::{Received, Receiver, ReceiverConfig};
+use otlp_pipeline::receiver::Receiver;
 use otlp_pipeline::{AnyValue, Exporter, KeyValue, Protocol, Resource};
 
 fn sdk_resource() -> opentelemetry_sdk::Resource {
@@ -187,21 +188,16 @@ fn assert_same_span(ours: &Span, theirs: &SpanData) {
 }
 
 /// An exporter to `receiver` with the SDK resource.
-fn exporter_to(receiver: &Receiver) -> Exporter {
-    Exporter::builder()
-        .endpoint(receiver.http_endpoint())
-        .protocol(Protocol::HttpProtobuf)
-        .resource(otel::resource(&sdk_resource()))
-        .build()
-        .expect("valid exporter")
+fn sdk_exporter_to(receiver: &Receiver) -> Exporter {
+    exporter_to(receiver, Protocol::HttpProtobuf, otel::resource(&sdk_resource()))
 }
 
 const HANG_GUARD: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn spans_arrive_over_http_as_the_sdk_saw_them() {
-    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
-    let exporter = exporter_to(&receiver);
+    let receiver = capturing_receiver().await;
+    let exporter = sdk_exporter_to(&receiver);
     let memory = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_resource(sdk_resource())
@@ -240,13 +236,10 @@ async fn spans_arrive_over_http_as_the_sdk_saw_them() {
         .expect("the batcher is alive");
     assert_eq!((stats.pipeline.exported, stats.pipeline.dropped_total()), (3, 0), "{}", stats.pipeline);
 
-    let mut spans = Vec::new();
-    for r in receiver.take_captured() {
-        let Received::Traces(d) = r else { panic!("only traces were sent") };
-        for rs in &d.resource_spans {
-            assert_same_resource(&rs.resource, &sdk_resource());
-        }
-        spans.extend(d.spans().cloned());
+    let Arrived { spans, logs, metrics, resources } = Arrived::take(&receiver);
+    assert_eq!((logs.len(), metrics.len()), (0, 0), "only traces were sent");
+    for r in &resources {
+        assert_same_resource(r, &sdk_resource());
     }
     assert_eq!((spans.len(), sdk.len()), (3, 3));
     for theirs in &sdk {
@@ -296,8 +289,8 @@ fn nested_body() -> LogValue {
 
 #[tokio::test]
 async fn log_records_arrive_over_http_as_the_sdk_saw_them() {
-    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
-    let exporter = exporter_to(&receiver);
+    let receiver = capturing_receiver().await;
+    let exporter = sdk_exporter_to(&receiver);
     let memory = InMemoryLogExporter::default();
     let loggers = SdkLoggerProvider::builder()
         .with_resource(sdk_resource())
@@ -338,13 +331,10 @@ async fn log_records_arrive_over_http_as_the_sdk_saw_them() {
         .expect("the batcher is alive");
     assert_eq!((stats.pipeline.exported, stats.pipeline.dropped_total()), (2, 0), "{}", stats.pipeline);
 
-    let mut records: Vec<LogRecord> = Vec::new();
-    for r in receiver.take_captured() {
-        let Received::Logs(d) = r else { panic!("only logs were sent") };
-        for rl in d.resource_logs {
-            assert_same_resource(&rl.resource, &sdk_resource());
-            records.extend(rl.scope_logs.into_iter().flat_map(|s| s.log_records));
-        }
+    let Arrived { spans, logs: records, metrics, resources } = Arrived::take(&receiver);
+    assert_eq!((spans.len(), metrics.len()), (0, 0), "only logs were sent");
+    for r in &resources {
+        assert_same_resource(r, &sdk_resource());
     }
     assert_eq!((records.len(), sdk.len()), (2, 2));
     for (ours, theirs) in records.iter().zip(&sdk) {
@@ -507,9 +497,8 @@ impl ExportSink for Capture {
 #[tokio::test]
 async fn metrics_arrive_over_http_as_the_sdk_saw_them() {
     for temporality in [OtelTemp::Cumulative, OtelTemp::Delta] {
-        let receiver =
-            Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
-        let exporter = exporter_to(&receiver);
+        let receiver = capturing_receiver().await;
+        let exporter = sdk_exporter_to(&receiver);
         // The SDK's exporter under the SDK's reader defines what was
         // collected; ours is handed exactly that collection, as the
         // reader would hand it.
@@ -536,13 +525,10 @@ async fn metrics_arrive_over_http_as_the_sdk_saw_them() {
         // Two series in each of three metrics: six points.
         assert_eq!((stats.pipeline.exported, stats.pipeline.dropped_total()), (6, 0), "{}", stats.pipeline);
 
-        let mut metrics = Vec::new();
-        for r in receiver.take_captured() {
-            let Received::Metrics(d) = r else { panic!("only metrics were sent") };
-            for rm in d.resource_metrics {
-                assert_same_resource(&rm.resource, &sdk_resource());
-                metrics.extend(rm.scope_metrics.into_iter().flat_map(|s| s.metrics));
-            }
+        let Arrived { spans, logs, metrics, resources } = Arrived::take(&receiver);
+        assert_eq!((spans.len(), logs.len()), (0, 0), "only metrics were sent");
+        for r in &resources {
+            assert_same_resource(r, &sdk_resource());
         }
         let sdk: Vec<_> = collected[0].scope_metrics().flat_map(|s| s.metrics().map(move |m| (s.scope(), m))).collect();
         assert_eq!((metrics.len(), sdk.len()), (3, 3));

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use crate::util::loopback::{Arrived, capturing_receiver};
 use otlp_pipeline::model::{
     AnyValue, FLAG_HAS_IS_REMOTE, FLAG_IS_REMOTE, FLAG_SAMPLED, Span, SpanContext, SpanKind, StatusCode,
 };
-use otlp_pipeline::receiver::{Received, Receiver, ReceiverConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -198,7 +198,7 @@ fn string(s: &str) -> AnyValue {
 
 #[tokio::test]
 async fn the_example_service_exports_request_spans_with_their_callers_as_parents() {
-    let receiver = Receiver::start(ReceiverConfig { capture: true, ..ReceiverConfig::default() }).await.expect("bind");
+    let receiver = capturing_receiver().await;
     let mut service = Service::start(&receiver.http_endpoint(), &["--listen", "127.0.0.1:0", "--requests", "4"]);
     let addr = service.address().await;
 
@@ -217,18 +217,11 @@ async fn the_example_service_exports_request_spans_with_their_callers_as_parents
         "stderr: {stderr}"
     );
 
-    let mut spans = Vec::new();
-    for received in receiver.take_captured() {
-        match received {
-            Received::Traces(data) => {
-                for resource in &data.resource_spans {
-                    let name = resource.resource.attributes.iter().find(|kv| kv.key == "service.name");
-                    assert_eq!(name.map(|kv| &kv.value), Some(&string("users")));
-                }
-                spans.extend(data.spans().cloned());
-            }
-            other => panic!("the service sends spans only, not {other:?}"),
-        }
+    let Arrived { spans, logs, metrics, resources } = Arrived::take(&receiver);
+    assert_eq!((logs.len(), metrics.len()), (0, 0), "the service sends spans only");
+    for resource in &resources {
+        let name = resource.attributes.iter().find(|kv| kv.key == "service.name");
+        assert_eq!(name.map(|kv| &kv.value), Some(&string("users")));
     }
     let counts = receiver.shutdown().await;
     assert_eq!((counts.spans, counts.logs, counts.points), (8, 0, 0));
