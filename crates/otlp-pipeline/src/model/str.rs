@@ -85,17 +85,14 @@ impl Str {
             return Str::from_static(s);
         }
         FORMAT_CHUNK
-            .with(|chunk| {
-                let mut chunk = chunk.try_borrow_mut().ok()?;
-                if chunk.capacity() - chunk.len() < FORMAT_CHUNK_MIN_ROOM {
-                    // The old chunk lives on in the strings split off it.
-                    *chunk = bytes::BytesMut::with_capacity(FORMAT_CHUNK_BYTES);
-                }
+            .with(|chunks| {
+                let mut chunks = chunks.try_borrow_mut().ok()?;
+                let chunk = chunks.with_room();
                 // Left over by a `Display` impl that panicked half-way.
                 chunk.clear();
                 // Only errors if a `Display` impl does: then, as `format!`
                 // would panic, this keeps what was written so far.
-                let _partial = fmt::Write::write_fmt(&mut ChunkWriter(&mut chunk), args);
+                let _partial = fmt::Write::write_fmt(&mut ChunkWriter(chunk), args);
                 let bytes = chunk.split().freeze();
                 // SAFETY: the chunk was emptied, then given only whole
                 // `&str`s by `ChunkWriter::write_str`, and all of it was split
@@ -113,28 +110,25 @@ impl Str {
     /// hands over by reference, which cannot be kept as they are).
     pub fn copy_shared(s: &str) -> Self {
         FORMAT_CHUNK
-            .try_with(|chunk| {
-                let mut chunk = chunk.try_borrow_mut().ok()?;
-                if chunk.capacity() - chunk.len() < FORMAT_CHUNK_MIN_ROOM {
-                    // The old chunk lives on in the strings split off it.
-                    *chunk = bytes::BytesMut::with_capacity(FORMAT_CHUNK_BYTES);
-                }
-                Some(Str::copy_into(&mut chunk, s))
+            .try_with(|chunks| {
+                let mut chunks = chunks.try_borrow_mut().ok()?;
+                Some(Str::copy_into(chunks.with_room(), s))
             })
             .ok()
             .flatten()
             .unwrap_or_else(|| Str::copy_from(s))
     }
 
-    /// Frees this thread's [`Str::format`] chunk now rather than at thread
-    /// exit (strings formatted from it keep their part of it alive). A leak
-    /// audit calls it after a job, so that this per-thread cache of a few
-    /// KiB is not counted as memory the job left behind.
+    /// Frees this thread's [`Str::format`] chunks now rather than at thread
+    /// exit (strings formatted from them keep their part alive). A leak
+    /// audit calls it after a job, so that this per-thread cache (at most
+    /// 65 chunks of 4 KiB) is not counted as memory
+    /// the job left behind.
     pub fn release_format_chunk() {
         // A `Display` impl calling this while `format` runs: leave it be.
-        FORMAT_CHUNK.with(|chunk| {
-            if let Ok(mut chunk) = chunk.try_borrow_mut() {
-                *chunk = bytes::BytesMut::new();
+        FORMAT_CHUNK.with(|chunks| {
+            if let Ok(mut chunks) = chunks.try_borrow_mut() {
+                *chunks = FormatChunks::new();
             }
         });
     }
@@ -162,8 +156,67 @@ const FORMAT_CHUNK_BYTES: usize = 4096;
 /// string rarely has to move to a new chunk half-way.
 const FORMAT_CHUNK_MIN_ROOM: usize = 256;
 
+/// Full chunks a thread keeps for reuse: once every string formatted into
+/// the oldest of them has been dropped (its batch exported), it is taken
+/// back instead of allocating a new one. 64 chunks hold the strings of a few
+/// thousand spans in flight; past that, the oldest is let go (it is freed
+/// when its last string is).
+const FORMAT_CHUNKS_KEPT: usize = 64;
+
+/// A thread's chunks: the one being filled and the full ones, oldest first.
+struct FormatChunks {
+    current: bytes::BytesMut,
+    full: std::collections::VecDeque<bytes::BytesMut>,
+}
+
+impl FormatChunks {
+    fn new() -> Self {
+        FormatChunks { current: bytes::BytesMut::new(), full: std::collections::VecDeque::new() }
+    }
+
+    /// The chunk to write into, with at least [`FORMAT_CHUNK_MIN_ROOM`]
+    /// bytes of room: the current one, or the oldest full one if none of
+    /// its strings is left (a check of its reference count, no allocation),
+    /// or a new one.
+    #[inline]
+    fn with_room(&mut self) -> &mut bytes::BytesMut {
+        if self.current.capacity() - self.current.len() < FORMAT_CHUNK_MIN_ROOM {
+            self.next_chunk();
+        }
+        &mut self.current
+    }
+
+    #[cold]
+    fn next_chunk(&mut self) {
+        // Unique (no string of it alive) and as large as a new chunk:
+        // `try_reclaim` moves its view back to the start of its buffer.
+        let reclaimed = self.full.front_mut().is_some_and(|oldest| oldest.try_reclaim(FORMAT_CHUNK_BYTES));
+        let next = match self.full.pop_front() {
+            Some(oldest) if reclaimed => oldest,
+            // Still in use: it goes to the back, so that one string kept
+            // for long does not stop the chunks behind it from coming back.
+            Some(oldest) => {
+                self.full.push_back(oldest);
+                bytes::BytesMut::with_capacity(FORMAT_CHUNK_BYTES)
+            }
+            None => bytes::BytesMut::with_capacity(FORMAT_CHUNK_BYTES),
+        };
+        let full = std::mem::replace(&mut self.current, next);
+        // A chunk that never served a string (the first, empty one) is not kept.
+        if full.capacity() > 0 || !full.is_empty() {
+            if self.full.len() == FORMAT_CHUNKS_KEPT {
+                self.full.pop_front();
+            }
+            if self.full.capacity() == 0 {
+                self.full.reserve_exact(FORMAT_CHUNKS_KEPT);
+            }
+            self.full.push_back(full);
+        }
+    }
+}
+
 thread_local! {
-    static FORMAT_CHUNK: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
+    static FORMAT_CHUNK: std::cell::RefCell<FormatChunks> = std::cell::RefCell::new(FormatChunks::new());
 }
 
 struct ChunkWriter<'a>(&'a mut bytes::BytesMut);
@@ -284,6 +337,36 @@ mod tests {
         assert_eq!(Str::format(format_args!("static")), "static");
         let long = "x".repeat(3 * FORMAT_CHUNK_BYTES);
         assert_eq!(Str::format(format_args!("{long}!")).len(), long.len() + 1);
+    }
+
+    #[test]
+    fn a_full_chunk_is_reused_once_its_strings_are_gone_and_never_while_one_lives() {
+        // This thread's chunks only (each test runs on a thread of its own).
+        Str::release_format_chunk();
+        let fill = |tag: &str, chunks: usize| -> Vec<Str> {
+            (0..chunks * FORMAT_CHUNK_BYTES / 16).map(|i| Str::format(format_args!("{tag}-{i:010}"))).collect()
+        };
+        let base = |s: &Str| s.as_ptr() as usize;
+        let first = fill("a", 2);
+        let first_chunk = base(&first[0]);
+        // Strings of a live chunk are never overwritten.
+        let kept = first[0].clone();
+        drop(first);
+        let second = fill("b", 2);
+        assert_eq!(kept.as_str(), format!("a-{:010}", 0));
+        assert!(second.iter().all(|s| base(s) != first_chunk), "a chunk with a live string was reused");
+        drop(kept);
+        // Its last string gone, the first chunk comes back: one more chunk's
+        // worth of strings lands in it instead of a new allocation.
+        let third = fill("c", 8);
+        assert!(third.iter().any(|s| base(s) == first_chunk), "the freed chunk was not reused");
+        for (i, s) in third.iter().enumerate() {
+            assert_eq!(s.as_str(), format!("c-{i:010}"));
+        }
+        for (i, s) in second.iter().enumerate() {
+            assert_eq!(s.as_str(), format!("b-{i:010}"));
+        }
+        Str::release_format_chunk();
     }
 
     #[test]

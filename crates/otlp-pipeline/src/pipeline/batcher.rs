@@ -57,6 +57,9 @@ pub(super) struct Batcher<S> {
     /// The shutdown deadline, once a shutdown has been asked for: every wait
     /// ends there, so a hung receiver cannot hold shutdown past it.
     deadline: Option<Instant>,
+    /// Room in the list recycler for what this pipeline holds in flight, so
+    /// that the lists of each exported batch are kept for the next spans.
+    _lists: crate::model::lists::StockRoom,
 }
 
 impl<S: ExportSink> Batcher<S> {
@@ -77,6 +80,7 @@ impl<S: ExportSink> Batcher<S> {
             ..BufferPoolConfig::default()
         });
         Batcher {
+            _lists: crate::model::lists::room_for(config.queue_capacity.saturating_add(config.max_batch_items)),
             permits: Arc::new(Semaphore::new(config.max_concurrent_exports)),
             spans: Vec::with_capacity(config.max_batch_items),
             metrics: Vec::new(),
