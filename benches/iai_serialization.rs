@@ -27,6 +27,9 @@ mod common;
 #[bench::json_parse_logs_512(Workload::JsonParseLogs.prepare())]
 #[bench::decode_reference_traces_512(Workload::DecodeReferenceTraces.prepare())]
 #[bench::decode_direct_traces_512(Workload::DecodeDirectTraces.prepare())]
+#[bench::decode_view_traces_512(Workload::DecodeViewTraces.prepare())]
+#[bench::decode_view_metrics_100(Workload::DecodeViewMetrics.prepare())]
+#[bench::decode_view_logs_512(Workload::DecodeViewLogs.prepare())]
 fn serialization(mut p: Prepared) -> Prepared {
     black_box(p.run());
     p

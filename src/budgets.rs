@@ -149,6 +149,22 @@ pub const BUDGETS: &[Budget] = &[
         why: "the receiver's direct decode of one 512-span request: the model's own vectors \
               (see DIRECT_DECODE_BLOCKS); strings are slices of the body, no copies",
     },
+    Budget {
+        workload: Workload::DecodeViewTraces,
+        blocks_per_run: 0,
+        why: "the zero-copy view validates and walks the 512-span request in place: no model, \
+              strings borrowed from the body",
+    },
+    Budget {
+        workload: Workload::DecodeViewMetrics,
+        blocks_per_run: 0,
+        why: "the zero-copy view of the 100-point metrics request, validated and walked in place",
+    },
+    Budget {
+        workload: Workload::DecodeViewLogs,
+        blocks_per_run: 0,
+        why: "the zero-copy view of the 512-record logs request, validated and walked in place",
+    },
     Budget { workload: Workload::HexEncodeSimd, blocks_per_run: 0, why: "writes into a caller's buffer" },
     Budget { workload: Workload::HexDecodeSimd, blocks_per_run: 0, why: "decodes into arrays on the stack" },
 ];

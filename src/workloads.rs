@@ -19,6 +19,7 @@ use otlp_pipeline::pool::{BatchArena, BufferPool};
 use otlp_pipeline::simd;
 
 mod verify;
+mod walk;
 pub use verify::{Output, Provenance, Verified, VerifyError, full_digest, verify_output};
 
 /// What a measured run produced. `checksum` depends on every run's output so
@@ -121,6 +122,9 @@ workloads! {
     JsonParseLogs => "json_parse_logs_512", Serialization, "OTLP/JSON parse of the 512-record logs batch with simd-json, model kept.";
     DecodeReferenceTraces => "decode_reference_traces_512", Serialization, "Protobuf decode of 512 spans with prost, then conversion to the model.";
     DecodeDirectTraces => "decode_direct_traces_512", Serialization, "Direct protobuf decode of the same 512 spans into the model, strings sliced from the shared body.";
+    DecodeViewTraces => "decode_view_traces_512", Serialization, "Zero-copy view of the same 512-span request: one validating pass, then a walk of every span, event, link and attribute with borrowed strings; no model.";
+    DecodeViewMetrics => "decode_view_metrics_100", Serialization, "Zero-copy view of the 100-point metrics request: validate, then walk every metric, point, bucket and attribute.";
+    DecodeViewLogs => "decode_view_logs_512", Serialization, "Zero-copy view of the 512-record logs request: validate, then walk every record, body and attribute.";
     CompressZstd1 => "compress_zstd1_traces_512", Compression, "zstd level 1 over the 512-span protobuf batch, reused context.";
     CompressZstd3 => "compress_zstd3_traces_512", Compression, "zstd level 3 over the 512-span protobuf batch, reused context.";
     CompressZstd9 => "compress_zstd9_traces_512", Compression, "zstd level 9 over the 512-span protobuf batch, reused context.";
@@ -189,6 +193,10 @@ enum State {
     /// strings point into.
     Body {
         input: bytes::Bytes,
+    },
+    /// A request body the view workloads validate and walk in place.
+    View {
+        input: Vec<u8>,
     },
     JsonWrite {
         batch: Batch,
@@ -503,6 +511,18 @@ impl Workload {
                 drop(input.clone());
                 State::Body { input }
             }
+            DecodeViewTraces | DecodeViewMetrics | DecodeViewLogs => {
+                let mut input = Vec::new();
+                // The encoders return the length they wrote: not needed here.
+                let _ = match self {
+                    DecodeViewMetrics => {
+                        direct::encode_metrics(&fixtures::metrics(fixtures::DEFAULT_POINTS), &mut input)
+                    }
+                    DecodeViewLogs => direct::encode_logs(&fixtures::logs(fixtures::DEFAULT_LOGS), &mut input),
+                    _ => direct::encode_traces(&fixtures::traces(fixtures::DEFAULT_SPANS), &mut input),
+                };
+                State::View { input }
+            }
             CompressZstd1 | CompressZstd3 | CompressZstd9 | CompressGzip1 | CompressGzip6 => {
                 let (codec, input) = (codec_of(self), trace_batch_bytes());
                 let mut compressor = Compressor::new();
@@ -638,6 +658,14 @@ impl Prepared {
             }
             (State::Body { input }, _) => {
                 decoded(&decode::decode_traces(input).expect("the fixture decodes"), input.len())
+            }
+            (State::View { input }, w) => {
+                let (items, checksum) = match w {
+                    DecodeViewMetrics => walk::view_metrics(input),
+                    DecodeViewLogs => walk::view_logs(input),
+                    _ => walk::view_traces(input),
+                };
+                Outcome { items: items as u64, bytes: input.len() as u64, checksum }
             }
             (State::Bytes { input }, w) => {
                 let ok = if w == Utf8Simd { simd::validate_utf8(input) } else { simd::validate_utf8_scalar(input) };

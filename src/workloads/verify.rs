@@ -16,6 +16,7 @@
 //! | `json_write_*` | serde_json parses it, and per item the fields read from that tree by their OTLP/JSON names equal the fixture's (spans: ids in hex by `format!`, name, kind, times, attribute keys; metrics: name, unit, point count; log records: time, severity number and text, body, attribute keys); then a parser other than the writer gives a model equal to the fixture: the serde path (`json::parse_*_serde`) for traces and logs, the simd-json one for metrics (serde_json's default float parse is one ulp off on a fixture double). Both parsers share the library's field mapping (`encode/json/parse/`), so only the serde_json tree checks are wholly independent of it |
 //! | `json_parse_*` | the parsed model equals the fixture (`PartialEq` derived on the model) |
 //! | `decode_{reference,direct}_traces_512` | the decoded model equals the fixture |
+//! | `decode_view_{traces_512,metrics_100,logs_512}` | the fingerprint of the view's walk (every item and field it reads) equals the same fold over the fixture's model (`src/workloads/walk.rs`); the library's tests check the views item by item against the decoder and prost |
 //! | `clone_spans_*` | the clones equal a fresh `fixtures::spans` |
 //! | `scratch_{arena,heap}_traces_512` | the digest of the order equals one built with std's stable sort from the fixture's ids |
 //! | `hex_encode_*` | `format!("{:02x}")` of every id |
@@ -42,7 +43,7 @@ use prost::Message;
 
 use super::{
     Batch, Compressor, HEX_IDS, PIPELINE_FLUSH_TIMEOUT, Prepared, SCRATCH_ARENA_RETAINED, State, Workload, hex_ids,
-    scratch_index_arena, scratch_index_heap, simd, trace_batch_bytes,
+    scratch_index_arena, scratch_index_heap, simd, trace_batch_bytes, walk,
 };
 use otlp_pipeline::compress::Compression;
 
@@ -71,6 +72,8 @@ pub enum Output {
     },
     /// The digest of a scratch index's order (all the scratch workloads return).
     Scratch(u64),
+    /// The fingerprint of a view workload's walk.
+    Walk(u64),
 }
 
 /// Where the verified output came from.
@@ -159,6 +162,7 @@ impl Output {
             Output::Ids(_) => "ids",
             Output::Utf8 { .. } => "utf8",
             Output::Scratch(_) => "scratch",
+            Output::Walk(_) => "walk",
         }
     }
 
@@ -173,7 +177,7 @@ impl Output {
             Output::Spans(s) => debug_digest(s),
             Output::Ids(ids) => full_digest(ids.as_flattened()),
             Output::Utf8 { input, valid } => full_digest(input) ^ u64::from(*valid),
-            Output::Scratch(d) => *d,
+            Output::Scratch(d) | Output::Walk(d) => *d,
         }
     }
 }
@@ -261,6 +265,14 @@ impl Prepared {
                 (Output::Scratch(digest), Rerun)
             }
             State::Pipeline { .. } => (Output::Bytes(pipeline_body(w)?), Rerun),
+            State::View { input } => {
+                let (_, fingerprint) = match w {
+                    DecodeViewMetrics => walk::view_metrics(input),
+                    DecodeViewLogs => walk::view_logs(input),
+                    _ => walk::view_traces(input),
+                };
+                (Output::Walk(fingerprint), Rerun)
+            }
         })
     }
 
@@ -387,6 +399,20 @@ pub fn verify_output(w: Workload, output: &Output) -> Result<u64, VerifyError> {
                     w,
                     "std's stable sort of (trace id, index)",
                     format!("order digest {d:#018x}, expected {expected:#018x}"),
+                ));
+            }
+        }
+        Output::Walk(d) if matches!(w, DecodeViewTraces | DecodeViewMetrics | DecodeViewLogs) => {
+            let (_, expected) = match w {
+                DecodeViewMetrics => walk::model_metrics(&fixtures::metrics(fixtures::DEFAULT_POINTS)),
+                DecodeViewLogs => walk::model_logs(&fixtures::logs(fixtures::DEFAULT_LOGS)),
+                _ => walk::model_traces(&traces()),
+            };
+            if *d != expected {
+                return Err(mismatch(
+                    w,
+                    "the same fold over the fixture's model",
+                    format!("walk fingerprint {d:#018x}, expected {expected:#018x}"),
                 ));
             }
         }

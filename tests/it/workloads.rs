@@ -85,7 +85,7 @@ fn every_workload_output_passes_its_independent_oracle() {
                 assert_eq!(a.bytes, b.len() as u64, "{w}");
             }
             (Output::Utf8 { valid, .. }, _) => assert_eq!(a.checksum, u64::from(*valid), "{w}"),
-            (Output::Scratch(d), _) => assert_eq!(a.checksum, *d, "{w}"),
+            (Output::Scratch(d) | Output::Walk(d), _) => assert_eq!(a.checksum, *d, "{w}"),
             _ => {}
         }
     }

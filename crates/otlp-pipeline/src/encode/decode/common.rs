@@ -140,18 +140,18 @@ impl Decoder<'_> {
     }
 }
 
-pub(super) fn trace_id(b: &[u8]) -> R<TraceId> {
+pub(crate) fn trace_id(b: &[u8]) -> R<TraceId> {
     TraceId::from_slice(b).ok_or(invalid(Field::TraceId, "must be 16 bytes"))
 }
 
-pub(super) fn span_id(b: &[u8], field: Field) -> R<SpanId> {
+pub(crate) fn span_id(b: &[u8], field: Field) -> R<SpanId> {
     SpanId::from_slice(b).ok_or(invalid(field, "must be 8 bytes"))
 }
 
-pub(super) fn opt_trace_id(b: &[u8]) -> R<Option<TraceId>> {
+pub(crate) fn opt_trace_id(b: &[u8]) -> R<Option<TraceId>> {
     if b.is_empty() { Ok(None) } else { trace_id(b).map(Some) }
 }
 
-pub(super) fn opt_span_id(b: &[u8], field: Field) -> R<Option<SpanId>> {
+pub(crate) fn opt_span_id(b: &[u8], field: Field) -> R<Option<SpanId>> {
     if b.is_empty() { Ok(None) } else { span_id(b, field).map(Some) }
 }

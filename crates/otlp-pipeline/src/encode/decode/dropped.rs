@@ -1,13 +1,13 @@
 //! The messages the model drops (exemplars, entity refs, summaries): their
 //! schemas, checked on the wire as prost's decode of them would.
 
-use super::reader::Decoder;
+use super::reader::Cursor;
 use super::{Message, R, WireErrorKind, wire, within};
 
-impl Decoder<'_> {
+impl Cursor<'_> {
     /// Checks a message the model drops against its schema, as prost's
     /// decode of it would.
-    pub(super) fn validate(&mut self, schema: &'static Schema, end: usize, depth: u32) -> R<()> {
+    pub(crate) fn validate(&mut self, schema: &'static Schema, end: usize, depth: u32) -> R<()> {
         while self.pos < end {
             let (tag, wt) = self.key(end).map_err(|e| within(e, schema.message, 0))?;
             let kind = schema.fields.iter().find(|(t, _)| *t == tag).map(|(_, k)| *k);
@@ -42,7 +42,7 @@ enum Kind {
 }
 
 /// The fields of a message the model drops.
-pub(super) struct Schema {
+pub(crate) struct Schema {
     message: Message,
     fields: &'static [(u32, Kind)],
 }
@@ -64,7 +64,7 @@ static ANY_VALUE: Schema = Schema {
 };
 static ARRAY_VALUE: Schema = Schema { message: Message::ArrayValue, fields: &[(1, Kind::Msg(&ANY_VALUE))] };
 static KEY_VALUE_LIST: Schema = Schema { message: Message::KeyValueList, fields: &[(1, Kind::Msg(&KEY_VALUE))] };
-pub(super) static EXEMPLAR: Schema = Schema {
+pub(crate) static EXEMPLAR: Schema = Schema {
     message: Message::Exemplar,
     fields: &[
         (7, Kind::Msg(&KEY_VALUE)),
@@ -75,7 +75,7 @@ pub(super) static EXEMPLAR: Schema = Schema {
         (6, Kind::Fixed64),
     ],
 };
-pub(super) static ENTITY_REF: Schema =
+pub(crate) static ENTITY_REF: Schema =
     Schema { message: Message::EntityRef, fields: &[(1, Kind::Str), (2, Kind::Str), (3, Kind::Str), (4, Kind::Str)] };
 static VALUE_AT_QUANTILE: Schema =
     Schema { message: Message::ValueAtQuantile, fields: &[(1, Kind::Fixed64), (2, Kind::Fixed64)] };
@@ -91,5 +91,5 @@ static SUMMARY_DATA_POINT: Schema = Schema {
         (8, Kind::Varint),
     ],
 };
-pub(super) static SUMMARY: Schema =
+pub(crate) static SUMMARY: Schema =
     Schema { message: Message::Summary, fields: &[(1, Kind::Msg(&SUMMARY_DATA_POINT))] };

@@ -32,12 +32,12 @@
 //! decoding function per message; `dropped` checks the messages the model
 //! drops; `error` is what a malformed body reports.
 
-mod common;
-mod dropped;
+pub(crate) mod common;
+pub(crate) mod dropped;
 mod error;
 mod logs;
 mod metrics;
-mod reader;
+pub(crate) mod reader;
 #[cfg(test)]
 mod tests;
 mod traces;
@@ -50,20 +50,20 @@ pub use traces::{decode_traces, decode_traces_within};
 use super::{DecodeBudget, EncodeError, Field};
 
 /// prost's `RECURSION_LIMIT`: message nesting below the top-level request.
-const RECURSION_LIMIT: u32 = 100;
+pub(crate) const RECURSION_LIMIT: u32 = 100;
 
-type R<T> = Result<T, EncodeError>;
+pub(crate) type R<T> = Result<T, EncodeError>;
 
-fn wire(kind: WireErrorKind) -> EncodeError {
+pub(crate) fn wire(kind: WireErrorKind) -> EncodeError {
     EncodeError::Wire(WireError { kind, at: None })
 }
 
-fn invalid(field: Field, reason: &'static str) -> EncodeError {
+pub(crate) fn invalid(field: Field, reason: &'static str) -> EncodeError {
     EncodeError::Invalid { field, reason }
 }
 
 /// Adds the innermost message and field to a wire error that has none yet.
-fn within(e: EncodeError, msg: Message, tag: u32) -> EncodeError {
+pub(crate) fn within(e: EncodeError, msg: Message, tag: u32) -> EncodeError {
     match e {
         EncodeError::Wire(WireError { kind, at: None }) => EncodeError::Wire(WireError { kind, at: Some((msg, tag)) }),
         e => e,

@@ -14,31 +14,55 @@ use crate::model::Str;
 /// fixtures), and about 300 KiB at most for the largest element, a span.
 const MAX_RESERVE: usize = 1024;
 
-pub(super) const VARINT: u8 = 0;
-pub(super) const FIXED64: u8 = 1;
-pub(super) const LEN: u8 = 2;
-pub(super) const START_GROUP: u8 = 3;
-pub(super) const END_GROUP: u8 = 4;
-pub(super) const FIXED32: u8 = 5;
+pub(crate) const VARINT: u8 = 0;
+pub(crate) const FIXED64: u8 = 1;
+pub(crate) const LEN: u8 = 2;
+pub(crate) const START_GROUP: u8 = 3;
+pub(crate) const END_GROUP: u8 = 4;
+pub(crate) const FIXED32: u8 = 5;
 
 /// A cursor over the body. Every read is bounded by the `end` of the message
 /// it is in: prost reads on into the parent and fails on the length check
-/// afterwards, so failing at once gives the same answer.
+/// afterwards, so failing at once gives the same answer. It allocates
+/// nothing: the [`Decoder`] builds the model on it, and the zero-copy views
+/// (`crate::encode::view`) validate and iterate with it.
+#[derive(Clone, Copy)]
+pub(crate) struct Cursor<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+/// The model's decoder: a [`Cursor`] over the body, the body itself (for the
+/// slices strings and `bytes` values share), and the budget meter.
 ///
 /// The only heap memory a decode allocates is the model's vectors: strings
 /// and `bytes` values are slices of the body (a reference count each, no
 /// copy), and no value is boxed. Every vector grows through [`Decoder::push`]
 /// or [`Decoder::reserve`], which charge the `meter` first.
 pub(super) struct Decoder<'a> {
+    pub(super) cur: Cursor<'a>,
     pub(super) body: &'a Bytes,
-    pub(super) buf: &'a [u8],
-    pub(super) pos: usize,
     pub(super) meter: Meter,
+}
+
+impl<'a> std::ops::Deref for Decoder<'a> {
+    type Target = Cursor<'a>;
+    #[inline(always)]
+    fn deref(&self) -> &Cursor<'a> {
+        &self.cur
+    }
+}
+
+impl std::ops::DerefMut for Decoder<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.cur
+    }
 }
 
 impl<'a> Decoder<'a> {
     pub(super) fn new(body: &'a Bytes, budget: DecodeBudget) -> Self {
-        Decoder { body, buf: body, pos: 0, meter: Meter::new(budget) }
+        Decoder { cur: Cursor::new(body), body, meter: Meter::new(budget) }
     }
 
     /// Appends `x` to `v`, charging any growth to the budget first.
@@ -55,143 +79,12 @@ impl<'a> Decoder<'a> {
     }
 
     #[inline]
-    pub(super) fn varint(&mut self, end: usize) -> R<u64> {
-        let bytes = &self.buf[self.pos..end];
-        if let Some(&b) = bytes.first()
-            && b < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(b));
-        }
-        let mut value = 0u64;
-        // 10 bytes hold 64 bits; the 10th may only carry the top bit.
-        for (i, &b) in bytes.iter().take(10).enumerate() {
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                if i == 9 && b >= 2 {
-                    break;
-                }
-                self.pos += i + 1;
-                return Ok(value);
-            }
-        }
-        Err(wire(WireErrorKind::InvalidVarint))
-    }
-
-    /// A field key: (field number, wire type).
-    #[inline]
-    pub(super) fn key(&mut self, end: usize) -> R<(u32, u8)> {
-        let key = self.varint(end)?;
-        let key = u32::try_from(key).map_err(|_| wire(WireErrorKind::InvalidKey))?;
-        let wire_type = (key & 7) as u8;
-        if wire_type > FIXED32 {
-            return Err(wire(WireErrorKind::InvalidWireType));
-        }
-        if key >> 3 == 0 {
-            return Err(wire(WireErrorKind::InvalidTag));
-        }
-        Ok((key >> 3, wire_type))
-    }
-
-    #[inline]
-    pub(super) fn expect(wire_type: u8, expected: u8) -> R<()> {
-        if wire_type == expected { Ok(()) } else { Err(wire(WireErrorKind::UnexpectedWireType)) }
-    }
-
-    /// The range of a length-delimited value.
-    #[inline]
-    pub(super) fn len_delimited(&mut self, wire_type: u8, end: usize) -> R<Range<usize>> {
-        Self::expect(wire_type, LEN)?;
-        let len = self.varint(end)?;
-        let start = self.pos;
-        if len > (end - start) as u64 {
-            return Err(wire(WireErrorKind::Truncated));
-        }
-        self.pos = start + len as usize;
-        Ok(start..self.pos)
-    }
-
-    /// Enters a nested message: its end, and the recursion budget inside it.
-    #[inline]
-    pub(super) fn message(&mut self, wire_type: u8, end: usize, depth: u32) -> R<(usize, u32)> {
-        Self::expect(wire_type, LEN)?;
-        if depth == 0 {
-            return Err(wire(WireErrorKind::RecursionLimit));
-        }
-        let range = self.len_delimited(LEN, end)?;
-        // The caller decodes the fields: back to the first one.
-        self.pos = range.start;
-        Ok((range.end, depth - 1))
-    }
-
-    #[inline]
-    pub(super) fn fixed64(&mut self, wire_type: u8, end: usize) -> R<u64> {
-        Self::expect(wire_type, FIXED64)?;
-        self.fixed64_raw(end)
-    }
-
-    #[inline]
-    pub(super) fn fixed64_raw(&mut self, end: usize) -> R<u64> {
-        let b = self.buf[self.pos..end].first_chunk::<8>().ok_or(wire(WireErrorKind::Truncated))?;
-        self.pos += 8;
-        Ok(u64::from_le_bytes(*b))
-    }
-
-    #[inline]
-    pub(super) fn double(&mut self, wire_type: u8, end: usize) -> R<f64> {
-        self.fixed64(wire_type, end).map(f64::from_bits)
-    }
-
-    #[inline]
-    pub(super) fn fixed32(&mut self, wire_type: u8, end: usize) -> R<u32> {
-        Self::expect(wire_type, FIXED32)?;
-        let b = self.buf[self.pos..end].first_chunk::<4>().ok_or(wire(WireErrorKind::Truncated))?;
-        self.pos += 4;
-        Ok(u32::from_le_bytes(*b))
-    }
-
-    #[inline]
-    pub(super) fn uint64(&mut self, wire_type: u8, end: usize) -> R<u64> {
-        Self::expect(wire_type, VARINT)?;
-        self.varint(end)
-    }
-
-    /// `uint32`: prost keeps the low 32 bits of the varint.
-    #[inline]
-    pub(super) fn uint32(&mut self, wire_type: u8, end: usize) -> R<u32> {
-        self.uint64(wire_type, end).map(|v| v as u32)
-    }
-
-    /// `int32` and enums: the low 32 bits, as prost reads them.
-    #[inline]
-    pub(super) fn int32(&mut self, wire_type: u8, end: usize) -> R<i32> {
-        self.uint64(wire_type, end).map(|v| v as i32)
-    }
-
-    #[inline]
-    pub(super) fn sint32(&mut self, wire_type: u8, end: usize) -> R<i32> {
-        let v = self.uint64(wire_type, end)? as u32;
-        Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
-    }
-
-    #[inline]
-    pub(super) fn bool(&mut self, wire_type: u8, end: usize) -> R<bool> {
-        self.uint64(wire_type, end).map(|v| v != 0)
-    }
-
-    #[inline]
     pub(super) fn string(&mut self, wire_type: u8, end: usize) -> R<Str> {
         let range = self.len_delimited(wire_type, end)?;
         if range.is_empty() {
             return Ok(Str::EMPTY);
         }
         Str::from_utf8(self.body.slice(range)).map_err(|_| wire(WireErrorKind::InvalidString))
-    }
-
-    #[inline]
-    pub(super) fn bytes(&mut self, wire_type: u8, end: usize) -> R<&'a [u8]> {
-        let range = self.len_delimited(wire_type, end)?;
-        Ok(&self.buf[range])
     }
 
     /// A repeated `fixed64` or `double`, packed or not.
@@ -232,6 +125,145 @@ impl<'a> Decoder<'a> {
         }
         Ok(())
     }
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `buf`.
+    #[inline]
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self, end: usize) -> R<u64> {
+        let bytes = &self.buf[self.pos..end];
+        if let Some(&b) = bytes.first()
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        let mut value = 0u64;
+        // 10 bytes hold 64 bits; the 10th may only carry the top bit.
+        for (i, &b) in bytes.iter().take(10).enumerate() {
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                if i == 9 && b >= 2 {
+                    break;
+                }
+                self.pos += i + 1;
+                return Ok(value);
+            }
+        }
+        Err(wire(WireErrorKind::InvalidVarint))
+    }
+
+    /// A field key: (field number, wire type).
+    #[inline]
+    pub(crate) fn key(&mut self, end: usize) -> R<(u32, u8)> {
+        let key = self.varint(end)?;
+        let key = u32::try_from(key).map_err(|_| wire(WireErrorKind::InvalidKey))?;
+        let wire_type = (key & 7) as u8;
+        if wire_type > FIXED32 {
+            return Err(wire(WireErrorKind::InvalidWireType));
+        }
+        if key >> 3 == 0 {
+            return Err(wire(WireErrorKind::InvalidTag));
+        }
+        Ok((key >> 3, wire_type))
+    }
+
+    #[inline]
+    pub(crate) fn expect(wire_type: u8, expected: u8) -> R<()> {
+        if wire_type == expected { Ok(()) } else { Err(wire(WireErrorKind::UnexpectedWireType)) }
+    }
+
+    /// The range of a length-delimited value.
+    #[inline]
+    pub(crate) fn len_delimited(&mut self, wire_type: u8, end: usize) -> R<Range<usize>> {
+        Self::expect(wire_type, LEN)?;
+        let len = self.varint(end)?;
+        let start = self.pos;
+        if len > (end - start) as u64 {
+            return Err(wire(WireErrorKind::Truncated));
+        }
+        self.pos = start + len as usize;
+        Ok(start..self.pos)
+    }
+
+    /// Enters a nested message: its end, and the recursion budget inside it.
+    #[inline]
+    pub(crate) fn message(&mut self, wire_type: u8, end: usize, depth: u32) -> R<(usize, u32)> {
+        Self::expect(wire_type, LEN)?;
+        if depth == 0 {
+            return Err(wire(WireErrorKind::RecursionLimit));
+        }
+        let range = self.len_delimited(LEN, end)?;
+        // The caller decodes the fields: back to the first one.
+        self.pos = range.start;
+        Ok((range.end, depth - 1))
+    }
+
+    #[inline]
+    pub(crate) fn fixed64(&mut self, wire_type: u8, end: usize) -> R<u64> {
+        Self::expect(wire_type, FIXED64)?;
+        self.fixed64_raw(end)
+    }
+
+    #[inline]
+    pub(crate) fn fixed64_raw(&mut self, end: usize) -> R<u64> {
+        let b = self.buf[self.pos..end].first_chunk::<8>().ok_or(wire(WireErrorKind::Truncated))?;
+        self.pos += 8;
+        Ok(u64::from_le_bytes(*b))
+    }
+
+    #[inline]
+    pub(crate) fn double(&mut self, wire_type: u8, end: usize) -> R<f64> {
+        self.fixed64(wire_type, end).map(f64::from_bits)
+    }
+
+    #[inline]
+    pub(crate) fn fixed32(&mut self, wire_type: u8, end: usize) -> R<u32> {
+        Self::expect(wire_type, FIXED32)?;
+        let b = self.buf[self.pos..end].first_chunk::<4>().ok_or(wire(WireErrorKind::Truncated))?;
+        self.pos += 4;
+        Ok(u32::from_le_bytes(*b))
+    }
+
+    #[inline]
+    pub(crate) fn uint64(&mut self, wire_type: u8, end: usize) -> R<u64> {
+        Self::expect(wire_type, VARINT)?;
+        self.varint(end)
+    }
+
+    /// `uint32`: prost keeps the low 32 bits of the varint.
+    #[inline]
+    pub(crate) fn uint32(&mut self, wire_type: u8, end: usize) -> R<u32> {
+        self.uint64(wire_type, end).map(|v| v as u32)
+    }
+
+    /// `int32` and enums: the low 32 bits, as prost reads them.
+    #[inline]
+    pub(crate) fn int32(&mut self, wire_type: u8, end: usize) -> R<i32> {
+        self.uint64(wire_type, end).map(|v| v as i32)
+    }
+
+    #[inline]
+    pub(crate) fn sint32(&mut self, wire_type: u8, end: usize) -> R<i32> {
+        let v = self.uint64(wire_type, end)? as u32;
+        Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
+    }
+
+    #[inline]
+    pub(crate) fn bool(&mut self, wire_type: u8, end: usize) -> R<bool> {
+        self.uint64(wire_type, end).map(|v| v != 0)
+    }
+
+    #[inline]
+    pub(crate) fn bytes(&mut self, wire_type: u8, end: usize) -> R<&'a [u8]> {
+        let range = self.len_delimited(wire_type, end)?;
+        Ok(&self.buf[range])
+    }
 
     /// Counts the fields numbered `tags` from the cursor to `end`: a
     /// capacity hint for the repeated fields of the message about to be
@@ -239,10 +271,9 @@ impl<'a> Decoder<'a> {
     /// doubling. It stops at the first malformed field or group (the decode
     /// proper reports it), and is capped so that a body of many empty,
     /// invalid elements cannot make it allocate far ahead of the decode.
-    pub(super) fn count_fields<const N: usize>(&self, end: usize, tags: [u32; N]) -> [usize; N] {
+    pub(crate) fn count_fields<const N: usize>(&self, end: usize, tags: [u32; N]) -> [usize; N] {
         let mut counts = [0; N];
-        // The probe allocates nothing: its meter is never charged.
-        let mut probe = Decoder { body: self.body, buf: self.buf, pos: self.pos, meter: self.meter };
+        let mut probe = *self;
         while probe.pos < end {
             let Ok((tag, wt)) = probe.key(end) else { break };
             if let Some(i) = tags.iter().position(|&t| t == tag) {
@@ -265,7 +296,7 @@ impl<'a> Decoder<'a> {
     /// Skips a field this decoder does not model, as prost's `skip_field`
     /// does: even a varint counts against the recursion limit, and a group's
     /// fields are one level down.
-    pub(super) fn skip(&mut self, wire_type: u8, tag: u32, end: usize, depth: u32) -> R<()> {
+    pub(crate) fn skip(&mut self, wire_type: u8, tag: u32, end: usize, depth: u32) -> R<()> {
         if depth == 0 {
             return Err(wire(WireErrorKind::RecursionLimit));
         }
@@ -312,4 +343,4 @@ macro_rules! fields {
         }
     };
 }
-pub(super) use fields;
+pub(crate) use fields;

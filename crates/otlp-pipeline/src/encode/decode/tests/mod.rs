@@ -1,9 +1,12 @@
 //! The direct decoder against the reference decoder: the fixtures, every
 //! truncation and single-byte mutation of small encodings, and random
-//! inputs. [`hand_made`] has one input per rule in the module doc.
+//! inputs. [`hand_made`] has one input per rule in the module doc. The
+//! zero-copy views (`crate::encode::view`) run on every one of these inputs
+//! too, against the direct decoder ([`views`]).
 
 mod budget;
 mod hand_made;
+mod views;
 
 use std::fmt;
 
@@ -33,12 +36,15 @@ fn agree<T: PartialEq + fmt::Debug>(what: &str, ours: R<T>, theirs: R<T>, input:
     }
 }
 
-/// The three decoders against the reference on the same bytes.
+/// The three decoders against the reference on the same bytes, and the
+/// three views against the decoders.
 fn check_all(input: &[u8]) -> Result<(), String> {
     let body = Bytes::copy_from_slice(input);
-    agree("traces", decode_traces(&body), reference::decode_traces(input), input)?;
-    agree("metrics", decode_metrics(&body), reference::decode_metrics(input), input)?;
-    agree("logs", decode_logs(&body), reference::decode_logs(input), input)
+    let (t, m, l) = (decode_traces(&body), decode_metrics(&body), decode_logs(&body));
+    views::check_views(input, &t, &m, &l)?;
+    agree("traces", t, reference::decode_traces(input), input)?;
+    agree("metrics", m, reference::decode_metrics(input), input)?;
+    agree("logs", l, reference::decode_logs(input), input)
 }
 
 fn assert_all(input: &[u8]) {

@@ -1,0 +1,254 @@
+//! The messages every signal shares: `AnyValue`, `KeyValue`, `Resource`,
+//! `InstrumentationScope`. Each validator accepts what the decoder's
+//! function of the same message accepts (`decode/common.rs`), in the same
+//! order of checks.
+
+use super::{List, Merged, Value};
+use crate::encode::Field;
+use crate::encode::decode::dropped::ENTITY_REF;
+use crate::encode::decode::reader::{Cursor, fields};
+use crate::encode::decode::{Message, R, invalid, within};
+
+impl Cursor<'_> {
+    /// An `AnyValue`'s fields; `strindex` is true while the oneof holds
+    /// `string_value_strindex` (the caller rejects it if that is final).
+    pub(super) fn check_any_value(&mut self, end: usize, depth: u32, strindex: &mut bool) -> R<()> {
+        fields!(self, end, depth, Message::AnyValue, |tag, wt| {
+            1 => self.check_string(wt, end).map(|()| *strindex = false),
+            2 => self.bool(wt, end).map(|_| *strindex = false),
+            3 => self.uint64(wt, end).map(|_| *strindex = false),
+            4 => self.double(wt, end).map(|_| *strindex = false),
+            5 => self.message(wt, end, depth).and_then(|(e, d)| self.check_array_value(e, d)).map(|()| *strindex = false),
+            6 => self.message(wt, end, depth).and_then(|(e, d)| self.check_key_value_list(e, d)).map(|()| *strindex = false),
+            7 => self.len_delimited(wt, end).map(|_| *strindex = false),
+            8 => self.int32(wt, end).map(|_| *strindex = true),
+        });
+        Ok(())
+    }
+
+    fn check_array_value(&mut self, end: usize, depth: u32) -> R<()> {
+        fields!(self, end, depth, Message::ArrayValue, |tag, wt| {
+            1 => self.message(wt, end, depth).and_then(|(e, d)| {
+                let mut strindex = false;
+                self.check_any_value(e, d, &mut strindex)?;
+                if strindex {
+                    return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
+                }
+                Ok(())
+            }),
+        });
+        Ok(())
+    }
+
+    fn check_key_value_list(&mut self, end: usize, depth: u32) -> R<()> {
+        fields!(self, end, depth, Message::KeyValueList, |tag, wt| {
+            1 => self.check_key_value(wt, end, depth),
+        });
+        Ok(())
+    }
+
+    /// One element of a repeated `KeyValue` field.
+    pub(super) fn check_key_value(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        let mut strindex = false;
+        let mut key_strindex = 0;
+        fields!(self, end, depth, Message::KeyValue, |tag, wt| {
+            1 => self.check_string(wt, end),
+            2 => self.message(wt, end, depth).and_then(|(e, d)| self.check_any_value(e, d, &mut strindex)),
+            3 => self.int32(wt, end).map(|x| key_strindex = x),
+        });
+        if key_strindex != 0 {
+            return Err(invalid(Field::Key, "key_strindex is only valid in profiles"));
+        }
+        if strindex {
+            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
+        }
+        Ok(())
+    }
+
+    /// One occurrence of a `Resource` field.
+    pub(super) fn check_resource(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        fields!(self, end, depth, Message::Resource, |tag, wt| {
+            1 => self.check_key_value(wt, end, depth),
+            2 => self.uint32(wt, end).map(drop),
+            3 => self.message(wt, end, depth).and_then(|(e, d)| self.validate(&ENTITY_REF, e, d)),
+        });
+        Ok(())
+    }
+
+    /// One occurrence of an `InstrumentationScope` field.
+    pub(super) fn check_scope(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        fields!(self, end, depth, Message::InstrumentationScope, |tag, wt| {
+            1 => self.check_string(wt, end),
+            2 => self.check_string(wt, end),
+            3 => self.check_key_value(wt, end, depth),
+            4 => self.uint32(wt, end).map(drop),
+        });
+        Ok(())
+    }
+}
+
+/// An `AnyValue`, borrowed from the body (the model's `AnyValue`).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum AnyValueView<'a> {
+    /// No value set.
+    Empty,
+    /// `string_value`.
+    String(&'a str),
+    /// `bool_value`.
+    Bool(bool),
+    /// `int_value`.
+    Int(i64),
+    /// `double_value`.
+    Double(f64),
+    /// `bytes_value`.
+    Bytes(&'a [u8]),
+    /// `array_value`: its elements.
+    Array(List<'a, AnyValueView<'a>>),
+    /// `kvlist_value`: its entries.
+    KvList(List<'a, KeyValueView<'a>>),
+}
+
+impl<'a> AnyValueView<'a> {
+    /// A plain `AnyValue` body (an array element).
+    pub(super) fn element(body: &'a [u8]) -> Self {
+        Self::merged(Merged::plain(body))
+    }
+
+    /// The value a (possibly merged) `AnyValue` holds: the oneof's last
+    /// variant; for a message variant, its last run of occurrences (prost
+    /// merges a variant given twice in a row, and starts afresh after
+    /// another variant).
+    pub(super) fn merged(m: Merged<'a>) -> Self {
+        let mut v = AnyValueView::Empty;
+        let mut last = 0;
+        // Occurrences of the array (5) and list (6) variants so far, and of
+        // the last variant before its current run.
+        let mut seen = [0u32; 2];
+        let mut skip = 0;
+        for (tag, x) in m.fields() {
+            match tag {
+                1 => v = AnyValueView::String(x.str()),
+                2 => v = AnyValueView::Bool(x.u64() != 0),
+                3 => v = AnyValueView::Int(x.u64() as i64),
+                4 => v = AnyValueView::Double(x.f64()),
+                7 => v = AnyValueView::Bytes(x.bytes()),
+                // `string_value_strindex`: rejected by validation if final.
+                8 => v = AnyValueView::Empty,
+                5 | 6 => {
+                    let i = (tag - 5) as usize;
+                    if last != tag {
+                        skip = seen[i];
+                    }
+                    seen[i] += 1;
+                }
+                _ => continue,
+            }
+            last = tag;
+        }
+        match last {
+            5 => AnyValueView::Array(List::new(m.sub(5, skip), 1, AnyValueView::element)),
+            6 => AnyValueView::KvList(List::new(m.sub(6, skip), 1, KeyValueView::new)),
+            _ => v,
+        }
+    }
+}
+
+/// A `KeyValue`, borrowed from the body.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyValueView<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The value (empty when none was given).
+    pub value: AnyValueView<'a>,
+}
+
+impl<'a> KeyValueView<'a> {
+    pub(super) fn new(body: &'a [u8]) -> Self {
+        let mut key = "";
+        let mut values = 0;
+        let mut first: &[u8] = &[];
+        for (tag, x) in super::Fields::new(body) {
+            match tag {
+                1 => key = x.str(),
+                2 => {
+                    values += 1;
+                    first = x.bytes();
+                }
+                _ => {}
+            }
+        }
+        let value = match values {
+            0 => AnyValueView::Empty,
+            // The usual case: one value, read as a plain message.
+            1 => AnyValueView::element(first),
+            _ => AnyValueView::merged(Merged::plain(body).sub(2, 0)),
+        };
+        KeyValueView { key, value }
+    }
+}
+
+/// The attributes of a message: field `tag` of `parent`.
+pub(super) fn attributes(parent: Merged<'_>, tag: u32) -> List<'_, KeyValueView<'_>> {
+    List::new(parent, tag, KeyValueView::new)
+}
+
+/// A `Resource` (every occurrence of the field, merged).
+#[derive(Clone, Copy, Debug)]
+pub struct ResourceView<'a>(Merged<'a>);
+
+impl<'a> ResourceView<'a> {
+    /// The resource that field `tag` of `parent` holds.
+    pub(super) fn new(parent: &'a [u8], tag: u32) -> Self {
+        ResourceView(Merged::plain(parent).sub(tag, 0))
+    }
+
+    /// The resource's attributes.
+    pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
+        attributes(self.0, 1)
+    }
+
+    /// `dropped_attributes_count`.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        self.0.last(2).map_or(0, Value::u32)
+    }
+}
+
+/// An `InstrumentationScope` (every occurrence of the field, merged).
+#[derive(Clone, Copy, Debug)]
+pub struct ScopeView<'a>(Merged<'a>);
+
+impl<'a> ScopeView<'a> {
+    /// The scope that field `tag` of `parent` holds.
+    pub(super) fn new(parent: &'a [u8], tag: u32) -> Self {
+        ScopeView(Merged::plain(parent).sub(tag, 0))
+    }
+
+    /// The scope's name.
+    pub fn name(&self) -> &'a str {
+        self.0.last(1).map_or("", Value::str)
+    }
+
+    /// The scope's version.
+    pub fn version(&self) -> &'a str {
+        self.0.last(2).map_or("", Value::str)
+    }
+
+    /// The scope's attributes.
+    pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
+        attributes(self.0, 3)
+    }
+
+    /// `dropped_attributes_count`.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        self.0.last(4).map_or(0, Value::u32)
+    }
+}
+
+/// A `schema_url`-like string field `tag` of a plain message: the last one.
+pub(super) fn last_str(body: &[u8], tag: u32) -> &str {
+    Merged::plain(body).last(tag).map_or("", Value::str)
+}

@@ -1,0 +1,359 @@
+//! `TracesData` and the messages below it: validators that accept what
+//! `decode/traces.rs` accepts, in the same order of checks, and the views.
+
+use super::common::{ResourceView, ScopeView, attributes, last_str};
+use super::{Fields, KeyValueView, List, Merged};
+use crate::encode::decode::common::{opt_span_id, span_id, trace_id};
+use crate::encode::decode::reader::{Cursor, fields};
+use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
+use crate::encode::{EncodeError, Field};
+use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
+
+/// A validated `ExportTraceServiceRequest` (or `TracesData`) body.
+#[derive(Clone, Copy, Debug)]
+pub struct TracesView<'a> {
+    body: &'a [u8],
+    spans: usize,
+}
+
+impl<'a> TracesView<'a> {
+    /// Validates `body` in one pass, allocating nothing: `Ok` exactly when
+    /// [`decode_traces`](crate::encode::decode::decode_traces) would decode
+    /// it, else the error that decoder reports.
+    pub fn new(body: &'a [u8]) -> Result<Self, EncodeError> {
+        let mut c = Cursor::new(body);
+        let (end, depth) = (body.len(), RECURSION_LIMIT);
+        let mut spans = 0;
+        fields!(c, end, depth, Message::TracesData, |tag, wt| {
+            1 => c.check_resource_spans(wt, end, depth, &mut spans),
+        });
+        Ok(TracesView { body, spans })
+    }
+
+    /// The number of spans (counted by validation: free).
+    pub fn span_count(&self) -> usize {
+        self.spans
+    }
+
+    /// The `ResourceSpans`, in order.
+    pub fn resource_spans(&self) -> List<'a, ResourceSpansView<'a>> {
+        List::new(Merged::plain(self.body), 1, ResourceSpansView)
+    }
+
+    /// Every span, resource by resource, scope by scope.
+    pub fn spans(&self) -> impl Iterator<Item = SpanView<'a>> + use<'a> {
+        self.resource_spans().into_iter().flat_map(|r| r.scope_spans()).flat_map(|s| s.spans())
+    }
+}
+
+impl Cursor<'_> {
+    fn check_resource_spans(&mut self, wt: u8, end: usize, depth: u32, spans: &mut usize) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        fields!(self, end, depth, Message::ResourceSpans, |tag, wt| {
+            1 => self.check_resource(wt, end, depth),
+            2 => self.check_scope_spans(wt, end, depth, spans),
+            3 => self.check_string(wt, end),
+        });
+        Ok(())
+    }
+
+    fn check_scope_spans(&mut self, wt: u8, end: usize, depth: u32, spans: &mut usize) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        fields!(self, end, depth, Message::ScopeSpans, |tag, wt| {
+            1 => self.check_scope(wt, end, depth),
+            2 => self.check_span(wt, end, depth).map(|()| *spans += 1),
+            3 => self.check_string(wt, end),
+        });
+        Ok(())
+    }
+
+    fn check_span(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        let (mut tid, mut sid, mut pid): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        fields!(self, end, depth, Message::Span, |tag, wt| {
+            1 => self.bytes(wt, end).map(|b| tid = b),
+            2 => self.bytes(wt, end).map(|b| sid = b),
+            3 => self.check_string(wt, end),
+            4 => self.bytes(wt, end).map(|b| pid = b),
+            5 => self.check_string(wt, end),
+            6 => self.int32(wt, end).map(drop),
+            7 => self.fixed64(wt, end).map(drop),
+            8 => self.fixed64(wt, end).map(drop),
+            9 => self.check_key_value(wt, end, depth),
+            10 => self.uint32(wt, end).map(drop),
+            11 => self.check_event(wt, end, depth),
+            12 => self.uint32(wt, end).map(drop),
+            13 => self.check_link(wt, end, depth),
+            14 => self.uint32(wt, end).map(drop),
+            15 => self.check_status(wt, end, depth),
+            16 => self.fixed32(wt, end).map(drop),
+        });
+        trace_id(tid)?;
+        span_id(sid, Field::SpanId)?;
+        opt_span_id(pid, Field::ParentSpanId)?;
+        Ok(())
+    }
+
+    fn check_status(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        fields!(self, end, depth, Message::Status, |tag, wt| {
+            2 => self.check_string(wt, end),
+            3 => self.int32(wt, end).map(drop),
+        });
+        Ok(())
+    }
+
+    fn check_event(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        fields!(self, end, depth, Message::Event, |tag, wt| {
+            1 => self.fixed64(wt, end).map(drop),
+            2 => self.check_string(wt, end),
+            3 => self.check_key_value(wt, end, depth),
+            4 => self.uint32(wt, end).map(drop),
+        });
+        Ok(())
+    }
+
+    fn check_link(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
+        let (end, depth) = self.message(wt, end, depth)?;
+        let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
+        fields!(self, end, depth, Message::Link, |tag, wt| {
+            1 => self.bytes(wt, end).map(|b| tid = b),
+            2 => self.bytes(wt, end).map(|b| sid = b),
+            3 => self.check_string(wt, end),
+            4 => self.check_key_value(wt, end, depth),
+            5 => self.uint32(wt, end).map(drop),
+            6 => self.fixed32(wt, end).map(drop),
+        });
+        trace_id(tid)?;
+        span_id(sid, Field::SpanId)?;
+        Ok(())
+    }
+}
+
+/// A `ResourceSpans`.
+#[derive(Clone, Copy, Debug)]
+pub struct ResourceSpansView<'a>(&'a [u8]);
+
+impl<'a> ResourceSpansView<'a> {
+    /// The resource.
+    pub fn resource(&self) -> ResourceView<'a> {
+        ResourceView::new(self.0, 1)
+    }
+
+    /// The `ScopeSpans`, in order.
+    pub fn scope_spans(&self) -> List<'a, ScopeSpansView<'a>> {
+        List::new(Merged::plain(self.0), 2, ScopeSpansView)
+    }
+
+    /// `schema_url`.
+    pub fn schema_url(&self) -> &'a str {
+        last_str(self.0, 3)
+    }
+}
+
+/// A `ScopeSpans`.
+#[derive(Clone, Copy, Debug)]
+pub struct ScopeSpansView<'a>(&'a [u8]);
+
+impl<'a> ScopeSpansView<'a> {
+    /// The instrumentation scope.
+    pub fn scope(&self) -> ScopeView<'a> {
+        ScopeView::new(self.0, 1)
+    }
+
+    /// The spans, in order.
+    pub fn spans(&self) -> List<'a, SpanView<'a>> {
+        List::new(Merged::plain(self.0), 2, SpanView::new)
+    }
+
+    /// `schema_url`.
+    pub fn schema_url(&self) -> &'a str {
+        last_str(self.0, 3)
+    }
+}
+
+/// A `Span`: its scalar fields read in one pass when the view is made, its
+/// repeated fields read when iterated.
+#[derive(Clone, Copy, Debug)]
+pub struct SpanView<'a> {
+    body: &'a [u8],
+    /// `trace_id`.
+    pub trace_id: TraceId,
+    /// `span_id`.
+    pub span_id: SpanId,
+    /// `parent_span_id` (`None` when empty).
+    pub parent_span_id: Option<SpanId>,
+    /// `trace_state`.
+    pub trace_state: &'a str,
+    /// `name`.
+    pub name: &'a str,
+    /// `kind`.
+    pub kind: SpanKind,
+    /// `start_time_unix_nano`.
+    pub start_time_unix_nano: u64,
+    /// `end_time_unix_nano`.
+    pub end_time_unix_nano: u64,
+    /// `dropped_attributes_count`.
+    pub dropped_attributes_count: u32,
+    /// `dropped_events_count`.
+    pub dropped_events_count: u32,
+    /// `dropped_links_count`.
+    pub dropped_links_count: u32,
+    /// `status.code`.
+    pub status_code: StatusCode,
+    /// `status.message`.
+    pub status_message: &'a str,
+    /// `flags`.
+    pub flags: u32,
+}
+
+impl<'a> SpanView<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        let mut s = SpanView {
+            body,
+            trace_id: TraceId::default(),
+            span_id: SpanId::default(),
+            parent_span_id: None,
+            trace_state: "",
+            name: "",
+            kind: SpanKind::default(),
+            start_time_unix_nano: 0,
+            end_time_unix_nano: 0,
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
+            status_code: StatusCode::default(),
+            status_message: "",
+            flags: 0,
+        };
+        let (mut tid, mut sid, mut pid): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        let (mut kind, mut code) = (0, 0);
+        for (tag, v) in Fields::new(body) {
+            match tag {
+                1 => tid = v.bytes(),
+                2 => sid = v.bytes(),
+                3 => s.trace_state = v.str(),
+                4 => pid = v.bytes(),
+                5 => s.name = v.str(),
+                6 => kind = v.i32(),
+                7 => s.start_time_unix_nano = v.u64(),
+                8 => s.end_time_unix_nano = v.u64(),
+                10 => s.dropped_attributes_count = v.u32(),
+                12 => s.dropped_events_count = v.u32(),
+                14 => s.dropped_links_count = v.u32(),
+                // Each occurrence merges into the status.
+                15 => {
+                    for (tag, v) in Fields::new(v.bytes()) {
+                        match tag {
+                            2 => s.status_message = v.str(),
+                            3 => code = v.i32(),
+                            _ => {}
+                        }
+                    }
+                }
+                16 => s.flags = v.u32(),
+                _ => {}
+            }
+        }
+        // Validation checked the lengths; `default` is never taken.
+        s.trace_id = TraceId::from_slice(tid).unwrap_or_default();
+        s.span_id = SpanId::from_slice(sid).unwrap_or_default();
+        s.parent_span_id = SpanId::from_slice(pid);
+        s.kind = SpanKind::from_i32(kind);
+        s.status_code = StatusCode::from_i32(code);
+        s
+    }
+
+    /// The span's attributes.
+    pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
+        attributes(Merged::plain(self.body), 9)
+    }
+
+    /// The span's events.
+    pub fn events(&self) -> List<'a, EventView<'a>> {
+        List::new(Merged::plain(self.body), 11, EventView::new)
+    }
+
+    /// The span's links.
+    pub fn links(&self) -> List<'a, LinkView<'a>> {
+        List::new(Merged::plain(self.body), 13, LinkView::new)
+    }
+}
+
+/// A `Span.Event`.
+#[derive(Clone, Copy, Debug)]
+pub struct EventView<'a> {
+    body: &'a [u8],
+    /// `time_unix_nano`.
+    pub time_unix_nano: u64,
+    /// `name`.
+    pub name: &'a str,
+    /// `dropped_attributes_count`.
+    pub dropped_attributes_count: u32,
+}
+
+impl<'a> EventView<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        let mut e = EventView { body, time_unix_nano: 0, name: "", dropped_attributes_count: 0 };
+        for (tag, v) in Fields::new(body) {
+            match tag {
+                1 => e.time_unix_nano = v.u64(),
+                2 => e.name = v.str(),
+                4 => e.dropped_attributes_count = v.u32(),
+                _ => {}
+            }
+        }
+        e
+    }
+
+    /// The event's attributes.
+    pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
+        attributes(Merged::plain(self.body), 3)
+    }
+}
+
+/// A `Span.Link`.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkView<'a> {
+    body: &'a [u8],
+    /// `trace_id`.
+    pub trace_id: TraceId,
+    /// `span_id`.
+    pub span_id: SpanId,
+    /// `trace_state`.
+    pub trace_state: &'a str,
+    /// `dropped_attributes_count`.
+    pub dropped_attributes_count: u32,
+    /// `flags`.
+    pub flags: u32,
+}
+
+impl<'a> LinkView<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        let mut l = LinkView {
+            body,
+            trace_id: TraceId::default(),
+            span_id: SpanId::default(),
+            trace_state: "",
+            dropped_attributes_count: 0,
+            flags: 0,
+        };
+        for (tag, v) in Fields::new(body) {
+            match tag {
+                1 => l.trace_id = TraceId::from_slice(v.bytes()).unwrap_or_default(),
+                2 => l.span_id = SpanId::from_slice(v.bytes()).unwrap_or_default(),
+                3 => l.trace_state = v.str(),
+                5 => l.dropped_attributes_count = v.u32(),
+                6 => l.flags = v.u32(),
+                _ => {}
+            }
+        }
+        l
+    }
+
+    /// The link's attributes.
+    pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
+        attributes(Merged::plain(self.body), 4)
+    }
+}
