@@ -584,6 +584,22 @@ fn accepts_what_the_protobuf_json_mapping_allows() {
 /// twice; before, the tape kept the first or the last depending on the
 /// message, and the serde_json tree kept the last in key order, so the two
 /// parsers read different spans from the same document.
+/// JSON allows integers of any size: one beyond 64 bits reads as a double in
+/// both parsers, so it is skipped in an unknown member and rejected where an
+/// integer field needs a 64-bit value. simd-json used to fail the document
+/// while serde_json read a double.
+#[test]
+fn integers_beyond_64_bits_are_doubles() {
+    for big in ["18446744073709551616", "-18446744073709551617", "1111111111111111111111111111"] {
+        let d = traces(minimal_span(&format!(r#","future":{big},"more":[{big}]"#)).as_bytes()).unwrap();
+        assert_eq!(the_span(&d).trace_id.0.len(), 16);
+        let e = err_traces(&minimal_span(&format!(r#","startTimeUnixNano":{big}"#)));
+        assert!(e.path().ends_with("startTimeUnixNano"), "{e}");
+        let e = err_traces(&minimal_span(&format!(r#","attributes":[{{"key":"k","value":{{"intValue":{big}}}}}]"#)));
+        assert!(e.path().ends_with("intValue"), "{e}");
+    }
+}
+
 /// `"k0":0,"k1":0,…`: `n` distinct members.
 fn many_keys(n: usize) -> String {
     (0..n).map(|i| format!(r#""k{i}":0"#)).collect::<Vec<_>>().join(",")
