@@ -577,6 +577,72 @@ fn accepts_what_the_protobuf_json_mapping_allows() {
     assert_eq!(r.body, Some(AnyValue::Bytes(bytes::Bytes::from_static(b"\xff\xef"))));
 }
 
+/// A key given twice in one object is refused by both parsers, wherever the
+/// object is (a message, an unknown member's value) and whatever the values
+/// (null included); so is a snake_case key beside its lowerCamelCase form,
+/// which names the same field. protobuf's JSON parsers refuse a field set
+/// twice; before, the tape kept the first or the last depending on the
+/// message, and the serde_json tree kept the last in key order, so the two
+/// parsers read different spans from the same document.
+/// JSON allows integers of any size: one beyond 64 bits reads as a double in
+/// both parsers, so it is skipped in an unknown member and rejected where an
+/// integer field needs a 64-bit value. simd-json used to fail the document
+/// while serde_json read a double.
+#[test]
+fn integers_beyond_64_bits_are_doubles() {
+    for big in ["18446744073709551616", "-18446744073709551617", "1111111111111111111111111111"] {
+        let d = traces(minimal_span(&format!(r#","future":{big},"more":[{big}]"#)).as_bytes()).unwrap();
+        assert_eq!(the_span(&d).trace_id.0.len(), 16);
+        let e = err_traces(&minimal_span(&format!(r#","startTimeUnixNano":{big}"#)));
+        assert!(e.path().ends_with("startTimeUnixNano"), "{e}");
+        let e = err_traces(&minimal_span(&format!(r#","attributes":[{{"key":"k","value":{{"intValue":{big}}}}}]"#)));
+        assert!(e.path().ends_with("intValue"), "{e}");
+    }
+}
+
+/// `"k0":0,"k1":0,…`: `n` distinct members.
+fn many_keys(n: usize) -> String {
+    (0..n).map(|i| format!(r#""k{i}":0"#)).collect::<Vec<_>>().join(",")
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    let ids = format!(r#""traceId":"{TID}","spanId":"{SID}""#);
+    let attr = |value: &str| minimal_span(&format!(r#","attributes":[{{"key":"k","value":{value}}}]"#));
+    let refused = [
+        (one_span(&format!(r#"{{{ids},"name":"a","name":"b"}}"#)), "spans[0].name"),
+        (one_span(&format!(r#"{{{ids},"name":null,"name":"b"}}"#)), "spans[0].name"),
+        (one_span(&format!(r#"{{{ids},"trace_id":"{TID}"}}"#)), "spans[0].trace_id"),
+        (one_span(&format!(r#"{{{ids},"kind":1,"kind":2}}"#)), "spans[0].kind"),
+        (attr(r#"{"stringValue":"a","stringValue":"b"}"#), "spans[0].attributes[0].value.stringValue"),
+        (attr(r#"{"intValue":"1","int_value":"2"}"#), "spans[0].attributes[0].value.int_value"),
+        (minimal_span(r#","future":{"a":[{"b":1,"b":2}]}"#), "spans[0].future.a[0].b"),
+        (minimal_span(r#","future":1,"future":2"#), "spans[0].future"),
+        (r#"{"resourceSpans":[],"resourceSpans":[]}"#.to_string(), "resourceSpans"),
+        // Objects of many members check their keys another way.
+        (minimal_span(&format!(r#","future":{{{},"k_7":0}}"#, many_keys(40))), "spans[0].future.k_7"),
+    ];
+    for (json, path) in &refused {
+        let e = err_traces(json);
+        assert!(e.expected().starts_with("each key once per object"), "{json}: {e}");
+        assert!(e.path().ends_with(path), "{json}: {e}");
+    }
+    // Distinct keys that only look alike stay accepted.
+    for json in [
+        minimal_span(&format!(r#","future":{{{}}}"#, many_keys(40))),
+        minimal_span(r#","future":{"a":1},"other":{"a":1}"#),
+        minimal_span(r#","attributes":[{"key":"k","value":{"intValue":"1"}},{"key":"k","value":{"intValue":"2"}}]"#),
+    ] {
+        traces(json.as_bytes()).unwrap();
+    }
+    let e = metrics(br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{},"gauge":{}}]}]}]}"#)
+        .unwrap_err();
+    assert!(e.path().ends_with("metrics[0].gauge"), "{e}");
+    let e = logs(br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"a"},"body":null}]}]}]}"#)
+        .unwrap_err();
+    assert!(e.path().ends_with("logRecords[0].body"), "{e}");
+}
+
 // ---------------------------------------------------------------- errors
 
 #[test]

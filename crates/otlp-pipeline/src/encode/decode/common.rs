@@ -5,74 +5,87 @@ use bytes::Bytes;
 
 use super::dropped::ENTITY_REF;
 use super::reader::{Decoder, fields};
-use super::{Field, Message, R, invalid, within};
+use super::{EncodeError, Field, Message, R, invalid, within};
 use crate::model::*;
 
 impl Decoder<'_> {
-    /// Merges an `AnyValue` into `v`. `strindex` is true while the oneof
-    /// holds `string_value_strindex` (which the model cannot hold: the caller
-    /// rejects it once the value is final).
-    pub(super) fn any_value(&mut self, end: usize, depth: u32, v: &mut AnyValue, strindex: &mut bool) -> R<()> {
+    /// Merges an `AnyValue` into `v`; `p` gathers what the reference checks
+    /// once the value is final (see [`PendingValue`]).
+    pub(super) fn any_value(&mut self, end: usize, depth: u32, v: &mut AnyValue, p: &mut PendingValue) -> R<()> {
         fields!(self, end, depth, Message::AnyValue, |tag, wt| {
             1 => self.string(wt, end).map(|s| {
                 *v = AnyValue::String(s);
-                *strindex = false;
+                p.replaced();
             }),
             2 => self.bool(wt, end).map(|b| {
                 *v = AnyValue::Bool(b);
-                *strindex = false;
+                p.replaced();
             }),
             3 => self.uint64(wt, end).map(|x| {
                 *v = AnyValue::Int(x as i64);
-                *strindex = false;
+                p.replaced();
             }),
             4 => self.double(wt, end).map(|x| {
                 *v = AnyValue::Double(x);
-                *strindex = false;
+                p.replaced();
             }),
             5 => self.message(wt, end, depth).and_then(|(e, d)| {
                 // prost merges into the variant it holds, else starts afresh.
                 if let AnyValue::Array(xs) = v {
-                    self.array_value(e, d, xs)
+                    let inner = self.variant(|s| s.array_value(e, d, xs))?;
+                    p.merged(inner);
                 } else {
                     let mut xs = Vec::new();
-                    self.array_value(e, d, &mut xs)?;
+                    let inner = self.variant(|s| s.array_value(e, d, &mut xs))?;
                     *v = AnyValue::Array(xs);
-                    *strindex = false;
-                    Ok(())
+                    p.replaced();
+                    p.merged(inner);
                 }
+                Ok(())
             }),
             6 => self.message(wt, end, depth).and_then(|(e, d)| {
                 if let AnyValue::KvList(kvs) = v {
-                    self.key_value_list(e, d, kvs)
+                    let inner = self.variant(|s| s.key_value_list(e, d, kvs))?;
+                    p.merged(inner);
                 } else {
                     let mut kvs = Vec::new();
-                    self.key_value_list(e, d, &mut kvs)?;
+                    let inner = self.variant(|s| s.key_value_list(e, d, &mut kvs))?;
                     *v = AnyValue::KvList(kvs);
-                    *strindex = false;
-                    Ok(())
+                    p.replaced();
+                    p.merged(inner);
                 }
+                Ok(())
             }),
             7 => self.len_delimited(wt, end).map(|r| {
                 *v = AnyValue::Bytes(if r.is_empty() { Bytes::new() } else { self.body.slice(r) });
-                *strindex = false;
+                p.replaced();
             }),
             8 => self.int32(wt, end).map(|_| {
                 *v = AnyValue::Empty;
-                *strindex = true;
+                p.replaced();
+                p.strindex = true;
             }),
         });
         Ok(())
     }
 
+    /// Applies the checks `p` gathered for a final `AnyValue`.
+    pub(super) fn finish_value(&mut self, p: PendingValue) -> R<()> {
+        if p.strindex {
+            self.invalid_when_final(invalid(Field::Value, "string_value_strindex is only valid in profiles"))?;
+        }
+        match p.inner {
+            Some(e) => self.invalid_when_final(e),
+            None => Ok(()),
+        }
+    }
+
     /// One `AnyValue` element of an array or a log body's value.
     pub(super) fn any_value_element(&mut self, end: usize, depth: u32) -> R<AnyValue> {
         let mut v = AnyValue::Empty;
-        let mut strindex = false;
-        self.any_value(end, depth, &mut v, &mut strindex)?;
-        if strindex {
-            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
-        }
+        let mut p = PendingValue::default();
+        self.any_value(end, depth, &mut v, &mut p)?;
+        self.finish_value(p)?;
         Ok(v)
     }
 
@@ -98,19 +111,17 @@ impl Decoder<'_> {
         let (end, depth) = self.message(wt, end, depth)?;
         let mut key = Str::EMPTY;
         let mut value = AnyValue::Empty;
-        let mut strindex = false;
+        let mut p = PendingValue::default();
         let mut key_strindex = 0;
         fields!(self, end, depth, Message::KeyValue, |tag, wt| {
             1 => self.string(wt, end).map(|s| key = s),
-            2 => self.message(wt, end, depth).and_then(|(e, d)| self.any_value(e, d, &mut value, &mut strindex)),
+            2 => self.message(wt, end, depth).and_then(|(e, d)| self.any_value(e, d, &mut value, &mut p)),
             3 => self.int32(wt, end).map(|x| key_strindex = x),
         });
         if key_strindex != 0 {
-            return Err(invalid(Field::Key, "key_strindex is only valid in profiles"));
+            self.invalid_when_final(invalid(Field::Key, "key_strindex is only valid in profiles"))?;
         }
-        if strindex {
-            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
-        }
+        self.finish_value(p)?;
         self.push(out, KeyValue { key, value })
     }
 
@@ -137,6 +148,32 @@ impl Decoder<'_> {
             4 => self.uint32(wt, end).map(|x| s.dropped_attributes_count = x),
         });
         Ok(())
+    }
+}
+
+/// What the reference checks on an `AnyValue` once its oneof is final,
+/// gathered while the occurrences of the value are merged.
+#[derive(Default)]
+pub(super) struct PendingValue {
+    /// The oneof holds `string_value_strindex`, which the model cannot hold.
+    strindex: bool,
+    /// The first check that failed inside the array or kvlist the oneof
+    /// holds; a later variant discards it with the list, as prost does.
+    inner: Option<EncodeError>,
+}
+
+impl PendingValue {
+    /// Another variant replaced the one held.
+    fn replaced(&mut self) {
+        self.strindex = false;
+        self.inner = None;
+    }
+
+    /// A list variant was decoded into the one held.
+    fn merged(&mut self, inner: Option<EncodeError>) {
+        if self.inner.is_none() {
+            self.inner = inner;
+        }
     }
 }
 

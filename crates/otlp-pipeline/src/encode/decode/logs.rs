@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 
-use super::common::{opt_span_id, opt_trace_id};
+use super::common::{PendingValue, opt_span_id, opt_trace_id};
 use super::reader::{Decoder, fields};
-use super::{DecodeBudget, EncodeError, Field, Message, R, RECURSION_LIMIT, invalid, within};
+use super::{DecodeBudget, EncodeError, Field, Message, R, RECURSION_LIMIT, within};
 use crate::model::*;
 
 /// Decodes an `ExportLogsServiceRequest` (or `LogsData`)
@@ -65,14 +65,14 @@ impl Decoder<'_> {
         let [attributes] = self.count_fields(end, [6]);
         self.reserve(&mut r.attributes, attributes)?;
         let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
-        let mut body_strindex = false;
+        let mut body = PendingValue::default();
         fields!(self, end, depth, Message::LogRecord, |tag, wt| {
             1 => self.fixed64(wt, end).map(|x| r.time_unix_nano = x),
             2 => self.int32(wt, end).map(|x| r.severity_number = Severity(x)),
             3 => self.string(wt, end).map(|x| r.severity_text = x),
             5 => self.message(wt, end, depth).and_then(|(e, d)| {
-                let body = r.body.get_or_insert(AnyValue::Empty);
-                self.any_value(e, d, body, &mut body_strindex)
+                let value = r.body.get_or_insert(AnyValue::Empty);
+                self.any_value(e, d, value, &mut body)
             }),
             6 => self.key_value(wt, end, depth, &mut r.attributes),
             7 => self.uint32(wt, end).map(|x| r.dropped_attributes_count = x),
@@ -82,9 +82,7 @@ impl Decoder<'_> {
             11 => self.fixed64(wt, end).map(|x| r.observed_time_unix_nano = x),
             12 => self.string(wt, end).map(|x| r.event_name = x),
         });
-        if body_strindex {
-            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
-        }
+        self.finish_value(body)?;
         r.trace_id = opt_trace_id(tid)?;
         r.span_id = opt_span_id(sid, Field::SpanId)?;
         Ok(r)

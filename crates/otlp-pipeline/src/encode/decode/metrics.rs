@@ -66,6 +66,9 @@ impl Decoder<'_> {
         // The `data` oneof holds a summary: the model has none, so the
         // reference rejects the metric if that is the final variant.
         let mut summary = false;
+        // The first check of the reference that failed inside the variant
+        // held (see `Decoder::variant`): dropped with it if it is replaced.
+        let mut pending: Option<EncodeError> = None;
         fields!(self, end, depth, Message::Metric, |tag, wt| {
             1 => self.string(wt, end).map(|x| m.name = x),
             2 => self.string(wt, end).map(|x| m.description = x),
@@ -74,16 +77,19 @@ impl Decoder<'_> {
                 summary = false;
                 // Like prost's oneof merge: into the variant held, else afresh.
                 if let Some(MetricData::Gauge(points)) = &mut m.data {
-                    return self.gauge(e, d, points);
+                    let inner = self.variant(|s| s.gauge(e, d, points))?;
+                    pending = pending.take().or(inner);
+                    return Ok(());
                 }
                 let mut points = Vec::new();
-                self.gauge(e, d, &mut points)?;
+                pending = self.variant(|s| s.gauge(e, d, &mut points))?;
                 m.data = Some(MetricData::Gauge(points));
                 Ok(())
             }),
             7 => self.message(wt, end, depth).and_then(|(e, d)| {
                 summary = false;
-                if !matches!(m.data, Some(MetricData::Sum { .. })) {
+                let fresh = !matches!(m.data, Some(MetricData::Sum { .. }));
+                if fresh {
                     m.data = Some(MetricData::Sum {
                         points: Vec::new(),
                         temporality: Temporality::Unspecified,
@@ -93,21 +99,27 @@ impl Decoder<'_> {
                 let Some(MetricData::Sum { points, temporality, is_monotonic }) = &mut m.data else {
                     unreachable!("set just above")
                 };
-                self.sum(e, d, points, temporality, is_monotonic)
+                let inner = self.variant(|s| s.sum(e, d, points, temporality, is_monotonic))?;
+                pending = if fresh { inner } else { pending.take().or(inner) };
+                Ok(())
             }),
             9 => self.message(wt, end, depth).and_then(|(e, d)| {
                 summary = false;
-                if !matches!(m.data, Some(MetricData::Histogram { .. })) {
+                let fresh = !matches!(m.data, Some(MetricData::Histogram { .. }));
+                if fresh {
                     m.data = Some(MetricData::Histogram { points: Vec::new(), temporality: Temporality::Unspecified });
                 }
                 let Some(MetricData::Histogram { points, temporality }) = &mut m.data else {
                     unreachable!("set just above")
                 };
-                self.histogram(e, d, points, temporality)
+                let inner = self.variant(|s| s.histogram(e, d, points, temporality))?;
+                pending = if fresh { inner } else { pending.take().or(inner) };
+                Ok(())
             }),
             10 => self.message(wt, end, depth).and_then(|(e, d)| {
                 summary = false;
-                if !matches!(m.data, Some(MetricData::ExponentialHistogram { .. })) {
+                let fresh = !matches!(m.data, Some(MetricData::ExponentialHistogram { .. }));
+                if fresh {
                     m.data = Some(MetricData::ExponentialHistogram {
                         points: Vec::new(),
                         temporality: Temporality::Unspecified,
@@ -116,17 +128,23 @@ impl Decoder<'_> {
                 let Some(MetricData::ExponentialHistogram { points, temporality }) = &mut m.data else {
                     unreachable!("set just above")
                 };
-                self.exponential_histogram(e, d, points, temporality)
+                let inner = self.variant(|s| s.exponential_histogram(e, d, points, temporality))?;
+                pending = if fresh { inner } else { pending.take().or(inner) };
+                Ok(())
             }),
             11 => self.message(wt, end, depth).and_then(|(e, d)| {
                 m.data = None;
                 summary = true;
+                pending = None;
                 self.validate(&SUMMARY, e, d)
             }),
             12 => self.key_value(wt, end, depth, &mut m.metadata),
         });
         if summary {
             return Err(invalid(Field::MetricData, "summary metrics are not supported"));
+        }
+        if let Some(e) = pending {
+            self.invalid_when_final(e)?;
         }
         Ok(m)
     }

@@ -17,7 +17,9 @@
 //! checked on the wire, as prost decodes them before the conversion drops
 //! them. The checks the reference applies after decoding (id lengths,
 //! profile-only fields, summaries) are applied to the final, merged value of
-//! each message, when it ends.
+//! each message, when it ends; inside a oneof variant that a later field may
+//! replace (an `AnyValue`'s array or kvlist, a `Metric`'s data), they wait
+//! until the variant is final, as prost drops a replaced variant unchecked.
 //!
 //! The `_within` decoders take a [`DecodeBudget`]: every vector the model
 //! grows is charged to it before it is allocated (see `reader`), so that a

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use super::{R, WireErrorKind, wire};
+use super::{EncodeError, R, WireErrorKind, wire};
 use crate::encode::{DecodeBudget, Meter};
 use crate::model::Str;
 
@@ -43,6 +43,12 @@ pub(super) struct Decoder<'a> {
     pub(super) cur: Cursor<'a>,
     pub(super) body: &'a Bytes,
     pub(super) meter: Meter,
+    /// How many oneof variants that a later field may still replace (an
+    /// `AnyValue`'s array or kvlist, a `Metric`'s data) hold the cursor.
+    pub(super) oneof_depth: u32,
+    /// The first check of the reference that failed inside the innermost of
+    /// those variants: it counts only if the variant is final ([`Self::variant`]).
+    pub(super) deferred: Option<EncodeError>,
 }
 
 impl<'a> std::ops::Deref for Decoder<'a> {
@@ -62,7 +68,36 @@ impl std::ops::DerefMut for Decoder<'_> {
 
 impl<'a> Decoder<'a> {
     pub(super) fn new(body: &'a Bytes, budget: DecodeBudget) -> Self {
-        Decoder { cur: Cursor::new(body), body, meter: Meter::new(budget) }
+        Decoder { cur: Cursor::new(body), body, meter: Meter::new(budget), oneof_depth: 0, deferred: None }
+    }
+
+    /// Fails with `e`, a check the reference applies after decoding (a
+    /// profile-only field, say), unless the cursor is inside a oneof variant
+    /// that a later field may still replace: prost's decode then drops the
+    /// variant with what it holds, so `e` waits until the variant is final.
+    #[cold]
+    pub(super) fn invalid_when_final(&mut self, e: EncodeError) -> R<()> {
+        if self.oneof_depth == 0 {
+            return Err(e);
+        }
+        if self.deferred.is_none() {
+            self.deferred = Some(e);
+        }
+        Ok(())
+    }
+
+    /// Decodes a oneof variant that a later field may replace with `f`, and
+    /// returns the first check of the reference that failed inside it (see
+    /// [`Self::invalid_when_final`]): the caller keeps it with the variant,
+    /// drops it if the variant is replaced, and raises it once it is final.
+    #[inline]
+    pub(super) fn variant(&mut self, f: impl FnOnce(&mut Self) -> R<()>) -> R<Option<EncodeError>> {
+        let outer = self.deferred.take();
+        self.oneof_depth += 1;
+        let r = f(self);
+        self.oneof_depth -= 1;
+        let inner = std::mem::replace(&mut self.deferred, outer);
+        r.map(|()| inner)
     }
 
     /// Appends `x` to `v`, charging any growth to the budget first.

@@ -20,7 +20,9 @@
 //! integers as strings or numbers, enums as integers or names, original
 //! (snake_case) field names, fields in any order, unknown fields (skipped) and
 //! `null` (taken as absent). Anything else is a [`JsonError`] naming the JSON
-//! path of the offending value.
+//! path of the offending value; so is an object holding a key twice (or a
+//! snake_case key beside its lowerCamelCase form), which protobuf's JSON
+//! parsers refuse as a field set twice.
 //!
 //! Does not own: compression, the HTTP content type (the exporter's protocol
 //! picks JSON or protobuf), or the buffers it writes into.

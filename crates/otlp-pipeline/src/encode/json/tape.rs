@@ -8,12 +8,16 @@
 //! strings, from a bound computed in one pass over the input
 //! ([`parse_memory_bound`]); the model's vectors as they grow.
 
+use std::borrow::Cow;
 use std::cell::Cell;
+use std::collections::HashSet;
 
 use simd_json::{Buffers, Node, StaticNode, Tape};
 
 use super::JsonError;
-use super::parse::{self, FIELDS, Field, Reader, Scalar, StrCache, camel_case, expected, parse_i64};
+use super::parse::{
+    self, FIELDS, Field, Reader, Scalar, StrCache, camel_case, duplicate_key, expected, member_name, parse_i64,
+};
 use crate::encode::{DecodeBudget, Meter};
 use crate::model::{AnyValue, KeyValue, LogsData, MetricsData, Str, TracesData};
 
@@ -222,6 +226,18 @@ struct TapeReader<'t, 'i> {
     field_hints: [u16; FIELDS],
 }
 
+/// Objects of up to this many members check each key against the earlier
+/// ones, whose tape positions they keep on the stack (no allocation: an OTLP
+/// message has at most 16 fields); larger ones use a hash set, so that a
+/// hostile object of many keys costs linear time.
+const LINEAR_KEYS: usize = 16;
+
+/// What the hash set of a large object's keys is charged per member: a
+/// `Cow<str>` (24 bytes) and a control byte in a table at most 7/8 full and
+/// rounded up to a power of two, so under 64 bytes; a snake_case key's
+/// lowerCamelCase copy is charged its length besides.
+const KEY_SET_BYTES: usize = 64;
+
 /// Hints per kind of string; lists of the same length share a row.
 const HINTS: usize = 256;
 
@@ -243,6 +259,103 @@ impl<'t, 'i> TapeReader<'t, 'i> {
             key_hints: [0; HINTS],
             value_hints: [0; HINTS],
             field_hints: [0; FIELDS],
+        }
+    }
+
+    /// The members of the object whose first key is at the cursor (see
+    /// [`Reader::object`]).
+    #[inline]
+    fn members<F>(&mut self, len: usize, f: &mut F) -> Result<(), JsonError>
+    where
+        F: FnMut(&mut Self, &str) -> Result<bool, JsonError>,
+    {
+        // The tape positions of the earlier keys, or a set of their names.
+        let mut earlier = [0usize; LINEAR_KEYS];
+        let mut many = None;
+        if len > LINEAR_KEYS {
+            self.meter.charge(len.saturating_mul(KEY_SET_BYTES))?;
+            many = Some(HashSet::with_capacity(len));
+        }
+        // Whether an earlier key has a `_` (then names are compared in
+        // their lowerCamelCase form).
+        let mut snake = false;
+        // Holds the camelCase form of an unknown snake_case key.
+        let mut camel = String::new();
+        for i in 0..len {
+            let at = self.pos;
+            let Node::String(key) = self.peek() else {
+                return Err(expected("an object key", self.scalar()));
+            };
+            self.pos += 1;
+            let repeated = match &mut many {
+                Some(set) => {
+                    let name = member_name(key);
+                    if let Cow::Owned(copy) = &name {
+                        self.meter.charge(copy.len())?;
+                    }
+                    !set.insert(name)
+                }
+                None => {
+                    let has_snake = key.as_bytes().contains(&b'_');
+                    let nodes = self.nodes;
+                    let mut before = earlier[..i].iter().filter_map(|&p| match nodes.get(p) {
+                        Some(Node::String(k)) => Some(*k),
+                        _ => None,
+                    });
+                    let repeated = if has_snake || snake {
+                        let name = member_name(key);
+                        before.any(|k| member_name(k) == name)
+                    } else {
+                        before.any(|k| k == key)
+                    };
+                    snake |= has_snake;
+                    earlier[i] = at;
+                    repeated
+                }
+            };
+            if repeated {
+                return Err(duplicate_key(key).at_key(key));
+            }
+            if let Node::Static(StaticNode::Null) = self.peek() {
+                self.pos += 1;
+                continue;
+            }
+            // One call site for `f`, so that it inlines: an unknown key comes
+            // round once more as its camelCase form, if it has one.
+            let mut name = key;
+            let mut retried = false;
+            loop {
+                if f(self, name).map_err(|e| e.at_key(key))? {
+                    break;
+                }
+                if retried || !camel_case(key, &mut camel) {
+                    self.skip_unknown().map_err(|e| e.at_key(key))?;
+                    break;
+                }
+                retried = true;
+                name = &camel;
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips an unknown member's value, checking the keys of the objects in
+    /// it as [`Reader::object`] does (the serde_json reader, which builds
+    /// the whole tree first, refuses a key given twice wherever it is).
+    fn skip_unknown(&mut self) -> Result<(), JsonError> {
+        match self.peek() {
+            Node::Object { .. } => self.object(|_, _| Ok(false)),
+            Node::Array { len, .. } => {
+                self.pos += 1;
+                for i in 0..len {
+                    self.skip_unknown().map_err(|e| e.at_index(i))?;
+                }
+                Ok(())
+            }
+            _ => {
+                self.pos += 1;
+                Ok(())
+            }
         }
     }
 
@@ -293,34 +406,7 @@ impl<'i> Reader<'i> for TapeReader<'_, 'i> {
             return Err(expected("an object", self.scalar()));
         };
         self.pos += 1;
-        // Holds the camelCase form of an unknown snake_case key.
-        let mut camel = String::new();
-        for _ in 0..len {
-            let Node::String(key) = self.peek() else {
-                return Err(expected("an object key", self.scalar()));
-            };
-            self.pos += 1;
-            if let Node::Static(StaticNode::Null) = self.peek() {
-                self.pos += 1;
-                continue;
-            }
-            // One call site for `f`, so that it inlines: an unknown key comes
-            // round once more as its camelCase form, if it has one.
-            let mut name = key;
-            let mut retried = false;
-            loop {
-                if f(self, name).map_err(|e| e.at_key(key))? {
-                    break;
-                }
-                if retried || !camel_case(key, &mut camel) {
-                    self.skip();
-                    break;
-                }
-                retried = true;
-                name = &camel;
-            }
-        }
-        Ok(())
+        self.members(len, &mut f)
     }
 
     #[inline]

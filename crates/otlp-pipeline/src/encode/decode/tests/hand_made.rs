@@ -167,6 +167,48 @@ fn profile_only_fields_and_summaries_are_rejected_when_final() {
     ] {
         assert_all(&request_with_metric(&metric));
     }
+    // What a oneof variant held is checked only if the variant is final:
+    // prost's decode drops a replaced variant with its contents, so a
+    // profile-only field inside a replaced array, kvlist or metric data
+    // is no error, and one inside a variant merged again still is.
+    let bad_element = ld(5, &ld(1, &vi(8, 1)));
+    let bad_entry = ld(6, &ld(1, &cat(&[&ld(1, b"x"), &vi(3, 1)])));
+    for kv in [
+        cat(&[&ld(1, b"k"), &ld(2, &cat(&[&bad_element, &ld(1, b"s")]))]),
+        cat(&[&ld(1, b"k"), &ld(2, &bad_element), &ld(2, &vi(2, 1))]),
+        cat(&[&ld(1, b"k"), &ld(2, &cat(&[&bad_entry, &vi(3, 7)]))]),
+        cat(&[&ld(1, b"k"), &ld(2, &cat(&[&bad_entry, &bad_element]))]),
+        cat(&[&ld(1, b"k"), &ld(2, &ld(5, &ld(1, &cat(&[&bad_element, &vi(2, 0)]))))]),
+        cat(&[&ld(1, b"k"), &ld(2, &cat(&[&bad_element, &ld(5, &[])]))]),
+        cat(&[&ld(1, b"k"), &ld(2, &cat(&[&bad_entry, &ld(6, &[])]))]),
+    ] {
+        assert_all(&request_with_attribute(&kv));
+    }
+    assert!(decode_traces(&Bytes::from(request_with_attribute(&cat(&[&ld(1, b"k"), &ld(2, &bad_element)])))).is_err());
+    assert!(
+        decode_traces(&Bytes::from(request_with_attribute(&cat(&[
+            &ld(1, b"k"),
+            &ld(2, &cat(&[&bad_element, &ld(1, b"s")]))
+        ]))))
+        .is_ok()
+    );
+    assert_all(&request_with_record(&cat(&[&ld(5, &bad_entry), &ld(5, &vi(3, 1))])));
+    assert_all(&request_with_record(&cat(&[&ld(5, &bad_entry), &ld(5, &ld(6, &[]))])));
+    let bad_point = ld(1, &ld(7, &cat(&[&ld(1, b"k"), &vi(3, 1)])));
+    for metric in [
+        cat(&[&ld(5, &bad_point), &ld(7, &[])]),
+        cat(&[&ld(7, &bad_point), &ld(9, &[])]),
+        cat(&[&ld(9, &ld(1, &ld(9, &cat(&[&ld(1, b"k"), &vi(3, 1)])))), &ld(10, &[])]),
+        cat(&[&ld(10, &ld(1, &ld(1, &cat(&[&ld(1, b"k"), &vi(3, 1)])))), &ld(5, &[])]),
+        cat(&[&ld(5, &bad_point), &ld(11, &[]), &ld(5, &[])]),
+        cat(&[&ld(5, &bad_point), &ld(5, &[])]),
+        cat(&[&ld(7, &bad_point), &ld(7, &vi(2, 1))]),
+        ld(5, &bad_point),
+    ] {
+        assert_all(&request_with_metric(&metric));
+    }
+    assert!(decode_metrics(&Bytes::from(request_with_metric(&cat(&[&ld(5, &bad_point), &ld(7, &[])])))).is_ok());
+    assert!(decode_metrics(&Bytes::from(request_with_metric(&cat(&[&ld(5, &bad_point), &ld(5, &[])])))).is_err());
     // Exemplars are dropped, yet checked on the wire; their attributes'
     // profile-only fields are not the reference's concern.
     for exemplar in [

@@ -33,6 +33,8 @@ pub(super) use traces::traces;
 
 use common::key_value;
 
+use std::borrow::Cow;
+
 use super::JsonError;
 use crate::model::{KeyValue, Str};
 
@@ -57,7 +59,9 @@ pub(super) trait Reader<'s> {
 
     /// Consumes an object, calling `f` with each non-null member's key; `f`
     /// consumes the value and returns `true`, or returns `false` untouched for
-    /// a key it does not know. Errors get the key prefixed to their path.
+    /// a key it does not know. Errors get the key prefixed to their path. An
+    /// object holding a key twice ([`member_name`]), here or anywhere in an
+    /// unknown member's value, is an error ([`duplicate_key`]).
     fn object<F>(&mut self, f: F) -> Result<(), JsonError>
     where
         F: FnMut(&mut Self, &str) -> Result<bool, JsonError>;
@@ -157,6 +161,37 @@ impl RetryKey {
         self.camel = Some(camel.into());
         true
     }
+}
+
+/// The name a member's key counts as when an object is checked for a key
+/// given twice: the key itself, or the lowerCamelCase form of a snake_case
+/// key (which names the same field). Allocates only for keys with a `_`.
+#[inline]
+pub(super) fn member_name(key: &str) -> Cow<'_, str> {
+    if !key.as_bytes().contains(&b'_') {
+        return Cow::Borrowed(key);
+    }
+    camel_owned(key)
+}
+
+#[cold]
+#[inline(never)]
+fn camel_owned(key: &str) -> Cow<'_, str> {
+    let mut retry = RetryKey::new();
+    retry.next(key);
+    Cow::Owned(retry.name(key).to_owned())
+}
+
+/// The error for an object holding a key twice (or a snake_case key beside
+/// its lowerCamelCase form): protobuf's JSON parsers refuse a field set
+/// twice, and which value would win differs between readers (the serde_json
+/// tree keeps the last and iterates keys sorted, the tape is read in order).
+#[cold]
+pub(super) fn duplicate_key(key: &str) -> JsonError {
+    JsonError::new(
+        "each key once per object (a snake_case key counts as its lowerCamelCase form)",
+        format!("{key:?} again"),
+    )
 }
 
 /// Writes the lowerCamelCase form of a snake_case `key` into `out` (see
