@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::dropped::ENTITY_REF;
-use super::reader::{Decoder, fields};
+use super::reader::{Decoder, Deferral, fields};
 use super::{EncodeError, Field, Message, R, invalid, within};
 use crate::model::*;
 
@@ -70,14 +70,9 @@ impl Decoder<'_> {
     }
 
     /// Applies the checks `p` gathered for a final `AnyValue`.
+    #[inline]
     pub(super) fn finish_value(&mut self, p: PendingValue) -> R<()> {
-        if p.strindex {
-            self.invalid_when_final(invalid(Field::Value, "string_value_strindex is only valid in profiles"))?;
-        }
-        match p.inner {
-            Some(e) => self.invalid_when_final(e),
-            None => Ok(()),
-        }
+        p.finish(&mut self.defer)
     }
 
     /// One `AnyValue` element of an array or a log body's value.
@@ -154,9 +149,9 @@ impl Decoder<'_> {
 /// What the reference checks on an `AnyValue` once its oneof is final,
 /// gathered while the occurrences of the value are merged.
 #[derive(Default)]
-pub(super) struct PendingValue {
+pub(crate) struct PendingValue {
     /// The oneof holds `string_value_strindex`, which the model cannot hold.
-    strindex: bool,
+    pub(crate) strindex: bool,
     /// The first check that failed inside the array or kvlist the oneof
     /// holds; a later variant discards it with the list, as prost does.
     inner: Option<EncodeError>,
@@ -164,15 +159,27 @@ pub(super) struct PendingValue {
 
 impl PendingValue {
     /// Another variant replaced the one held.
-    fn replaced(&mut self) {
+    pub(crate) fn replaced(&mut self) {
         self.strindex = false;
         self.inner = None;
     }
 
     /// A list variant was decoded into the one held.
-    fn merged(&mut self, inner: Option<EncodeError>) {
+    pub(crate) fn merged(&mut self, inner: Option<EncodeError>) {
         if self.inner.is_none() {
             self.inner = inner;
+        }
+    }
+
+    /// Applies the gathered checks to the final value: they fail now, or
+    /// wait with the variant the value is inside ([`Deferral`]).
+    pub(crate) fn finish(self, defer: &mut Deferral) -> R<()> {
+        if self.strindex {
+            defer.invalid_when_final(invalid(Field::Value, "string_value_strindex is only valid in profiles"))?;
+        }
+        match self.inner {
+            Some(e) => defer.invalid_when_final(e),
+            None => Ok(()),
         }
     }
 }

@@ -43,12 +43,56 @@ pub(super) struct Decoder<'a> {
     pub(super) cur: Cursor<'a>,
     pub(super) body: &'a Bytes,
     pub(super) meter: Meter,
-    /// How many oneof variants that a later field may still replace (an
-    /// `AnyValue`'s array or kvlist, a `Metric`'s data) hold the cursor.
-    pub(super) oneof_depth: u32,
-    /// The first check of the reference that failed inside the innermost of
-    /// those variants: it counts only if the variant is final ([`Self::variant`]).
-    pub(super) deferred: Option<EncodeError>,
+    /// The checks of the reference waiting inside oneof variants.
+    pub(super) defer: Deferral,
+}
+
+/// Where a check the reference applies after decoding (a profile-only
+/// field, say) waits while the cursor is inside a oneof variant that a later
+/// field may still replace (an `AnyValue`'s array or kvlist, a `Metric`'s
+/// data): prost's decode drops a replaced variant with what it holds,
+/// unchecked. The decoder and the views' validation share it, so both
+/// accept the same bodies.
+#[derive(Default)]
+pub(crate) struct Deferral {
+    /// How many such variants hold the cursor.
+    oneof_depth: u32,
+    /// The first check that failed inside the innermost of them: it counts
+    /// only if the variant is final.
+    deferred: Option<EncodeError>,
+}
+
+impl Deferral {
+    /// Fails with `e` unless the cursor is inside a replaceable variant;
+    /// there, `e` waits with the variant (the first one only).
+    #[cold]
+    pub(crate) fn invalid_when_final(&mut self, e: EncodeError) -> R<()> {
+        if self.oneof_depth == 0 {
+            return Err(e);
+        }
+        if self.deferred.is_none() {
+            self.deferred = Some(e);
+        }
+        Ok(())
+    }
+
+    /// Enters a replaceable variant; returns what the enclosing one holds,
+    /// for [`Self::leave`].
+    #[inline]
+    pub(crate) fn enter(&mut self) -> Option<EncodeError> {
+        self.oneof_depth += 1;
+        self.deferred.take()
+    }
+
+    /// Leaves the variant entered with [`Self::enter`] (given what that
+    /// returned) and returns the first check that failed inside it: the
+    /// caller keeps it with the variant, drops it if the variant is
+    /// replaced, and raises it once it is final.
+    #[inline]
+    pub(crate) fn leave(&mut self, outer: Option<EncodeError>) -> Option<EncodeError> {
+        self.oneof_depth -= 1;
+        std::mem::replace(&mut self.deferred, outer)
+    }
 }
 
 impl<'a> std::ops::Deref for Decoder<'a> {
@@ -68,35 +112,24 @@ impl std::ops::DerefMut for Decoder<'_> {
 
 impl<'a> Decoder<'a> {
     pub(super) fn new(body: &'a Bytes, budget: DecodeBudget) -> Self {
-        Decoder { cur: Cursor::new(body), body, meter: Meter::new(budget), oneof_depth: 0, deferred: None }
+        Decoder { cur: Cursor::new(body), body, meter: Meter::new(budget), defer: Deferral::default() }
     }
 
-    /// Fails with `e`, a check the reference applies after decoding (a
-    /// profile-only field, say), unless the cursor is inside a oneof variant
-    /// that a later field may still replace: prost's decode then drops the
-    /// variant with what it holds, so `e` waits until the variant is final.
-    #[cold]
+    /// Fails with `e`, a check the reference applies after decoding,
+    /// unless it must wait for its variant ([`Deferral`]).
+    #[inline]
     pub(super) fn invalid_when_final(&mut self, e: EncodeError) -> R<()> {
-        if self.oneof_depth == 0 {
-            return Err(e);
-        }
-        if self.deferred.is_none() {
-            self.deferred = Some(e);
-        }
-        Ok(())
+        self.defer.invalid_when_final(e)
     }
 
     /// Decodes a oneof variant that a later field may replace with `f`, and
-    /// returns the first check of the reference that failed inside it (see
-    /// [`Self::invalid_when_final`]): the caller keeps it with the variant,
-    /// drops it if the variant is replaced, and raises it once it is final.
+    /// returns the first check of the reference that failed inside it
+    /// ([`Deferral::leave`]).
     #[inline]
     pub(super) fn variant(&mut self, f: impl FnOnce(&mut Self) -> R<()>) -> R<Option<EncodeError>> {
-        let outer = self.deferred.take();
-        self.oneof_depth += 1;
+        let outer = self.defer.enter();
         let r = f(self);
-        self.oneof_depth -= 1;
-        let inner = std::mem::replace(&mut self.deferred, outer);
+        let inner = self.defer.leave(outer);
         r.map(|()| inner)
     }
 

@@ -3,39 +3,59 @@
 //! function of the same message accepts (`decode/common.rs`), in the same
 //! order of checks.
 
-use super::{List, Merged, Value};
+use super::{Checker, List, Merged, Value};
 use crate::encode::Field;
+use crate::encode::decode::common::PendingValue;
 use crate::encode::decode::dropped::ENTITY_REF;
-use crate::encode::decode::reader::{Cursor, fields};
+use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, invalid, within};
 
-impl Cursor<'_> {
-    /// An `AnyValue`'s fields; `strindex` is true while the oneof holds
-    /// `string_value_strindex` (the caller rejects it if that is final).
-    pub(super) fn check_any_value(&mut self, end: usize, depth: u32, strindex: &mut bool) -> R<()> {
+impl Checker<'_> {
+    /// An `AnyValue`'s fields, merged into what `p` and `held` (the tag of
+    /// the oneof's variant so far, 0 for none) say of the value: as the
+    /// decoder's `any_value`, a list variant given again merges into the one
+    /// held, any other replaces it.
+    pub(super) fn check_any_value(&mut self, end: usize, depth: u32, p: &mut PendingValue, held: &mut u32) -> R<()> {
         fields!(self, end, depth, Message::AnyValue, |tag, wt| {
-            1 => self.check_string(wt, end).map(|()| *strindex = false),
-            2 => self.bool(wt, end).map(|_| *strindex = false),
-            3 => self.uint64(wt, end).map(|_| *strindex = false),
-            4 => self.double(wt, end).map(|_| *strindex = false),
-            5 => self.message(wt, end, depth).and_then(|(e, d)| self.check_array_value(e, d)).map(|()| *strindex = false),
-            6 => self.message(wt, end, depth).and_then(|(e, d)| self.check_key_value_list(e, d)).map(|()| *strindex = false),
-            7 => self.len_delimited(wt, end).map(|_| *strindex = false),
-            8 => self.int32(wt, end).map(|_| *strindex = true),
+            1 => self.check_string(wt, end).map(|()| replaced(p, held, 1)),
+            2 => self.bool(wt, end).map(|_| replaced(p, held, 2)),
+            3 => self.uint64(wt, end).map(|_| replaced(p, held, 3)),
+            4 => self.double(wt, end).map(|_| replaced(p, held, 4)),
+            5 => self.message(wt, end, depth).and_then(|(e, d)| {
+                let ((), inner) = self.variant(|s| s.check_array_value(e, d))?;
+                if *held != 5 {
+                    replaced(p, held, 5);
+                }
+                p.merged(inner);
+                Ok(())
+            }),
+            6 => self.message(wt, end, depth).and_then(|(e, d)| {
+                let ((), inner) = self.variant(|s| s.check_key_value_list(e, d))?;
+                if *held != 6 {
+                    replaced(p, held, 6);
+                }
+                p.merged(inner);
+                Ok(())
+            }),
+            7 => self.len_delimited(wt, end).map(|_| replaced(p, held, 7)),
+            8 => self.int32(wt, end).map(|_| {
+                replaced(p, held, 8);
+                p.strindex = true;
+            }),
         });
         Ok(())
     }
 
+    /// A whole `AnyValue`, with its checks applied: an array's element.
+    fn check_any_value_element(&mut self, end: usize, depth: u32) -> R<()> {
+        let (mut p, mut held) = (PendingValue::default(), 0);
+        self.check_any_value(end, depth, &mut p, &mut held)?;
+        p.finish(&mut self.defer)
+    }
+
     fn check_array_value(&mut self, end: usize, depth: u32) -> R<()> {
         fields!(self, end, depth, Message::ArrayValue, |tag, wt| {
-            1 => self.message(wt, end, depth).and_then(|(e, d)| {
-                let mut strindex = false;
-                self.check_any_value(e, d, &mut strindex)?;
-                if strindex {
-                    return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
-                }
-                Ok(())
-            }),
+            1 => self.message(wt, end, depth).and_then(|(e, d)| self.check_any_value_element(e, d)),
         });
         Ok(())
     }
@@ -50,20 +70,17 @@ impl Cursor<'_> {
     /// One element of a repeated `KeyValue` field.
     pub(super) fn check_key_value(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
-        let mut strindex = false;
+        let (mut p, mut held) = (PendingValue::default(), 0);
         let mut key_strindex = 0;
         fields!(self, end, depth, Message::KeyValue, |tag, wt| {
             1 => self.check_string(wt, end),
-            2 => self.message(wt, end, depth).and_then(|(e, d)| self.check_any_value(e, d, &mut strindex)),
+            2 => self.message(wt, end, depth).and_then(|(e, d)| self.check_any_value(e, d, &mut p, &mut held)),
             3 => self.int32(wt, end).map(|x| key_strindex = x),
         });
         if key_strindex != 0 {
-            return Err(invalid(Field::Key, "key_strindex is only valid in profiles"));
+            self.defer.invalid_when_final(invalid(Field::Key, "key_strindex is only valid in profiles"))?;
         }
-        if strindex {
-            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
-        }
-        Ok(())
+        p.finish(&mut self.defer)
     }
 
     /// One occurrence of a `Resource` field.
@@ -88,6 +105,13 @@ impl Cursor<'_> {
         });
         Ok(())
     }
+}
+
+/// Variant `tag` replaced the one `held`, and what `p` gathered of it.
+#[inline]
+fn replaced(p: &mut PendingValue, held: &mut u32, tag: u32) {
+    p.replaced();
+    *held = tag;
 }
 
 /// An `AnyValue`, borrowed from the body (the model's `AnyValue`).

@@ -2,10 +2,10 @@
 //! `decode/logs.rs` accepts, in the same order of checks, and the views.
 
 use super::common::{ResourceView, ScopeView, attributes, last_str};
-use super::{AnyValueView, Fields, KeyValueView, List, Merged};
-use crate::encode::decode::common::{opt_span_id, opt_trace_id};
-use crate::encode::decode::reader::{Cursor, fields};
-use crate::encode::decode::{Message, R, RECURSION_LIMIT, invalid, within};
+use super::{AnyValueView, Checker, Fields, KeyValueView, List, Merged};
+use crate::encode::decode::common::{PendingValue, opt_span_id, opt_trace_id};
+use crate::encode::decode::reader::fields;
+use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
 use crate::encode::{EncodeError, Field};
 use crate::model::{Severity, SpanId, TraceId};
 
@@ -21,7 +21,7 @@ impl<'a> LogsView<'a> {
     /// [`decode_logs`](crate::encode::decode::decode_logs) would decode it,
     /// else the error that decoder reports.
     pub fn new(body: &'a [u8]) -> Result<Self, EncodeError> {
-        let mut c = Cursor::new(body);
+        let mut c = Checker::new(body);
         let (end, depth) = (body.len(), RECURSION_LIMIT);
         let mut records = 0;
         fields!(c, end, depth, Message::LogsData, |tag, wt| {
@@ -46,7 +46,7 @@ impl<'a> LogsView<'a> {
     }
 }
 
-impl Cursor<'_> {
+impl Checker<'_> {
     fn check_resource_logs(&mut self, wt: u8, end: usize, depth: u32, records: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         fields!(self, end, depth, Message::ResourceLogs, |tag, wt| {
@@ -70,12 +70,12 @@ impl Cursor<'_> {
     fn check_log_record(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
-        let mut body_strindex = false;
+        let (mut body, mut held) = (PendingValue::default(), 0);
         fields!(self, end, depth, Message::LogRecord, |tag, wt| {
             1 => self.fixed64(wt, end).map(drop),
             2 => self.int32(wt, end).map(drop),
             3 => self.check_string(wt, end),
-            5 => self.message(wt, end, depth).and_then(|(e, d)| self.check_any_value(e, d, &mut body_strindex)),
+            5 => self.message(wt, end, depth).and_then(|(e, d)| self.check_any_value(e, d, &mut body, &mut held)),
             6 => self.check_key_value(wt, end, depth),
             7 => self.uint32(wt, end).map(drop),
             8 => self.fixed32(wt, end).map(drop),
@@ -84,9 +84,7 @@ impl Cursor<'_> {
             11 => self.fixed64(wt, end).map(drop),
             12 => self.check_string(wt, end),
         });
-        if body_strindex {
-            return Err(invalid(Field::Value, "string_value_strindex is only valid in profiles"));
-        }
+        body.finish(&mut self.defer)?;
         opt_trace_id(tid)?;
         opt_span_id(sid, Field::SpanId)?;
         Ok(())

@@ -2,9 +2,9 @@
 //! `decode/metrics.rs` accepts, in the same order of checks, and the views.
 
 use super::common::{ResourceView, ScopeView, attributes, last_str};
-use super::{Fields, KeyValueView, List, Merged, Scalars, Value};
+use super::{Checker, Fields, KeyValueView, List, Merged, Scalars, Value};
 use crate::encode::decode::dropped::{EXEMPLAR, SUMMARY};
-use crate::encode::decode::reader::{Cursor, fields};
+use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, invalid, within};
 use crate::encode::{EncodeError, Field};
 use crate::model::{NumberValue, Temporality};
@@ -21,7 +21,7 @@ impl<'a> MetricsView<'a> {
     /// [`decode_metrics`](crate::encode::decode::decode_metrics) would
     /// decode it, else the error that decoder reports.
     pub fn new(body: &'a [u8]) -> Result<Self, EncodeError> {
-        let mut c = Cursor::new(body);
+        let mut c = Checker::new(body);
         let (end, depth) = (body.len(), RECURSION_LIMIT);
         let mut points = 0;
         fields!(c, end, depth, Message::MetricsData, |tag, wt| {
@@ -47,7 +47,7 @@ impl<'a> MetricsView<'a> {
     }
 }
 
-impl Cursor<'_> {
+impl Checker<'_> {
     fn check_resource_metrics(&mut self, wt: u8, end: usize, depth: u32, points: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         fields!(self, end, depth, Message::ResourceMetrics, |tag, wt| {
@@ -71,30 +71,41 @@ impl Cursor<'_> {
     /// A metric; its number of points in the model.
     fn check_metric(&mut self, wt: u8, end: usize, depth: u32) -> R<usize> {
         let (end, depth) = self.message(wt, end, depth)?;
-        // The `data` oneof's last variant (its tag) and the points of its
-        // last run: a variant given twice in a row merges, another one
-        // replaces it. A final summary is rejected, as the reference does.
+        // The `data` oneof's last variant (its tag), the points of its last
+        // run and the first check of the reference that failed inside it
+        // (`Checker::variant`): a variant given twice in a row merges,
+        // another one replaces it, with what it held. A final summary is
+        // rejected, as the reference does.
         let (mut variant, mut run) = (0, 0);
-        let mut data = |tag: u32, n: usize| {
+        let mut pending: Option<EncodeError> = None;
+        let mut data = |tag: u32, (n, inner): (usize, Option<EncodeError>)| {
             if variant != tag {
                 run = 0;
+                pending = None;
             }
             run += n;
+            pending = pending.take().or(inner);
             variant = tag;
         };
         fields!(self, end, depth, Message::Metric, |tag, wt| {
             1 => self.check_string(wt, end),
             2 => self.check_string(wt, end),
             3 => self.check_string(wt, end),
-            5 => self.message(wt, end, depth).and_then(|(e, d)| self.check_gauge(e, d)).map(|n| data(5, n)),
-            7 => self.message(wt, end, depth).and_then(|(e, d)| self.check_sum(e, d)).map(|n| data(7, n)),
-            9 => self.message(wt, end, depth).and_then(|(e, d)| self.check_histogram(e, d)).map(|n| data(9, n)),
-            10 => self.message(wt, end, depth).and_then(|(e, d)| self.check_exponential_histogram(e, d)).map(|n| data(10, n)),
-            11 => self.message(wt, end, depth).and_then(|(e, d)| self.validate(&SUMMARY, e, d)).map(|()| data(11, 0)),
+            5 => self.message(wt, end, depth).and_then(|(e, d)| self.variant(|s| s.check_gauge(e, d))).map(|x| data(5, x)),
+            7 => self.message(wt, end, depth).and_then(|(e, d)| self.variant(|s| s.check_sum(e, d))).map(|x| data(7, x)),
+            9 => self.message(wt, end, depth).and_then(|(e, d)| self.variant(|s| s.check_histogram(e, d))).map(|x| data(9, x)),
+            10 => self
+                .message(wt, end, depth)
+                .and_then(|(e, d)| self.variant(|s| s.check_exponential_histogram(e, d)))
+                .map(|x| data(10, x)),
+            11 => self.message(wt, end, depth).and_then(|(e, d)| self.validate(&SUMMARY, e, d)).map(|()| data(11, (0, None))),
             12 => self.check_key_value(wt, end, depth),
         });
         if variant == 11 {
             return Err(invalid(Field::MetricData, "summary metrics are not supported"));
+        }
+        if let Some(e) = pending {
+            self.defer.invalid_when_final(e)?;
         }
         Ok(run)
     }

@@ -42,8 +42,49 @@ pub use metrics::{
 };
 pub use traces::{EventView, LinkView, ResourceSpansView, ScopeSpansView, SpanView, TracesView};
 
-use super::decode::reader::{Cursor, FIXED32, FIXED64, LEN, START_GROUP, VARINT};
+use super::EncodeError;
+use super::decode::reader::{Cursor, Deferral, FIXED32, FIXED64, LEN, START_GROUP, VARINT};
 use super::decode::{R, RECURSION_LIMIT, WireErrorKind, wire};
+
+/// What validation walks a body with: the decoder's cursor, and the
+/// decoder's [`Deferral`] of the checks that wait inside a oneof variant a
+/// later field may replace, so that both accept the same bodies.
+pub(super) struct Checker<'a> {
+    cur: Cursor<'a>,
+    defer: Deferral,
+}
+
+impl<'a> std::ops::Deref for Checker<'a> {
+    type Target = Cursor<'a>;
+    #[inline(always)]
+    fn deref(&self) -> &Cursor<'a> {
+        &self.cur
+    }
+}
+
+impl std::ops::DerefMut for Checker<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.cur
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        Checker { cur: Cursor::new(body), defer: Deferral::default() }
+    }
+
+    /// Validates a oneof variant that a later field may replace with `f`,
+    /// and returns the first check of the reference that failed inside it
+    /// (as the decoder's `Decoder::variant`).
+    #[inline]
+    fn variant<T>(&mut self, f: impl FnOnce(&mut Self) -> R<T>) -> R<(T, Option<EncodeError>)> {
+        let outer = self.defer.enter();
+        let r = f(self);
+        let inner = self.defer.leave(outer);
+        r.map(|x| (x, inner))
+    }
+}
 
 /// One field's value, as iteration reads it.
 #[derive(Clone, Copy, Debug)]

@@ -2,9 +2,9 @@
 //! `decode/traces.rs` accepts, in the same order of checks, and the views.
 
 use super::common::{ResourceView, ScopeView, attributes, last_str};
-use super::{Fields, KeyValueView, List, Merged};
+use super::{Checker, Fields, KeyValueView, List, Merged};
 use crate::encode::decode::common::{opt_span_id, span_id, trace_id};
-use crate::encode::decode::reader::{Cursor, fields};
+use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
 use crate::encode::{EncodeError, Field};
 use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
@@ -21,7 +21,7 @@ impl<'a> TracesView<'a> {
     /// [`decode_traces`](crate::encode::decode::decode_traces) would decode
     /// it, else the error that decoder reports.
     pub fn new(body: &'a [u8]) -> Result<Self, EncodeError> {
-        let mut c = Cursor::new(body);
+        let mut c = Checker::new(body);
         let (end, depth) = (body.len(), RECURSION_LIMIT);
         let mut spans = 0;
         fields!(c, end, depth, Message::TracesData, |tag, wt| {
@@ -46,7 +46,7 @@ impl<'a> TracesView<'a> {
     }
 }
 
-impl Cursor<'_> {
+impl Checker<'_> {
     fn check_resource_spans(&mut self, wt: u8, end: usize, depth: u32, spans: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         fields!(self, end, depth, Message::ResourceSpans, |tag, wt| {
