@@ -52,7 +52,9 @@ if ! command -v cargo-afl >/dev/null 2>&1; then
   echo "  cargo install --locked cargo-afl@0.18.2 && cargo afl config --build" >&2
   exit 2
 fi
-if ! version=$(cargo afl --version 2>&1); then
+# `cargo afl --version` succeeds without AFL++ built; only a built AFL++
+# puts its own version in the line.
+if ! version=$(cargo afl --version 2>&1) || [[ $version != *"AFL++ version"* ]]; then
   echo "$version" >&2
   echo "error: cargo-afl has no AFL++ built for this toolchain; build it with:" >&2
   echo "  cargo afl config --build" >&2
