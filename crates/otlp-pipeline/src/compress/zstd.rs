@@ -8,7 +8,9 @@
 //! so neither the frame's declared content size nor a bomb can make it
 //! allocate past the caller's limit.
 
-use ::zstd::zstd_safe::zstd_sys::ZSTD_EndDirective;
+use ::zstd::zstd_safe::zstd_sys::{
+    ZSTD_EndDirective, ZSTD_MAGIC_SKIPPABLE_MASK, ZSTD_MAGIC_SKIPPABLE_START, ZSTD_MAGICNUMBER,
+};
 use ::zstd::zstd_safe::{self, CCtx, CParameter, DCtx, DParameter, InBuffer, OutBuffer, ResetDirective};
 
 use super::{BoundedOut, CompressError, ZSTD_WINDOW_LOG_MAX, corrupt};
@@ -103,6 +105,13 @@ impl Decoder {
     }
 
     /// Decompresses one or more concatenated zstd frames into `out`.
+    ///
+    /// Beyond what libzstd's streaming decoder checks, each frame must start
+    /// with the zstd or a skippable-frame magic number (frames of the legacy
+    /// v0.1-v0.7 formats are refused: their decoders disagree with the
+    /// one-shot decoder, and no OTLP client writes them), and a frame whose
+    /// header declares its content size must decode to exactly that size
+    /// (the streaming decoder skips that check when the last block is empty).
     pub(super) fn decompress(&mut self, input: &[u8], out: &mut BoundedOut<'_>) -> Result<(), CompressError> {
         // The previous call may have stopped mid-frame (truncated, too large
         // or corrupt input); zstd-safe also refuses a context after an error
@@ -112,6 +121,7 @@ impl Decoder {
             return Err(CompressError::Truncated { codec: CODEC });
         }
         let mut source = InBuffer::around(input);
+        let mut frame = Frame::start(input)?;
         loop {
             let room = out.room()?;
             let room_len = room.len();
@@ -120,13 +130,16 @@ impl Decoder {
             let hint = self.dctx.decompress_stream(&mut sink, &mut source).map_err(corrupt_error)?;
             let wrote = sink.pos();
             out.advance(wrote)?;
+            frame.written += wrote as u64;
             let input_done = source.pos() == input.len();
             if hint == 0 {
                 // A frame ended and is fully flushed; more input means
                 // another frame.
+                frame.finish()?;
                 if input_done {
                     return Ok(());
                 }
+                frame = Frame::start(&input[source.pos()..])?;
                 continue;
             }
             if input_done && wrote < room_len {
@@ -137,6 +150,41 @@ impl Decoder {
             if wrote == 0 && source.pos() == before_in {
                 return Err(corrupt(CODEC, "decoder made no progress"));
             }
+        }
+    }
+}
+
+/// The frame being decoded: what its header declares, and what it gave.
+struct Frame {
+    declared: Option<u64>,
+    written: u64,
+}
+
+impl Frame {
+    /// Checks the magic number at the start of `rest` (a frame's first
+    /// bytes) and reads the content size its header declares, if any.
+    fn start(rest: &[u8]) -> Result<Frame, CompressError> {
+        let Some(magic) = rest.first_chunk::<4>().map(|m| u32::from_le_bytes(*m)) else {
+            return Err(CompressError::Truncated { codec: CODEC });
+        };
+        let declared = if magic == ZSTD_MAGICNUMBER {
+            // A header cut short is for the decoder to report as truncated.
+            zstd_safe::get_frame_content_size(rest).ok().flatten()
+        } else if magic & ZSTD_MAGIC_SKIPPABLE_MASK == ZSTD_MAGIC_SKIPPABLE_START {
+            None
+        } else {
+            return Err(corrupt(CODEC, "not a zstd frame (legacy pre-v0.8 frames are not accepted)"));
+        };
+        Ok(Frame { declared, written: 0 })
+    }
+
+    /// At the end of the frame: the declared size, if any, was kept.
+    fn finish(&self) -> Result<(), CompressError> {
+        match self.declared {
+            Some(n) if n != self.written => {
+                Err(corrupt(CODEC, "the frame's content differs from the size its header declares"))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -213,6 +261,46 @@ mod tests {
         encoder.write_all(&sample(1_000)).expect("write");
         let compressed = encoder.finish().expect("finish");
         assert_eq!(decode(&compressed, 1_000).expect("window at the cap"), sample(1_000));
+    }
+
+    #[test]
+    fn frame_breaking_its_declared_content_size_with_an_empty_last_block_is_corrupt() {
+        // Found by fuzzing (crates/fuzz/regressions/zstd/): a single-segment
+        // frame that declares 694 bytes and ends with an empty raw block.
+        // libzstd's streaming decoder returns no output and no error here;
+        // its one-shot decoder refuses the frame, and so do we.
+        let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x60, 0xb6, 0x01, 0x01, 0x00, 0x00];
+        assert!(::zstd::bulk::decompress(&frame, 1 << 20).is_err(), "the one-shot decoder refuses it");
+        let result = decode(&frame, 1 << 20);
+        assert!(matches!(result, Err(CompressError::Corrupt { codec: "zstd", .. })), "{result:?}");
+        // The same frame declaring 0 bytes is valid and empty.
+        let empty = [0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x00, 0x01, 0x00, 0x00];
+        assert_eq!(::zstd::bulk::decompress(&empty, 16).expect("one-shot").len(), 0);
+        assert_eq!(decode(&empty, 16).expect("valid"), b"");
+        // Concatenated after a valid frame, the broken one still fails.
+        let mut both = ::zstd::bulk::compress(b"first", 1).expect("first");
+        both.extend_from_slice(&frame);
+        assert!(matches!(decode(&both, 1 << 20), Err(CompressError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn legacy_and_unknown_frames_are_refused() {
+        // Magic numbers of the v0.1 and v0.7 formats, then one of no format.
+        for magic in [0x1EB5_2FFD_u32, 0xFD2F_B527, 0x1234_5678] {
+            let mut frame = magic.to_le_bytes().to_vec();
+            frame.extend_from_slice(&[0; 16]);
+            let result = decode(&frame, 1 << 20);
+            assert!(matches!(result, Err(CompressError::Corrupt { codec: "zstd", .. })), "{magic:#x}: {result:?}");
+        }
+        // A valid frame followed by a legacy one.
+        let mut both = ::zstd::bulk::compress(b"first", 1).expect("first");
+        both.extend_from_slice(&0xFD2F_B527_u32.to_le_bytes());
+        both.extend_from_slice(&[0; 16]);
+        assert!(matches!(decode(&both, 1 << 20), Err(CompressError::Corrupt { .. })));
+        // Fewer than four bytes after a frame: a cut-off next frame.
+        let mut short = ::zstd::bulk::compress(b"first", 1).expect("first");
+        short.extend_from_slice(&[0x28, 0xb5]);
+        assert!(matches!(decode(&short, 1 << 20), Err(CompressError::Truncated { .. })));
     }
 
     #[test]
