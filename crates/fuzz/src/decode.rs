@@ -1,9 +1,12 @@
-//! The direct protobuf decoder against prost (`encode::reference`).
+//! The direct protobuf decoder against prost (`encode::reference`), and the
+//! zero-copy views against the direct decoder.
 
 use std::fmt::Debug;
 
 use bytes::Bytes;
+use otlp_pipeline::encode::view::{LogsView, MetricsView, TracesView};
 use otlp_pipeline::encode::{DecodeBudget, EncodeError, decode, direct, reference};
+use otlp_pipeline::fixtures::walk;
 use otlp_pipeline::model::{LogsData, MetricsData, TracesData};
 
 use crate::{first_difference, same, shown};
@@ -16,6 +19,10 @@ struct Codecs<T> {
     reference: fn(&[u8]) -> Result<T, EncodeError>,
     encode: fn(&T, &mut Vec<u8>) -> usize,
     encode_reference: fn(&T, &mut Vec<u8>),
+    /// Validates with the view, then walks it: (items counted, fingerprint).
+    view: fn(&[u8]) -> Result<(usize, u64), EncodeError>,
+    /// The same over the model: (items, fingerprint).
+    walk: fn(&T) -> (usize, u64),
 }
 
 pub(crate) fn traces(data: &[u8]) {
@@ -28,6 +35,8 @@ pub(crate) fn traces(data: &[u8]) {
             reference: reference::decode_traces,
             encode: direct::encode_traces,
             encode_reference: reference::encode_traces,
+            view: |b| TracesView::new(b).map(|v| (v.span_count(), walk::traces_view(&v))),
+            walk: |d| (d.span_count(), walk::traces(d)),
         },
     );
 }
@@ -42,6 +51,8 @@ pub(crate) fn metrics(data: &[u8]) {
             reference: reference::decode_metrics,
             encode: direct::encode_metrics,
             encode_reference: reference::encode_metrics,
+            view: |b| MetricsView::new(b).map(|v| (v.data_point_count(), walk::metrics_view(&v))),
+            walk: |d| (d.point_count(), walk::metrics(d)),
         },
     );
 }
@@ -56,6 +67,8 @@ pub(crate) fn logs(data: &[u8]) {
             reference: reference::decode_logs,
             encode: direct::encode_logs,
             encode_reference: reference::encode_logs,
+            view: |b| LogsView::new(b).map(|v| (v.log_record_count(), walk::logs_view(&v))),
+            walk: |d| (d.record_count(), walk::logs(d)),
         },
     );
 }
@@ -81,6 +94,23 @@ fn check<T: PartialEq + Debug>(data: &[u8], c: &Codecs<T>) {
             shown(data),
             first_difference(&format!("{ours:?}"), &format!("{theirs:?}"))
         ),
+    }
+
+    // The view accepts exactly what the decoder accepts, with the same
+    // error, and hands out what the model holds.
+    match ((c.view)(data), &ours) {
+        (Ok(v), Ok(model)) => {
+            assert_eq!(v, (c.walk)(model), "{what}: the view's walk differs from the model's on {}", shown(data))
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "{what}: the view and the decoder fail differently on {}",
+                shown(data)
+            )
+        }
+        (v, _) => panic!("{what}: the view gives {v:?}, the decoder {ours:?}, on {}", shown(data)),
     }
 
     // Under a budget: the same model, a refusal for the budget, or the same

@@ -1,7 +1,7 @@
 //! The zero-copy views allocate nothing: validating the standard fixtures
 //! (512 spans, 100 metric points, 512 log records) and walking every item
-//! they hold (every attribute, nested value, event, link, point, bucket and
-//! record) takes 0 heap blocks.
+//! they hold (`fixtures::walk`: every attribute, nested value, event, link,
+//! point, bucket and record) takes 0 heap blocks.
 //!
 //! A binary of its own because it installs a global allocator. The
 //! allocator counts the blocks each thread allocates, rather than the
@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use otlp_pipeline::encode::direct;
 use otlp_pipeline::encode::view::*;
-use otlp_pipeline::fixtures;
+use otlp_pipeline::fixtures::{self, walk};
 
 /// The system allocator, counting the blocks allocated by each thread.
 struct Counting;
@@ -67,121 +67,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// A running fingerprint of what a walk read (wrapping: values are
-/// arbitrary bits).
-#[derive(Default)]
-struct Acc(u64);
-
-impl Acc {
-    fn add(&mut self, x: u64) {
-        self.0 = self.0.rotate_left(5).wrapping_add(x);
-    }
-
-    fn value(&mut self, v: AnyValueView<'_>) {
-        match v {
-            AnyValueView::String(s) => self.add(s.len() as u64),
-            AnyValueView::Bool(b) => self.add(u64::from(b)),
-            AnyValueView::Int(i) => self.add(i as u64),
-            AnyValueView::Double(d) => self.add(d.to_bits()),
-            AnyValueView::Bytes(b) => self.add(b.len() as u64),
-            AnyValueView::Array(xs) => xs.iter().for_each(|x| self.value(x)),
-            AnyValueView::KvList(kvs) => self.attributes(kvs),
-            _ => self.add(1),
-        }
-    }
-
-    fn attributes(&mut self, kvs: List<'_, KeyValueView<'_>>) {
-        for kv in kvs {
-            self.add(kv.key.len() as u64);
-            self.value(kv.value);
-        }
-    }
-}
-
-fn walk_traces(body: &[u8]) -> u64 {
-    let v = TracesView::new(body).expect("valid");
-    let mut a = Acc::default();
-    a.add(v.span_count() as u64);
-    for r in v.resource_spans() {
-        a.attributes(r.resource().attributes());
-        a.add(r.schema_url().len() as u64);
-        for s in r.scope_spans() {
-            a.add(s.scope().name().len() as u64);
-            a.attributes(s.scope().attributes());
-            for span in s.spans() {
-                a.add(u64::from_le_bytes(span.span_id.0) ^ u64::from(span.trace_id.0[0]));
-                a.add(span.name.len() as u64);
-                a.add(span.end_time_unix_nano);
-                a.add(span.parent_span_id.map_or(0, |p| u64::from_le_bytes(p.0)));
-                a.add(span.status_message.len() as u64);
-                a.attributes(span.attributes());
-                for e in span.events() {
-                    a.add(e.name.len() as u64);
-                    a.attributes(e.attributes());
-                }
-                for l in span.links() {
-                    a.add(u64::from_le_bytes(l.span_id.0));
-                    a.attributes(l.attributes());
-                }
-            }
-        }
-    }
-    a.0
-}
-
-fn walk_metrics(body: &[u8]) -> u64 {
-    let v = MetricsView::new(body).expect("valid");
-    let mut a = Acc::default();
-    a.add(v.data_point_count() as u64);
-    for m in v.metrics() {
-        a.add(m.name.len() as u64);
-        a.attributes(m.metadata());
-        match m.data {
-            Some(MetricDataView::Gauge(points) | MetricDataView::Sum { points, .. }) => {
-                for p in points {
-                    a.add(p.time_unix_nano);
-                    a.attributes(p.attributes());
-                }
-            }
-            Some(MetricDataView::Histogram { points, .. }) => {
-                for p in points {
-                    a.add(p.count);
-                    p.bucket_counts().for_each(|x| a.add(x));
-                    p.explicit_bounds().for_each(|x| a.add(x.to_bits()));
-                    a.attributes(p.attributes());
-                }
-            }
-            Some(MetricDataView::ExponentialHistogram { points, .. }) => {
-                for p in points {
-                    a.add(p.count);
-                    for b in [p.positive(), p.negative()].into_iter().flatten() {
-                        b.bucket_counts().for_each(|x| a.add(x));
-                    }
-                    a.attributes(p.attributes());
-                }
-            }
-            None => {}
-        }
-    }
-    a.0
-}
-
-fn walk_logs(body: &[u8]) -> u64 {
-    let v = LogsView::new(body).expect("valid");
-    let mut a = Acc::default();
-    a.add(v.log_record_count() as u64);
-    for r in v.log_records() {
-        a.add(r.time_unix_nano);
-        a.add(r.severity_text.len() as u64);
-        a.attributes(r.attributes());
-        if let Some(b) = r.body {
-            a.value(b);
-        }
-        a.add(r.trace_id.map_or(0, |t| u64::from(t.0[0])));
-    }
-    a.0
-}
-
 #[test]
 fn views_validate_and_walk_without_allocating() {
     let (mut t, mut m, mut l) = (Vec::new(), Vec::new(), Vec::new());
@@ -195,7 +80,11 @@ fn views_validate_and_walk_without_allocating() {
     assert_eq!(blocks() - before, 1, "the counting allocator counts");
 
     let before = blocks();
-    let sums = [black_box(walk_traces(black_box(&t))), walk_metrics(black_box(&m)), walk_logs(black_box(&l))];
+    let sums = [
+        walk::traces_view(&TracesView::new(black_box(&t)).expect("valid")),
+        walk::metrics_view(&MetricsView::new(black_box(&m)).expect("valid")),
+        walk::logs_view(&LogsView::new(black_box(&l)).expect("valid")),
+    ];
     let allocated = blocks() - before;
     assert_eq!(allocated, 0, "the views allocated {allocated} blocks (walk sums {sums:?})");
     // The walks read something (a fingerprint of nothing would be 0).
