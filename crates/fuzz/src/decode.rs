@@ -19,11 +19,18 @@ struct Codecs<T> {
     reference: fn(&[u8]) -> Result<T, EncodeError>,
     encode: fn(&T, &mut Vec<u8>) -> usize,
     encode_reference: fn(&T, &mut Vec<u8>),
-    /// Validates with the view, then walks it: (items counted, fingerprint).
-    view: fn(&[u8]) -> Result<(usize, u64), EncodeError>,
+    /// Validates with the view, then walks it: (items counted, fingerprint),
+    /// and the view's `model_bytes`.
+    view: fn(&[u8]) -> Viewed,
     /// The same over the model: (items, fingerprint).
-    walk: fn(&T) -> (usize, u64),
+    walk: fn(&T) -> Walked,
 }
+
+/// What a walk counted and its fingerprint.
+type Walked = (usize, u64);
+
+/// A view's walk and its `model_bytes`, or why validation failed.
+type Viewed = Result<(Walked, usize), EncodeError>;
 
 pub(crate) fn traces(data: &[u8]) {
     check(
@@ -35,7 +42,7 @@ pub(crate) fn traces(data: &[u8]) {
             reference: reference::decode_traces,
             encode: direct::encode_traces,
             encode_reference: reference::encode_traces,
-            view: |b| TracesView::new(b).map(|v| (v.span_count(), walk::traces_view(&v))),
+            view: |b| TracesView::new(b).map(|v| ((v.span_count(), walk::traces_view(&v)), v.model_bytes())),
             walk: |d| (d.span_count(), walk::traces(d)),
         },
     );
@@ -51,7 +58,7 @@ pub(crate) fn metrics(data: &[u8]) {
             reference: reference::decode_metrics,
             encode: direct::encode_metrics,
             encode_reference: reference::encode_metrics,
-            view: |b| MetricsView::new(b).map(|v| (v.data_point_count(), walk::metrics_view(&v))),
+            view: |b| MetricsView::new(b).map(|v| ((v.data_point_count(), walk::metrics_view(&v)), v.model_bytes())),
             walk: |d| (d.point_count(), walk::metrics(d)),
         },
     );
@@ -67,7 +74,7 @@ pub(crate) fn logs(data: &[u8]) {
             reference: reference::decode_logs,
             encode: direct::encode_logs,
             encode_reference: reference::encode_logs,
-            view: |b| LogsView::new(b).map(|v| (v.log_record_count(), walk::logs_view(&v))),
+            view: |b| LogsView::new(b).map(|v| ((v.log_record_count(), walk::logs_view(&v)), v.model_bytes())),
             walk: |d| (d.record_count(), walk::logs(d)),
         },
     );
@@ -99,8 +106,18 @@ fn check<T: PartialEq + Debug>(data: &[u8], c: &Codecs<T>) {
     // The view accepts exactly what the decoder accepts, with the same
     // error, and hands out what the model holds.
     match ((c.view)(data), &ours) {
-        (Ok(v), Ok(model)) => {
-            assert_eq!(v, (c.walk)(model), "{what}: the view's walk differs from the model's on {}", shown(data))
+        (Ok((v, model_bytes)), Ok(model)) => {
+            assert_eq!(v, (c.walk)(model), "{what}: the view's walk differs from the model's on {}", shown(data));
+            // The decoder allocates at least the view's model_bytes: it
+            // refuses any smaller budget.
+            if model_bytes > 0 {
+                let under = (c.within)(&body, DecodeBudget::bytes(model_bytes - 1));
+                assert!(
+                    matches!(under, Err(EncodeError::OverBudget { .. })),
+                    "{what}: decoded under a budget below the view's model_bytes ({model_bytes}): {under:?}, on {}",
+                    shown(data)
+                );
+            }
         }
         (Err(a), Err(b)) => {
             assert_eq!(

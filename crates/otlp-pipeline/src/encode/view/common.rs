@@ -9,6 +9,7 @@ use crate::encode::decode::common::PendingValue;
 use crate::encode::decode::dropped::ENTITY_REF;
 use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, invalid, within};
+use crate::model::{AnyValue, KeyValue};
 
 impl Checker<'_> {
     /// An `AnyValue`'s fields, merged into what `p` and `held` (the tag of
@@ -48,6 +49,7 @@ impl Checker<'_> {
 
     /// A whole `AnyValue`, with its checks applied: an array's element.
     fn check_any_value_element(&mut self, end: usize, depth: u32) -> R<()> {
+        self.holds::<AnyValue>(1);
         let (mut p, mut held) = (PendingValue::default(), 0);
         self.check_any_value(end, depth, &mut p, &mut held)?;
         p.finish(&mut self.defer)
@@ -70,6 +72,7 @@ impl Checker<'_> {
     /// One element of a repeated `KeyValue` field.
     pub(super) fn check_key_value(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<KeyValue>(1);
         let (mut p, mut held) = (PendingValue::default(), 0);
         let mut key_strindex = 0;
         fields!(self, end, depth, Message::KeyValue, |tag, wt| {

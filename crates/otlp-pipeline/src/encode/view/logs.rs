@@ -6,14 +6,15 @@ use super::{AnyValueView, Checker, Fields, KeyValueView, List, Merged};
 use crate::encode::decode::common::{PendingValue, opt_span_id, opt_trace_id};
 use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
-use crate::encode::{EncodeError, Field};
-use crate::model::{Severity, SpanId, TraceId};
+use crate::encode::{DecodeBudget, EncodeError, Field};
+use crate::model::{LogRecord, ResourceLogs, ScopeLogs, Severity, SpanId, TraceId};
 
 /// A validated `ExportLogsServiceRequest` (or `LogsData`) body.
 #[derive(Clone, Copy, Debug)]
 pub struct LogsView<'a> {
     body: &'a [u8],
     records: usize,
+    model: usize,
 }
 
 impl<'a> LogsView<'a> {
@@ -21,13 +22,34 @@ impl<'a> LogsView<'a> {
     /// [`decode_logs`](crate::encode::decode::decode_logs) would decode it,
     /// else the error that decoder reports.
     pub fn new(body: &'a [u8]) -> Result<Self, EncodeError> {
+        Self::new_within(body, DecodeBudget::UNLIMITED)
+    }
+
+    /// As [`LogsView::new`], and refuses with [`EncodeError::OverBudget`] a
+    /// valid body whose model would take more than `budget`
+    /// ([`LogsView::model_bytes`]): what a receiver that never builds the
+    /// model uses to refuse a body that is small on the wire and huge once
+    /// decoded. The decoder under the same budget
+    /// ([`decode_logs_within`](crate::encode::decode::decode_logs_within)) also
+    /// charges its vectors' spare room, so near the limit it may refuse a
+    /// body this accepts, never the reverse.
+    pub fn new_within(body: &'a [u8], budget: DecodeBudget) -> Result<Self, EncodeError> {
         let mut c = Checker::new(body);
         let (end, depth) = (body.len(), RECURSION_LIMIT);
         let mut records = 0;
         fields!(c, end, depth, Message::LogsData, |tag, wt| {
             1 => c.check_resource_logs(wt, end, depth, &mut records),
         });
-        Ok(LogsView { body, records })
+        let model = c.finish(budget)?;
+        Ok(LogsView { body, records, model })
+    }
+
+    /// The heap bytes the model of this body takes at least: every element
+    /// of every repeated field at the size of its model type (strings and
+    /// bytes are slices of the body and cost nothing). Counted by
+    /// validation: free.
+    pub fn model_bytes(&self) -> usize {
+        self.model
     }
 
     /// The number of log records (counted by validation: free).
@@ -49,6 +71,7 @@ impl<'a> LogsView<'a> {
 impl Checker<'_> {
     fn check_resource_logs(&mut self, wt: u8, end: usize, depth: u32, records: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<ResourceLogs>(1);
         fields!(self, end, depth, Message::ResourceLogs, |tag, wt| {
             1 => self.check_resource(wt, end, depth),
             2 => self.check_scope_logs(wt, end, depth, records),
@@ -59,6 +82,7 @@ impl Checker<'_> {
 
     fn check_scope_logs(&mut self, wt: u8, end: usize, depth: u32, records: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<ScopeLogs>(1);
         fields!(self, end, depth, Message::ScopeLogs, |tag, wt| {
             1 => self.check_scope(wt, end, depth),
             2 => self.check_log_record(wt, end, depth).map(|()| *records += 1),
@@ -69,6 +93,7 @@ impl Checker<'_> {
 
     fn check_log_record(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<LogRecord>(1);
         let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
         let (mut body, mut held) = (PendingValue::default(), 0);
         fields!(self, end, depth, Message::LogRecord, |tag, wt| {

@@ -6,14 +6,18 @@ use super::{Checker, Fields, KeyValueView, List, Merged, Scalars, Value};
 use crate::encode::decode::dropped::{EXEMPLAR, SUMMARY};
 use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, invalid, within};
-use crate::encode::{EncodeError, Field};
-use crate::model::{NumberValue, Temporality};
+use crate::encode::{DecodeBudget, EncodeError, Field};
+use crate::model::{
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, NumberValue, ResourceMetrics,
+    ScopeMetrics, Temporality,
+};
 
 /// A validated `ExportMetricsServiceRequest` (or `MetricsData`) body.
 #[derive(Clone, Copy, Debug)]
 pub struct MetricsView<'a> {
     body: &'a [u8],
     points: usize,
+    model: usize,
 }
 
 impl<'a> MetricsView<'a> {
@@ -21,13 +25,34 @@ impl<'a> MetricsView<'a> {
     /// [`decode_metrics`](crate::encode::decode::decode_metrics) would
     /// decode it, else the error that decoder reports.
     pub fn new(body: &'a [u8]) -> Result<Self, EncodeError> {
+        Self::new_within(body, DecodeBudget::UNLIMITED)
+    }
+
+    /// As [`MetricsView::new`], and refuses with [`EncodeError::OverBudget`] a
+    /// valid body whose model would take more than `budget`
+    /// ([`MetricsView::model_bytes`]): what a receiver that never builds the
+    /// model uses to refuse a body that is small on the wire and huge once
+    /// decoded. The decoder under the same budget
+    /// ([`decode_metrics_within`](crate::encode::decode::decode_metrics_within)) also
+    /// charges its vectors' spare room, so near the limit it may refuse a
+    /// body this accepts, never the reverse.
+    pub fn new_within(body: &'a [u8], budget: DecodeBudget) -> Result<Self, EncodeError> {
         let mut c = Checker::new(body);
         let (end, depth) = (body.len(), RECURSION_LIMIT);
         let mut points = 0;
         fields!(c, end, depth, Message::MetricsData, |tag, wt| {
             1 => c.check_resource_metrics(wt, end, depth, &mut points),
         });
-        Ok(MetricsView { body, points })
+        let model = c.finish(budget)?;
+        Ok(MetricsView { body, points, model })
+    }
+
+    /// The heap bytes the model of this body takes at least: every element
+    /// of every repeated field at the size of its model type (strings and
+    /// bytes are slices of the body and cost nothing). Counted by
+    /// validation: free.
+    pub fn model_bytes(&self) -> usize {
+        self.model
     }
 
     /// The number of data points the model would hold (counted by
@@ -50,6 +75,7 @@ impl<'a> MetricsView<'a> {
 impl Checker<'_> {
     fn check_resource_metrics(&mut self, wt: u8, end: usize, depth: u32, points: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<ResourceMetrics>(1);
         fields!(self, end, depth, Message::ResourceMetrics, |tag, wt| {
             1 => self.check_resource(wt, end, depth),
             2 => self.check_scope_metrics(wt, end, depth, points),
@@ -60,6 +86,7 @@ impl Checker<'_> {
 
     fn check_scope_metrics(&mut self, wt: u8, end: usize, depth: u32, points: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<ScopeMetrics>(1);
         fields!(self, end, depth, Message::ScopeMetrics, |tag, wt| {
             1 => self.check_scope(wt, end, depth),
             2 => self.check_metric(wt, end, depth).map(|n| *points += n),
@@ -71,6 +98,7 @@ impl Checker<'_> {
     /// A metric; its number of points in the model.
     fn check_metric(&mut self, wt: u8, end: usize, depth: u32) -> R<usize> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<Metric>(1);
         // The `data` oneof's last variant (its tag), the points of its last
         // run and the first check of the reference that failed inside it
         // (`Checker::variant`): a variant given twice in a row merges,
@@ -148,6 +176,7 @@ impl Checker<'_> {
 
     fn check_number_point(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<NumberDataPoint>(1);
         fields!(self, end, depth, Message::NumberDataPoint, |tag, wt| {
             2 => self.fixed64(wt, end).map(drop),
             3 => self.fixed64(wt, end).map(drop),
@@ -162,13 +191,14 @@ impl Checker<'_> {
 
     fn check_histogram_point(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<HistogramDataPoint>(1);
         fields!(self, end, depth, Message::HistogramDataPoint, |tag, wt| {
             2 => self.fixed64(wt, end).map(drop),
             3 => self.fixed64(wt, end).map(drop),
             4 => self.fixed64(wt, end).map(drop),
             5 => self.double(wt, end).map(drop),
-            6 => self.check_repeated_fixed64(wt, end),
-            7 => self.check_repeated_fixed64(wt, end),
+            6 => self.check_repeated_fixed64(wt, end).map(|n| self.holds::<u64>(n)),
+            7 => self.check_repeated_fixed64(wt, end).map(|n| self.holds::<f64>(n)),
             8 => self.message(wt, end, depth).and_then(|(e, d)| self.validate(&EXEMPLAR, e, d)),
             9 => self.check_key_value(wt, end, depth),
             10 => self.uint32(wt, end).map(drop),
@@ -180,6 +210,7 @@ impl Checker<'_> {
 
     fn check_exponential_point(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<ExponentialHistogramDataPoint>(1);
         fields!(self, end, depth, Message::ExponentialHistogramDataPoint, |tag, wt| {
             1 => self.check_key_value(wt, end, depth),
             2 => self.fixed64(wt, end).map(drop),
@@ -203,7 +234,7 @@ impl Checker<'_> {
         let (end, depth) = self.message(wt, end, depth)?;
         fields!(self, end, depth, Message::Buckets, |tag, wt| {
             1 => self.sint32(wt, end).map(drop),
-            2 => self.check_repeated_uint64(wt, end),
+            2 => self.check_repeated_uint64(wt, end).map(|n| self.holds::<u64>(n)),
         });
         Ok(())
     }

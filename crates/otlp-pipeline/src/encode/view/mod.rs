@@ -6,7 +6,10 @@
 //! plus the reference conversion): they accept an input if and only if the
 //! direct decoder does, and fail with the same error. Validation allocates
 //! nothing; it also counts the items (spans, data points, log records) the
-//! model would hold.
+//! model would hold, and the bytes its vectors would take (`model_bytes`),
+//! so that `new_within` can refuse, under the same [`DecodeBudget`] a
+//! decoder takes, a body that is small on the wire but huge once decoded,
+//! without building anything.
 //!
 //! Iteration then hands out views of resources, scopes, spans, data points
 //! and log records, with `&str` and `&[u8]` borrowed from the body, again
@@ -42,9 +45,9 @@ pub use metrics::{
 };
 pub use traces::{EventView, LinkView, ResourceSpansView, ScopeSpansView, SpanView, TracesView};
 
-use super::EncodeError;
 use super::decode::reader::{Cursor, Deferral, FIXED32, FIXED64, LEN, START_GROUP, VARINT};
 use super::decode::{R, RECURSION_LIMIT, WireErrorKind, wire};
+use super::{DecodeBudget, EncodeError};
 
 /// What validation walks a body with: the decoder's cursor, and the
 /// decoder's [`Deferral`] of the checks that wait inside a oneof variant a
@@ -52,6 +55,8 @@ use super::decode::{R, RECURSION_LIMIT, WireErrorKind, wire};
 pub(super) struct Checker<'a> {
     cur: Cursor<'a>,
     defer: Deferral,
+    /// The bytes the model's vectors would hold (see [`Checker::holds`]).
+    model: usize,
 }
 
 impl<'a> std::ops::Deref for Checker<'a> {
@@ -71,7 +76,26 @@ impl std::ops::DerefMut for Checker<'_> {
 
 impl<'a> Checker<'a> {
     fn new(body: &'a [u8]) -> Self {
-        Checker { cur: Cursor::new(body), defer: Deferral::default() }
+        Checker { cur: Cursor::new(body), defer: Deferral::default(), model: 0 }
+    }
+
+    /// Counts `n` elements of model type `T` that a decode of the body would
+    /// put in a vector: the model's size as the views report it
+    /// (`model_bytes`), each element of every repeated field at the size of
+    /// what it becomes. Strings and bytes are slices of the body and cost
+    /// nothing, as in the decoder's meter (`encode/budget.rs`).
+    #[inline(always)]
+    fn holds<T>(&mut self, n: usize) {
+        self.model = self.model.saturating_add(n.saturating_mul(std::mem::size_of::<T>()));
+    }
+
+    /// The end of validation: refuses a body whose model would take more
+    /// than `budget`.
+    fn finish(&self, budget: DecodeBudget) -> R<usize> {
+        if self.model > budget.max_bytes() {
+            return Err(EncodeError::OverBudget { limit: budget.max_bytes() });
+        }
+        Ok(self.model)
     }
 
     /// Validates a oneof variant that a later field may replace with `f`,
@@ -430,31 +454,38 @@ impl Cursor<'_> {
         if crate::simd::validate_utf8(&self.buf[range]) { Ok(()) } else { Err(wire(WireErrorKind::InvalidString)) }
     }
 
-    /// A repeated `fixed64` or `double`, packed or not.
-    fn check_repeated_fixed64(&mut self, wire_type: u8, end: usize) -> R<()> {
+    /// A repeated `fixed64` or `double`, packed or not: the number of
+    /// values.
+    fn check_repeated_fixed64(&mut self, wire_type: u8, end: usize) -> R<usize> {
         if wire_type == LEN {
             let range = self.len_delimited(LEN, end)?;
             self.pos = range.start;
+            let mut n = 0;
             while self.pos < range.end {
                 self.fixed64_raw(range.end)?;
+                n += 1;
             }
+            Ok(n)
         } else {
             self.fixed64(wire_type, end)?;
+            Ok(1)
         }
-        Ok(())
     }
 
-    /// A repeated `uint64`, packed or not.
-    fn check_repeated_uint64(&mut self, wire_type: u8, end: usize) -> R<()> {
+    /// A repeated `uint64`, packed or not: the number of values.
+    fn check_repeated_uint64(&mut self, wire_type: u8, end: usize) -> R<usize> {
         if wire_type == LEN {
             let range = self.len_delimited(LEN, end)?;
             self.pos = range.start;
+            let mut n = 0;
             while self.pos < range.end {
                 self.varint(range.end)?;
+                n += 1;
             }
+            Ok(n)
         } else {
             self.uint64(wire_type, end)?;
+            Ok(1)
         }
-        Ok(())
     }
 }

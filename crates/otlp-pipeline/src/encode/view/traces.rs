@@ -6,14 +6,15 @@ use super::{Checker, Fields, KeyValueView, List, Merged};
 use crate::encode::decode::common::{opt_span_id, span_id, trace_id};
 use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
-use crate::encode::{EncodeError, Field};
-use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
+use crate::encode::{DecodeBudget, EncodeError, Field};
+use crate::model::{Event, Link, ResourceSpans, ScopeSpans, Span, SpanId, SpanKind, StatusCode, TraceId};
 
 /// A validated `ExportTraceServiceRequest` (or `TracesData`) body.
 #[derive(Clone, Copy, Debug)]
 pub struct TracesView<'a> {
     body: &'a [u8],
     spans: usize,
+    model: usize,
 }
 
 impl<'a> TracesView<'a> {
@@ -21,13 +22,34 @@ impl<'a> TracesView<'a> {
     /// [`decode_traces`](crate::encode::decode::decode_traces) would decode
     /// it, else the error that decoder reports.
     pub fn new(body: &'a [u8]) -> Result<Self, EncodeError> {
+        Self::new_within(body, DecodeBudget::UNLIMITED)
+    }
+
+    /// As [`TracesView::new`], and refuses with [`EncodeError::OverBudget`] a
+    /// valid body whose model would take more than `budget`
+    /// ([`TracesView::model_bytes`]): what a receiver that never builds the
+    /// model uses to refuse a body that is small on the wire and huge once
+    /// decoded. The decoder under the same budget
+    /// ([`decode_traces_within`](crate::encode::decode::decode_traces_within)) also
+    /// charges its vectors' spare room, so near the limit it may refuse a
+    /// body this accepts, never the reverse.
+    pub fn new_within(body: &'a [u8], budget: DecodeBudget) -> Result<Self, EncodeError> {
         let mut c = Checker::new(body);
         let (end, depth) = (body.len(), RECURSION_LIMIT);
         let mut spans = 0;
         fields!(c, end, depth, Message::TracesData, |tag, wt| {
             1 => c.check_resource_spans(wt, end, depth, &mut spans),
         });
-        Ok(TracesView { body, spans })
+        let model = c.finish(budget)?;
+        Ok(TracesView { body, spans, model })
+    }
+
+    /// The heap bytes the model of this body takes at least: every element
+    /// of every repeated field at the size of its model type (strings and
+    /// bytes are slices of the body and cost nothing). Counted by
+    /// validation: free.
+    pub fn model_bytes(&self) -> usize {
+        self.model
     }
 
     /// The number of spans (counted by validation: free).
@@ -49,6 +71,7 @@ impl<'a> TracesView<'a> {
 impl Checker<'_> {
     fn check_resource_spans(&mut self, wt: u8, end: usize, depth: u32, spans: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<ResourceSpans>(1);
         fields!(self, end, depth, Message::ResourceSpans, |tag, wt| {
             1 => self.check_resource(wt, end, depth),
             2 => self.check_scope_spans(wt, end, depth, spans),
@@ -59,6 +82,7 @@ impl Checker<'_> {
 
     fn check_scope_spans(&mut self, wt: u8, end: usize, depth: u32, spans: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<ScopeSpans>(1);
         fields!(self, end, depth, Message::ScopeSpans, |tag, wt| {
             1 => self.check_scope(wt, end, depth),
             2 => self.check_span(wt, end, depth).map(|()| *spans += 1),
@@ -69,6 +93,7 @@ impl Checker<'_> {
 
     fn check_span(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<Span>(1);
         let (mut tid, mut sid, mut pid): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         fields!(self, end, depth, Message::Span, |tag, wt| {
             1 => self.bytes(wt, end).map(|b| tid = b),
@@ -105,6 +130,7 @@ impl Checker<'_> {
 
     fn check_event(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<Event>(1);
         fields!(self, end, depth, Message::Event, |tag, wt| {
             1 => self.fixed64(wt, end).map(drop),
             2 => self.check_string(wt, end),
@@ -116,6 +142,7 @@ impl Checker<'_> {
 
     fn check_link(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        self.holds::<Link>(1);
         let (mut tid, mut sid): (&[u8], &[u8]) = (&[], &[]);
         fields!(self, end, depth, Message::Link, |tag, wt| {
             1 => self.bytes(wt, end).map(|b| tid = b),

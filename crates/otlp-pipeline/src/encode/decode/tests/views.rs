@@ -254,7 +254,55 @@ pub(super) fn check_views(input: &[u8], t: &R<TracesData>, m: &R<MetricsData>, l
     let mv = MetricsView::new(input).map(|v| (v.data_point_count(), metrics(&v)));
     agree_view("metrics", mv, m, MetricsData::point_count, input)?;
     let lv = LogsView::new(input).map(|v| (v.log_record_count(), logs(&v)));
-    agree_view("logs", lv, l, LogsData::record_count, input)
+    agree_view("logs", lv, l, LogsData::record_count, input)?;
+    let body = Bytes::copy_from_slice(input);
+    if let Ok(v) = TracesView::new(input) {
+        budget_agrees(
+            "traces",
+            v.model_bytes(),
+            |b| TracesView::new_within(input, b).map(drop),
+            |b| decode_traces_within(&body, b).map(drop),
+        )?;
+    }
+    if let Ok(v) = MetricsView::new(input) {
+        budget_agrees(
+            "metrics",
+            v.model_bytes(),
+            |b| MetricsView::new_within(input, b).map(drop),
+            |b| decode_metrics_within(&body, b).map(drop),
+        )?;
+    }
+    if let Ok(v) = LogsView::new(input) {
+        budget_agrees(
+            "logs",
+            v.model_bytes(),
+            |b| LogsView::new_within(input, b).map(drop),
+            |b| decode_logs_within(&body, b).map(drop),
+        )?;
+    }
+    Ok(())
+}
+
+/// A view's `model_bytes` is exactly where its budget starts refusing, and
+/// the decoder, which allocates at least that much, refuses every budget
+/// below it ("never the reverse" in the views' docs).
+fn budget_agrees(
+    what: &str,
+    model: usize,
+    view: impl Fn(DecodeBudget) -> R<()>,
+    decoder: impl Fn(DecodeBudget) -> R<()>,
+) -> Result<(), String> {
+    if view(DecodeBudget::bytes(model)).is_err() {
+        return Err(format!("{what}: the view refuses a budget of its own model_bytes ({model})"));
+    }
+    if model == 0 {
+        return Ok(());
+    }
+    let under = DecodeBudget::bytes(model - 1);
+    match (view(under), decoder(under)) {
+        (Err(EncodeError::OverBudget { .. }), Err(EncodeError::OverBudget { .. })) => Ok(()),
+        (a, b) => Err(format!("{what}: with a budget one byte under model_bytes ({model}): view {a:?}, decoder {b:?}")),
+    }
 }
 
 #[test]
