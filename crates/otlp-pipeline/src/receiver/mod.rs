@@ -8,9 +8,10 @@
 //! once), the spec's answers (HTTP: 400 malformed, 404, 405, 408, 413 too
 //! large, 415 unsupported content type or encoding, each with a
 //! `google.rpc.Status` body; gRPC: INVALID_ARGUMENT, RESOURCE_EXHAUSTED,
-//! DEADLINE_EXCEEDED, UNIMPLEMENTED), decoding (protobuf with the direct
-//! decoder, straight from the received bytes; OTLP/JSON on HTTP), counts per
-//! signal and refusals per reason, optional in-memory capture of what it
+//! DEADLINE_EXCEEDED, UNIMPLEMENTED), validation (protobuf on the zero-copy
+//! views, straight from the received bytes, with the model built only for
+//! the in-memory capture; OTLP/JSON on HTTP, parsed into the model), counts
+//! per signal and refusals per reason, optional in-memory capture of what it
 //! decoded, seeded fault injection, and capture of request bodies to files.
 //! OTLP/gRPC serves the three official services on tonic's request
 //! handling, with a codec that hands each message on undecoded and the
@@ -18,7 +19,7 @@
 //! accepted by the same loop as OTLP/HTTP's (`accept_loop` here).
 //!
 //! Does not own: the codecs it applies (decompression is [`crate::compress`],
-//! decoding [`crate::encode::decode`]), or anything after a request is
+//! validation [`crate::encode::view`], decoding [`crate::encode::decode`]), or anything after a request is
 //! counted and captured: it forwards nothing, like a collector with no
 //! pipelines.
 
@@ -39,6 +40,7 @@ use tokio::sync::{Semaphore, SemaphorePermit, watch};
 use tokio::task::JoinHandle;
 
 use crate::compress::{CompressError, Compression, Decompressor};
+use crate::encode::view::{LogsView, MetricsView, TracesView};
 use crate::encode::{DecodeBudget, EncodeError, Signal, decode, json};
 use crate::model::{LogsData, MetricsData, TracesData};
 
@@ -59,10 +61,13 @@ pub struct ReceiverConfig {
     /// bomb. Default 16 MiB, four times `max_body_bytes`, room for what
     /// telemetry usually compresses from.
     pub max_decompressed_bytes: usize,
-    /// The most memory one request's decode may allocate, checked while
-    /// decoding, before it is allocated ([`DecodeBudget`]): for OTLP/protobuf
-    /// the model's vectors (resources, scopes, spans, attributes, events,
-    /// links, records, points; strings are slices of the body); for
+    /// The most memory one request's model may take ([`DecodeBudget`]),
+    /// checked before anything is allocated: for OTLP/protobuf the model's
+    /// vectors (resources, scopes, spans, attributes, events, links,
+    /// records, points; strings are slices of the body), counted by the
+    /// zero-copy view that validates the body whether or not the model is
+    /// then built (for `capture`, whose decoder also counts its vectors'
+    /// spare room and may refuse a body just under the limit); for
     /// OTLP/JSON also the parser's buffers and tape and the copied strings,
     /// charged up front from a bound on the body (about 15 times a typical
     /// OTLP/JSON body, see [`json::parse_traces_within`]). Small messages
@@ -227,8 +232,8 @@ pub struct ReceiverCounts {
     /// `max_decompressed_bytes` once decompressed (HTTP 413, gRPC
     /// RESOURCE_EXHAUSTED).
     pub refused_too_large: u64,
-    /// Refused because decoding would build more than `max_decode_bytes`
-    /// (HTTP 413, gRPC RESOURCE_EXHAUSTED).
+    /// Refused because the body's model would take more than
+    /// `max_decode_bytes` (HTTP 413, gRPC RESOURCE_EXHAUSTED).
     pub refused_over_budget: u64,
     /// Refused as malformed: a bad compressed stream, protobuf, JSON or
     /// gRPC frame, or a body that could not be read (HTTP 400, gRPC
@@ -519,10 +524,17 @@ async fn read_body(body: hyper::body::Incoming, limit: usize, timeout: Duration)
     }
 }
 
-/// Decompresses (unless `codec` is none), decodes, counts and captures one
-/// request body: the step both transports share. The caller holds a turn
-/// from [`Shared::decode_permit`] (gRPC: since before tonic decompressed
-/// the message, which is then passed here with no codec).
+/// Decompresses (unless `codec` is none), validates, counts and captures
+/// one request body: the step both transports share. The caller holds a
+/// turn from [`Shared::decode_permit`] (gRPC: since before tonic
+/// decompressed the message, which is then passed here with no codec).
+///
+/// OTLP/protobuf is validated and counted on a zero-copy view
+/// ([`crate::encode::view`]), which accepts exactly what the decoder accepts
+/// and builds nothing; the budget refuses a body whose model would take more
+/// than `max_decode_bytes` ([`TracesView::model_bytes`]), whether or not it
+/// is built. The model is built only to keep it (`capture`). OTLP/JSON is
+/// parsed into the model.
 fn decode_and_count(
     shared: &Shared,
     signal: Signal,
@@ -547,14 +559,23 @@ fn decode_and_count(
     };
     let budget = DecodeBudget::bytes(config.max_decode_bytes);
     let capture = config.capture_dir.is_some();
-    let (received, captured) = match format {
+    let (items, received, captured) = match format {
         Format::Protobuf => {
-            let received = match signal {
-                Signal::Traces => Received::Traces(decode::decode_traces_within(&body, budget)?),
-                Signal::Metrics => Received::Metrics(decode::decode_metrics_within(&body, budget)?),
-                Signal::Logs => Received::Logs(decode::decode_logs_within(&body, budget)?),
+            let items = match signal {
+                Signal::Traces => TracesView::new_within(&body, budget)?.span_count(),
+                Signal::Metrics => MetricsView::new_within(&body, budget)?.data_point_count(),
+                Signal::Logs => LogsView::new_within(&body, budget)?.log_record_count(),
             };
-            (received, body)
+            let received = if config.capture {
+                Some(match signal {
+                    Signal::Traces => Received::Traces(decode::decode_traces_within(&body, budget)?),
+                    Signal::Metrics => Received::Metrics(decode::decode_metrics_within(&body, budget)?),
+                    Signal::Logs => Received::Logs(decode::decode_logs_within(&body, budget)?),
+                })
+            } else {
+                None
+            };
+            (items, received, body)
         }
         Format::Json => {
             // simd-json parses in place: keep the body as sent for the
@@ -571,19 +592,24 @@ fn decode_and_count(
                 }
                 Signal::Logs => Received::Logs(json::parse_logs_within(&mut raw, budget).map_err(EncodeError::from)?),
             };
-            (received, pristine)
+            let items = match &received {
+                Received::Traces(d) => d.span_count(),
+                Received::Metrics(d) => d.point_count(),
+                Received::Logs(d) => d.record_count(),
+            };
+            (items, Some(received), pristine)
         }
     };
     if capture {
         capture_to_file(shared, signal, if format == Format::Json { "json" } else { "pb" }, &captured);
     }
     let c = &shared.counters;
-    match &received {
-        Received::Traces(d) => c.spans.fetch_add(d.span_count() as u64, Relaxed),
-        Received::Metrics(d) => c.points.fetch_add(d.point_count() as u64, Relaxed),
-        Received::Logs(d) => c.logs.fetch_add(d.record_count() as u64, Relaxed),
+    match signal {
+        Signal::Traces => c.spans.fetch_add(items as u64, Relaxed),
+        Signal::Metrics => c.points.fetch_add(items as u64, Relaxed),
+        Signal::Logs => c.logs.fetch_add(items as u64, Relaxed),
     };
-    if config.capture {
+    if let Some(received) = received.filter(|_| config.capture) {
         shared.captured.lock().expect("capture lock poisoned").push(received);
     }
     Ok(())

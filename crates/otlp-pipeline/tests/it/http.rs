@@ -145,6 +145,45 @@ async fn bad_input_gets_the_specs_answer_and_the_receiver_keeps_serving() {
     );
 }
 
+/// Without capture the receiver validates and counts protobuf on the
+/// zero-copy views, building no model; its answers and counts are those of a
+/// capturing receiver, which builds the model, including the refusal of a
+/// body whose model would exceed `max_decode_bytes`.
+#[tokio::test]
+async fn counts_and_budget_refusals_do_not_depend_on_building_the_model() {
+    use otlp_pipeline::encode::view::TracesView;
+    let (traces, metrics, logs) = (fixtures::traces(16), fixtures::metrics(20), fixtures::logs(16));
+    let (mut t, mut m, mut l) = (Vec::new(), Vec::new(), Vec::new());
+    direct::encode_traces(&traces, &mut t);
+    direct::encode_metrics(&metrics, &mut m);
+    direct::encode_logs(&logs, &mut l);
+    let mut big = Vec::new();
+    direct::encode_traces(&fixtures::traces(64), &mut big);
+    // A budget the 16-span batch fits and the 64-span one does not.
+    let budget = TracesView::new(&t).expect("valid").model_bytes() * 2;
+    assert!(TracesView::new(&big).expect("valid").model_bytes() > budget);
+    for capture in [false, true] {
+        let receiver =
+            Receiver::start(ReceiverConfig { capture, max_decode_bytes: budget, ..ReceiverConfig::default() })
+                .await
+                .expect("bind");
+        let base = receiver.http_endpoint();
+        assert_eq!(post(&base, "/v1/traces", &[PB], t.clone()).await.0, 200);
+        assert_eq!(post(&base, "/v1/metrics", &[PB], m.clone()).await.0, 200);
+        assert_eq!(post(&base, "/v1/logs", &[PB], l.clone()).await.0, 200);
+        let (status, body) = post(&base, "/v1/traces", &[PB], big.clone()).await;
+        assert_eq!(status, 413, "capture {capture}: {body:?}");
+        assert_eq!(post(&base, "/v1/traces", &[PB], t[..t.len() - 1].to_vec()).await.0, 400);
+        let counts = receiver.shutdown().await;
+        assert_eq!(
+            (counts.spans, counts.points, counts.logs),
+            (traces.span_count() as u64, metrics.point_count() as u64, logs.record_count() as u64),
+            "capture {capture}"
+        );
+        assert_eq!((counts.accepted_requests, counts.refused_over_budget, counts.refused_malformed), (3, 1, 1));
+    }
+}
+
 #[tokio::test]
 async fn an_unreachable_receiver_is_a_connect_error() {
     // Bind then drop a listener: nothing listens on that port any more.
