@@ -62,8 +62,33 @@ pub fn hex_decode_scalar<const N: usize>(src: &[u8]) -> Option<[u8; N]> {
 }
 
 /// True when `bytes` is valid UTF-8 (SIMD validator).
+///
+/// Below 64 bytes simdutf8 hands the input to std's byte-at-a-time
+/// validator, which costs about 150 instructions for a 20-byte key; most
+/// OTLP strings (keys, names, short values) are that short and ASCII, which
+/// [`is_ascii_short`] settles eight bytes at a time first.
+#[inline]
 pub fn validate_utf8(bytes: &[u8]) -> bool {
+    if bytes.len() < 64 && is_ascii_short(bytes) {
+        return true;
+    }
     simdutf8::basic::from_utf8(bytes).is_ok()
+}
+
+/// True when every byte of `bytes` is ASCII: eight bytes per step, no
+/// early exit (meant for short inputs, where a branch per word costs more
+/// than the few words left).
+#[inline]
+fn is_ascii_short(bytes: &[u8]) -> bool {
+    let (words, rest) = bytes.as_chunks::<8>();
+    let mut high = 0u64;
+    for w in words {
+        high |= u64::from_ne_bytes(*w);
+    }
+    for &b in rest {
+        high |= u64::from(b);
+    }
+    high & 0x8080_8080_8080_8080 == 0
 }
 
 /// The scalar reference for [`validate_utf8`].
@@ -103,6 +128,24 @@ mod tests {
         let cases: [&[u8]; 6] = [b"", b"plain", "héllo wörld ✓ 🚀".as_bytes(), b"\xff", b"ab\xc3", b"\xed\xa0\x80"];
         for c in cases {
             assert_eq!(validate_utf8(c), validate_utf8_scalar(c), "{c:?}");
+        }
+        // The short ASCII path: a non-ASCII byte at every position of every
+        // length up to and past the 64-byte limit, in the words and the tail.
+        for len in 0..=72 {
+            let ascii = vec![b'a'; len];
+            assert!(validate_utf8(&ascii), "{len} ASCII bytes");
+            for at in 0..len {
+                for bad in [0x80u8, 0xff, 0xc3] {
+                    let mut b = ascii.clone();
+                    b[at] = bad;
+                    assert_eq!(validate_utf8(&b), validate_utf8_scalar(&b), "{b:?}");
+                }
+                let mut two = ascii.clone();
+                if at + 1 < len {
+                    two[at..at + 2].copy_from_slice("é".as_bytes());
+                    assert!(validate_utf8(&two), "{two:?}");
+                }
+            }
         }
     }
 }

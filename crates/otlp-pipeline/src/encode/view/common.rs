@@ -7,7 +7,7 @@ use super::{Checker, List, Merged, Value};
 use crate::encode::Field;
 use crate::encode::decode::common::PendingValue;
 use crate::encode::decode::dropped::ENTITY_REF;
-use crate::encode::decode::reader::fields;
+use crate::encode::decode::reader::{Cursor, fields};
 use crate::encode::decode::{Message, R, invalid, within};
 use crate::model::{AnyValue, KeyValue};
 
@@ -73,6 +73,9 @@ impl Checker<'_> {
     pub(super) fn check_key_value(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         self.holds::<KeyValue>(1);
+        if self.quick_key_value(end, depth) {
+            return Ok(());
+        }
         let (mut p, mut held) = (PendingValue::default(), 0);
         let mut key_strindex = 0;
         fields!(self, end, depth, Message::KeyValue, |tag, wt| {
@@ -84,6 +87,52 @@ impl Checker<'_> {
             self.defer.invalid_when_final(invalid(Field::Key, "key_strindex is only valid in profiles"))?;
         }
         p.finish(&mut self.defer)
+    }
+
+    /// The usual `KeyValue`, checked straight through: a key, then at most
+    /// one value holding a string, bool, int, double or bytes (or nothing),
+    /// every length under 128, and nothing else. True when the body (up to
+    /// `end`) is that and valid, and the cursor is then at `end`; false,
+    /// with the cursor unmoved, for any other body, which the general loop
+    /// then reads and judges. It accepts only bodies the loop accepts: a
+    /// key of valid UTF-8 and, inside the value (one level down, so the
+    /// recursion budget must allow it), a single field of a scalar variant
+    /// well formed, which sets no deferred check.
+    #[inline]
+    fn quick_key_value(&mut self, end: usize, depth: u32) -> bool {
+        let Some([0x0a, klen, rest @ ..]) = self.buf.get(self.pos..end) else { return false };
+        let klen = usize::from(*klen);
+        if klen >= 0x80 || rest.len() < klen || !crate::simd::validate_utf8(&rest[..klen]) {
+            return false;
+        }
+        let value = match &rest[klen..] {
+            [] => None,
+            [0x12, vlen, v @ ..] if usize::from(*vlen) == v.len() && v.len() < 0x80 => Some(v),
+            _ => return false,
+        };
+        let ok = match value {
+            None => true,
+            // The value's message needs one more level.
+            Some(_) if depth == 0 => false,
+            Some(v) => match v {
+                [] => true,
+                // string_value, bytes_value
+                [0x0a, n, s @ ..] => usize::from(*n) == s.len() && s.len() < 0x80 && crate::simd::validate_utf8(s),
+                [0x3a, n, b @ ..] => usize::from(*n) == b.len() && b.len() < 0x80,
+                // bool_value, int_value: one varint, exactly.
+                [0x10 | 0x18, x @ ..] => {
+                    let mut c = Cursor::new(x);
+                    c.varint(x.len()).is_ok() && c.pos == x.len()
+                }
+                // double_value
+                [0x21, d @ ..] => d.len() == 8,
+                _ => false,
+            },
+        };
+        if ok {
+            self.pos = end;
+        }
+        ok
     }
 
     /// One occurrence of a `Resource` field.
@@ -142,7 +191,8 @@ pub enum AnyValueView<'a> {
 impl<'a> AnyValueView<'a> {
     /// A plain `AnyValue` body (an array element).
     pub(super) fn element(body: &'a [u8]) -> Self {
-        Self::merged(Merged::plain(body))
+        // A plain body's merged fields are its fields: read them directly.
+        Self::read(Merged::plain(body), super::Fields::new(body))
     }
 
     /// The value a (possibly merged) `AnyValue` holds: the oneof's last
@@ -150,13 +200,19 @@ impl<'a> AnyValueView<'a> {
     /// merges a variant given twice in a row, and starts afresh after
     /// another variant).
     pub(super) fn merged(m: Merged<'a>) -> Self {
+        Self::read(m, m.fields())
+    }
+
+    /// [`AnyValueView::merged`] of `m`, whose fields are `fields`.
+    #[inline]
+    fn read(m: Merged<'a>, fields: impl Iterator<Item = (u32, Value<'a>)>) -> Self {
         let mut v = AnyValueView::Empty;
         let mut last = 0;
         // Occurrences of the array (5) and list (6) variants so far, and of
         // the last variant before its current run.
         let mut seen = [0u32; 2];
         let mut skip = 0;
-        for (tag, x) in m.fields() {
+        for (tag, x) in fields {
             match tag {
                 1 => v = AnyValueView::String(x.str()),
                 2 => v = AnyValueView::Bool(x.u64() != 0),
@@ -195,6 +251,16 @@ pub struct KeyValueView<'a> {
 
 impl<'a> KeyValueView<'a> {
     pub(super) fn new(body: &'a [u8]) -> Self {
+        // The usual shape first: a key, then one value, lengths under 128.
+        if let [0x0a, klen, rest @ ..] = body
+            && let Some((k, rest)) = rest.split_at_checked(usize::from(*klen))
+            && *klen < 0x80
+            && let [0x12, vlen, v @ ..] = rest
+            && usize::from(*vlen) == v.len()
+            && *vlen < 0x80
+        {
+            return KeyValueView { key: Value::Len(k).str(), value: AnyValueView::element(v) };
+        }
         let mut key = "";
         let mut values = 0;
         let mut first: &[u8] = &[];

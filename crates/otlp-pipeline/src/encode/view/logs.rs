@@ -2,7 +2,7 @@
 //! `decode/logs.rs` accepts, in the same order of checks, and the views.
 
 use super::common::{ResourceView, ScopeView, attributes, last_str};
-use super::{AnyValueView, Checker, Fields, KeyValueView, List, Merged};
+use super::{AnyValueView, Checker, Fields, KeyValueView, List, Merged, Stretch};
 use crate::encode::decode::common::{PendingValue, opt_span_id, opt_trace_id};
 use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
@@ -162,7 +162,8 @@ impl<'a> ScopeLogsView<'a> {
 /// its attributes read when iterated.
 #[derive(Clone, Copy, Debug)]
 pub struct LogRecordView<'a> {
-    record: &'a [u8],
+    /// Where the attributes lie in the record's body.
+    attrs: &'a [u8],
     /// `time_unix_nano`.
     pub time_unix_nano: u64,
     /// `observed_time_unix_nano`.
@@ -188,7 +189,7 @@ pub struct LogRecordView<'a> {
 impl<'a> LogRecordView<'a> {
     fn new(body: &'a [u8]) -> Self {
         let mut r = LogRecordView {
-            record: body,
+            attrs: &[],
             time_unix_nano: 0,
             observed_time_unix_nano: 0,
             severity_number: Severity::default(),
@@ -202,7 +203,9 @@ impl<'a> LogRecordView<'a> {
         };
         let mut bodies = 0;
         let mut first: &[u8] = &[];
-        for (tag, v) in Fields::new(body) {
+        let mut attrs = Stretch::default();
+        let mut fields = Fields::new(body);
+        while let Some((at, tag, v)) = fields.next_at() {
             match tag {
                 1 => r.time_unix_nano = v.u64(),
                 2 => r.severity_number = Severity(v.i32()),
@@ -211,6 +214,7 @@ impl<'a> LogRecordView<'a> {
                     bodies += 1;
                     first = v.bytes();
                 }
+                6 => attrs.add(at, fields.pos()),
                 7 => r.dropped_attributes_count = v.u32(),
                 8 => r.flags = v.u32(),
                 9 => r.trace_id = TraceId::from_slice(v.bytes()),
@@ -220,6 +224,7 @@ impl<'a> LogRecordView<'a> {
                 _ => {}
             }
         }
+        r.attrs = attrs.of(body);
         r.body = match bodies {
             0 => None,
             1 => Some(AnyValueView::element(first)),
@@ -230,6 +235,6 @@ impl<'a> LogRecordView<'a> {
 
     /// The record's attributes.
     pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
-        attributes(Merged::plain(self.record), 6)
+        attributes(Merged::plain(self.attrs), 6)
     }
 }

@@ -183,23 +183,99 @@ impl<'a> Fields<'a> {
         Fields(Cursor::new(body))
     }
 
-    #[inline]
-    fn read(&mut self) -> R<(u32, Value<'a>)> {
-        let c = &mut self.0;
-        let (buf, end) = (c.buf, c.buf.len());
-        let (tag, wt) = c.key(end)?;
-        let v = match wt {
-            VARINT => Value::Varint(c.varint(end)?),
-            FIXED64 => Value::I64(c.fixed64_raw(end)?),
-            FIXED32 => Value::I32(c.fixed32(FIXED32, end)?),
-            LEN => Value::Len(&buf[c.len_delimited(LEN, end)?]),
+    /// The next field, or `None` at the end or on a malformed field (which
+    /// validation rules out). Iteration reads every field of every message
+    /// it visits, so this is its inner loop: the usual one-byte key and
+    /// length are read inline, and a failure is an `Option`, not an error
+    /// to build.
+    #[inline(always)]
+    fn read(&mut self) -> Option<(u32, Value<'a>)> {
+        let buf = self.0.buf;
+        let key = self.varint()?;
+        let tag = u32::try_from(key >> 3).ok()?;
+        let v = match (key & 7) as u8 {
+            VARINT => Value::Varint(self.varint()?),
+            FIXED64 => {
+                let b = buf.get(self.0.pos..)?.first_chunk::<8>()?;
+                self.0.pos += 8;
+                Value::I64(u64::from_le_bytes(*b))
+            }
+            FIXED32 => {
+                let b = buf.get(self.0.pos..)?.first_chunk::<4>()?;
+                self.0.pos += 4;
+                Value::I32(u32::from_le_bytes(*b))
+            }
+            LEN => {
+                let len = usize::try_from(self.varint()?).ok()?;
+                let start = self.0.pos;
+                let b = buf.get(start..start.checked_add(len)?)?;
+                self.0.pos = start + len;
+                Value::Len(b)
+            }
             START_GROUP => {
-                c.skip(wt, tag, end, RECURSION_LIMIT)?;
+                let end = buf.len();
+                self.0.skip(START_GROUP, tag, end, RECURSION_LIMIT).ok()?;
                 Value::Group
             }
-            _ => return Err(wire(WireErrorKind::UnexpectedEndGroup)),
+            _ => return None,
         };
-        Ok((tag, v))
+        Some((tag, v))
+    }
+
+    /// A varint, the one-byte case inline.
+    #[inline(always)]
+    fn varint(&mut self) -> Option<u64> {
+        let b = *self.0.buf.get(self.0.pos)?;
+        if b < 0x80 {
+            self.0.pos += 1;
+            return Some(u64::from(b));
+        }
+        self.0.varint(self.0.buf.len()).ok()
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// As `next`, with the offset the field starts at (its end is then
+    /// [`Fields::pos`]).
+    #[inline]
+    fn next_at(&mut self) -> Option<(usize, u32, Value<'a>)> {
+        let at = self.0.pos;
+        self.next().map(|(tag, v)| (at, tag, v))
+    }
+
+    /// The offset of the next field.
+    #[inline]
+    fn pos(&self) -> usize {
+        self.0.pos
+    }
+}
+
+/// Where the occurrences of one repeated field lie in a message body: from
+/// the first one's key to the end of the last one. A view notes it while it
+/// reads the message's scalars, so that iterating the field later reads
+/// that stretch only (any other field inside it is skipped, as in the whole
+/// body), not every field of the message again.
+#[derive(Clone, Copy, Default)]
+struct Stretch {
+    start: usize,
+    end: usize,
+}
+
+impl Stretch {
+    /// One more occurrence, at `start..end` of the body.
+    #[inline]
+    fn add(&mut self, start: usize, end: usize) {
+        // No field ends at 0: `end == 0` means none was added yet.
+        if self.end == 0 {
+            self.start = start;
+        }
+        self.end = end;
+    }
+
+    /// The stretch of `body` (empty when the field never occurs).
+    #[inline]
+    fn of(self, body: &[u8]) -> &[u8] {
+        body.get(self.start..self.end).unwrap_or_default()
     }
 }
 
@@ -211,14 +287,12 @@ impl<'a> Iterator for Fields<'a> {
         if self.0.pos >= self.0.buf.len() {
             return None;
         }
-        match self.read() {
-            Ok(f) => Some(f),
-            Err(_) => {
-                // Validation rules this out (see the module doc): stop.
-                self.0.pos = self.0.buf.len();
-                None
-            }
+        let f = self.read();
+        if f.is_none() {
+            // Validation rules this out (see the module doc): stop.
+            self.0.pos = self.0.buf.len();
         }
+        f
     }
 }
 

@@ -2,7 +2,7 @@
 //! `decode/traces.rs` accepts, in the same order of checks, and the views.
 
 use super::common::{ResourceView, ScopeView, attributes, last_str};
-use super::{Checker, Fields, KeyValueView, List, Merged};
+use super::{Checker, Fields, KeyValueView, List, Merged, Stretch};
 use crate::encode::decode::common::{opt_span_id, span_id, trace_id};
 use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
@@ -204,7 +204,10 @@ impl<'a> ScopeSpansView<'a> {
 /// repeated fields read when iterated.
 #[derive(Clone, Copy, Debug)]
 pub struct SpanView<'a> {
-    body: &'a [u8],
+    /// Where the attributes, events and links lie in the span's body.
+    attrs: &'a [u8],
+    events: &'a [u8],
+    links: &'a [u8],
     /// `trace_id`.
     pub trace_id: TraceId,
     /// `span_id`.
@@ -238,7 +241,9 @@ pub struct SpanView<'a> {
 impl<'a> SpanView<'a> {
     fn new(body: &'a [u8]) -> Self {
         let mut s = SpanView {
-            body,
+            attrs: &[],
+            events: &[],
+            links: &[],
             trace_id: TraceId::default(),
             span_id: SpanId::default(),
             parent_span_id: None,
@@ -256,7 +261,9 @@ impl<'a> SpanView<'a> {
         };
         let (mut tid, mut sid, mut pid): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         let (mut kind, mut code) = (0, 0);
-        for (tag, v) in Fields::new(body) {
+        let mut lists = [Stretch::default(); 3];
+        let mut fields = Fields::new(body);
+        while let Some((at, tag, v)) = fields.next_at() {
             match tag {
                 1 => tid = v.bytes(),
                 2 => sid = v.bytes(),
@@ -266,7 +273,10 @@ impl<'a> SpanView<'a> {
                 6 => kind = v.i32(),
                 7 => s.start_time_unix_nano = v.u64(),
                 8 => s.end_time_unix_nano = v.u64(),
+                9 => lists[0].add(at, fields.pos()),
                 10 => s.dropped_attributes_count = v.u32(),
+                11 => lists[1].add(at, fields.pos()),
+                13 => lists[2].add(at, fields.pos()),
                 12 => s.dropped_events_count = v.u32(),
                 14 => s.dropped_links_count = v.u32(),
                 // Each occurrence merges into the status.
@@ -283,6 +293,7 @@ impl<'a> SpanView<'a> {
                 _ => {}
             }
         }
+        [s.attrs, s.events, s.links] = lists.map(|l| l.of(body));
         // Validation checked the lengths; `default` is never taken.
         s.trace_id = TraceId::from_slice(tid).unwrap_or_default();
         s.span_id = SpanId::from_slice(sid).unwrap_or_default();
@@ -294,24 +305,25 @@ impl<'a> SpanView<'a> {
 
     /// The span's attributes.
     pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
-        attributes(Merged::plain(self.body), 9)
+        attributes(Merged::plain(self.attrs), 9)
     }
 
     /// The span's events.
     pub fn events(&self) -> List<'a, EventView<'a>> {
-        List::new(Merged::plain(self.body), 11, EventView::new)
+        List::new(Merged::plain(self.events), 11, EventView::new)
     }
 
     /// The span's links.
     pub fn links(&self) -> List<'a, LinkView<'a>> {
-        List::new(Merged::plain(self.body), 13, LinkView::new)
+        List::new(Merged::plain(self.links), 13, LinkView::new)
     }
 }
 
 /// A `Span.Event`.
 #[derive(Clone, Copy, Debug)]
 pub struct EventView<'a> {
-    body: &'a [u8],
+    /// Where the attributes lie in the event's body.
+    attrs: &'a [u8],
     /// `time_unix_nano`.
     pub time_unix_nano: u64,
     /// `name`.
@@ -322,28 +334,33 @@ pub struct EventView<'a> {
 
 impl<'a> EventView<'a> {
     fn new(body: &'a [u8]) -> Self {
-        let mut e = EventView { body, time_unix_nano: 0, name: "", dropped_attributes_count: 0 };
-        for (tag, v) in Fields::new(body) {
+        let mut e = EventView { attrs: &[], time_unix_nano: 0, name: "", dropped_attributes_count: 0 };
+        let mut attrs = Stretch::default();
+        let mut fields = Fields::new(body);
+        while let Some((at, tag, v)) = fields.next_at() {
             match tag {
                 1 => e.time_unix_nano = v.u64(),
                 2 => e.name = v.str(),
+                3 => attrs.add(at, fields.pos()),
                 4 => e.dropped_attributes_count = v.u32(),
                 _ => {}
             }
         }
+        e.attrs = attrs.of(body);
         e
     }
 
     /// The event's attributes.
     pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
-        attributes(Merged::plain(self.body), 3)
+        attributes(Merged::plain(self.attrs), 3)
     }
 }
 
 /// A `Span.Link`.
 #[derive(Clone, Copy, Debug)]
 pub struct LinkView<'a> {
-    body: &'a [u8],
+    /// Where the attributes lie in the link's body.
+    attrs: &'a [u8],
     /// `trace_id`.
     pub trace_id: TraceId,
     /// `span_id`.
@@ -359,28 +376,32 @@ pub struct LinkView<'a> {
 impl<'a> LinkView<'a> {
     fn new(body: &'a [u8]) -> Self {
         let mut l = LinkView {
-            body,
+            attrs: &[],
             trace_id: TraceId::default(),
             span_id: SpanId::default(),
             trace_state: "",
             dropped_attributes_count: 0,
             flags: 0,
         };
-        for (tag, v) in Fields::new(body) {
+        let mut attrs = Stretch::default();
+        let mut fields = Fields::new(body);
+        while let Some((at, tag, v)) = fields.next_at() {
             match tag {
                 1 => l.trace_id = TraceId::from_slice(v.bytes()).unwrap_or_default(),
                 2 => l.span_id = SpanId::from_slice(v.bytes()).unwrap_or_default(),
                 3 => l.trace_state = v.str(),
+                4 => attrs.add(at, fields.pos()),
                 5 => l.dropped_attributes_count = v.u32(),
                 6 => l.flags = v.u32(),
                 _ => {}
             }
         }
+        l.attrs = attrs.of(body);
         l
     }
 
     /// The link's attributes.
     pub fn attributes(&self) -> List<'a, KeyValueView<'a>> {
-        attributes(Merged::plain(self.body), 4)
+        attributes(Merged::plain(self.attrs), 4)
     }
 }

@@ -305,6 +305,26 @@ fn recursion_limit_matches_prost() {
         assert_all(&request_with_record(&ld(5, &value)));
         value = ld(6, &ld(1, &ld(2, &value)));
     }
+    // Key-value lists whose innermost pair has the usual shape (a key, then
+    // a string value), which the views check on a straight path of their
+    // own: the limit must fall the same way there too, including on that
+    // pair's value (a list adds three levels, so the chain is also wrapped
+    // in zero to two arrays of two levels each, to put every level of the
+    // cycle at the limit).
+    let mut saw = (false, false);
+    let mut value = ld(1, b"v");
+    for _ in 0..40 {
+        let mut wrapped = value.clone();
+        for _ in 0..3 {
+            let input = request_with_record(&ld(5, &wrapped));
+            assert_all(&input);
+            let ok = reference::decode_logs(&input).is_ok();
+            saw = (saw.0 || ok, saw.1 || !ok);
+            wrapped = ld(5, &ld(1, &wrapped));
+        }
+        value = ld(6, &ld(1, &cat(&[&ld(1, b"k"), &ld(2, &value)])));
+    }
+    assert_eq!(saw, (true, true), "the range must cross the limit");
     // Nested unknown groups at the top level.
     for n in 95..105 {
         let mut g = Vec::new();
