@@ -1,6 +1,8 @@
 //! The messages every signal shares: `AnyValue`, `KeyValue`, `Resource`,
 //! `InstrumentationScope`, and the id checks.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::dropped::ENTITY_REF;
@@ -104,6 +106,10 @@ impl Decoder<'_> {
     /// A repeated `KeyValue` field: decodes one and appends it.
     pub(super) fn key_value(&mut self, wt: u8, end: usize, depth: u32, out: &mut Vec<KeyValue>) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
+        if let Some(kv) = self.usual_key_value(end, depth) {
+            self.pos = end;
+            return self.push(out, kv);
+        }
         let mut key = Str::EMPTY;
         let mut value = AnyValue::Empty;
         let mut p = PendingValue::default();
@@ -118,6 +124,33 @@ impl Decoder<'_> {
         }
         self.finish_value(p)?;
         self.push(out, KeyValue { key, value })
+    }
+
+    /// The key-value of [`usual_key_value`] shape up to `end`, built, or
+    /// `None` (for the general loop to read and judge) when the body has
+    /// another shape or a string in it is not UTF-8.
+    #[inline]
+    fn usual_key_value(&mut self, end: usize, depth: u32) -> Option<KeyValue> {
+        let (key, value) = usual_key_value(self.buf, self.pos, end, depth)?;
+        let value = match value {
+            UsualValue::Absent | UsualValue::Empty => AnyValue::Empty,
+            UsualValue::String(r) => AnyValue::String(self.str_at(r)?),
+            UsualValue::Bool(b) => AnyValue::Bool(b),
+            UsualValue::Int(x) => AnyValue::Int(x as i64),
+            UsualValue::Double(x) => AnyValue::Double(f64::from_bits(x)),
+            UsualValue::Bytes(r) => AnyValue::Bytes(if r.is_empty() { Bytes::new() } else { self.body.slice(r) }),
+        };
+        Some(KeyValue { key: self.str_at(key)?, value })
+    }
+
+    /// The string at `r` of the body, as `string` reads it; `None` when it
+    /// is not UTF-8.
+    #[inline]
+    fn str_at(&self, r: Range<usize>) -> Option<Str> {
+        if r.is_empty() {
+            return Some(Str::EMPTY);
+        }
+        Str::from_utf8(self.body.slice(r)).ok()
     }
 
     /// Merges a `Resource` into `r`.
@@ -144,6 +177,72 @@ impl Decoder<'_> {
         });
         Ok(())
     }
+}
+
+/// The value of a key-value of [`usual_key_value`] shape.
+pub(crate) enum UsualValue {
+    /// No value field.
+    Absent,
+    /// A value message with no field.
+    Empty,
+    /// `string_value`, at this range of the body (not yet checked as UTF-8).
+    String(Range<usize>),
+    /// `bool_value`.
+    Bool(bool),
+    /// `int_value`'s bits.
+    Int(u64),
+    /// `double_value`'s bits.
+    Double(u64),
+    /// `bytes_value`, at this range of the body.
+    Bytes(Range<usize>),
+}
+
+/// The usual `KeyValue` body, at `start..end` of `buf`: the key field, then
+/// at most one value field holding at most one string, bool, int, double
+/// or bytes variant, every length under 128, and nothing else. Returns the
+/// key's range and the value, or `None` for any other shape. The decoder
+/// and the views' validation take such a body on a straight path and leave
+/// every other to the general field loop, which alone reports errors, so
+/// the straight path must accept only what the loop accepts: the caller
+/// still checks that the strings are UTF-8; the varint is checked here; a
+/// value present needs one more level of the recursion budget (`depth`,
+/// inside the key-value), as the loop's entry into it does; and a single
+/// scalar variant sets none of the checks the loop defers.
+#[inline]
+pub(crate) fn usual_key_value(buf: &[u8], start: usize, end: usize, depth: u32) -> Option<(Range<usize>, UsualValue)> {
+    let Some([0x0a, klen, rest @ ..]) = buf.get(start..end) else { return None };
+    let klen = usize::from(*klen);
+    if klen >= 0x80 || rest.len() < klen {
+        return None;
+    }
+    let key = start + 2..start + 2 + klen;
+    // The value message's fields start 2 bytes after the key.
+    let at = key.end + 2;
+    let value = match &rest[klen..] {
+        [] => return Some((key, UsualValue::Absent)),
+        [0x12, vlen, v @ ..] if usize::from(*vlen) == v.len() && v.len() < 0x80 && depth > 0 => v,
+        _ => return None,
+    };
+    let value = match value {
+        [] => UsualValue::Empty,
+        [0x0a, n, _s @ ..] if usize::from(*n) == value.len() - 2 && *n < 0x80 => {
+            UsualValue::String(at + 2..at + value.len())
+        }
+        [0x3a, n, _b @ ..] if usize::from(*n) == value.len() - 2 && *n < 0x80 => {
+            UsualValue::Bytes(at + 2..at + value.len())
+        }
+        [t @ (0x10 | 0x18), x @ ..] => {
+            let mut c = super::reader::Cursor::new(x);
+            let v = c.varint(x.len()).ok()?;
+            if c.pos != x.len() {
+                return None;
+            }
+            if *t == 0x10 { UsualValue::Bool(v != 0) } else { UsualValue::Int(v) }
+        }
+        [0x21, d @ ..] => UsualValue::Double(u64::from_le_bytes(*<&[u8; 8]>::try_from(d).ok()?)),
+        _ => return None,
+    };
+    Some((key, value))
 }
 
 /// What the reference checks on an `AnyValue` once its oneof is final,

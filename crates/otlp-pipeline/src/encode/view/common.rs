@@ -5,9 +5,9 @@
 
 use super::{Checker, List, Merged, Value};
 use crate::encode::Field;
-use crate::encode::decode::common::PendingValue;
+use crate::encode::decode::common::{PendingValue, UsualValue, usual_key_value};
 use crate::encode::decode::dropped::ENTITY_REF;
-use crate::encode::decode::reader::{Cursor, fields};
+use crate::encode::decode::reader::fields;
 use crate::encode::decode::{Message, R, invalid, within};
 use crate::model::{AnyValue, KeyValue};
 
@@ -89,46 +89,18 @@ impl Checker<'_> {
         p.finish(&mut self.defer)
     }
 
-    /// The usual `KeyValue`, checked straight through: a key, then at most
-    /// one value holding a string, bool, int, double or bytes (or nothing),
-    /// every length under 128, and nothing else. True when the body (up to
-    /// `end`) is that and valid, and the cursor is then at `end`; false,
-    /// with the cursor unmoved, for any other body, which the general loop
-    /// then reads and judges. It accepts only bodies the loop accepts: a
-    /// key of valid UTF-8 and, inside the value (one level down, so the
-    /// recursion budget must allow it), a single field of a scalar variant
-    /// well formed, which sets no deferred check.
+    /// A key-value of the usual shape (`usual_key_value`), checked on a
+    /// straight path: true, with the cursor at `end`, when the body is that
+    /// and its strings are UTF-8; false, with the cursor unmoved, for the
+    /// general loop to read and judge.
     #[inline]
     fn quick_key_value(&mut self, end: usize, depth: u32) -> bool {
-        let Some([0x0a, klen, rest @ ..]) = self.buf.get(self.pos..end) else { return false };
-        let klen = usize::from(*klen);
-        if klen >= 0x80 || rest.len() < klen || !crate::simd::validate_utf8(&rest[..klen]) {
-            return false;
-        }
-        let value = match &rest[klen..] {
-            [] => None,
-            [0x12, vlen, v @ ..] if usize::from(*vlen) == v.len() && v.len() < 0x80 => Some(v),
-            _ => return false,
-        };
-        let ok = match value {
-            None => true,
-            // The value's message needs one more level.
-            Some(_) if depth == 0 => false,
-            Some(v) => match v {
-                [] => true,
-                // string_value, bytes_value
-                [0x0a, n, s @ ..] => usize::from(*n) == s.len() && s.len() < 0x80 && crate::simd::validate_utf8(s),
-                [0x3a, n, b @ ..] => usize::from(*n) == b.len() && b.len() < 0x80,
-                // bool_value, int_value: one varint, exactly.
-                [0x10 | 0x18, x @ ..] => {
-                    let mut c = Cursor::new(x);
-                    c.varint(x.len()).is_ok() && c.pos == x.len()
-                }
-                // double_value
-                [0x21, d @ ..] => d.len() == 8,
-                _ => false,
-            },
-        };
+        let Some((key, value)) = usual_key_value(self.buf, self.pos, end, depth) else { return false };
+        let ok = crate::simd::validate_utf8(&self.buf[key])
+            && match value {
+                UsualValue::String(r) => crate::simd::validate_utf8(&self.buf[r]),
+                _ => true,
+            };
         if ok {
             self.pos = end;
         }
