@@ -75,19 +75,23 @@ pub fn validate_utf8(bytes: &[u8]) -> bool {
     simdutf8::basic::from_utf8(bytes).is_ok()
 }
 
-/// True when every byte of `bytes` is ASCII: eight bytes per step, no
-/// early exit (meant for short inputs, where a branch per word costs more
-/// than the few words left).
+/// True when every byte of `bytes` is ASCII: eight bytes per step, the
+/// tail as one last word that overlaps the words before it (or, under 8
+/// bytes, as two overlapping halves), and no early exit (meant for short
+/// inputs, where a branch per word costs more than the few words left).
 #[inline]
 fn is_ascii_short(bytes: &[u8]) -> bool {
-    let (words, rest) = bytes.as_chunks::<8>();
-    let mut high = 0u64;
-    for w in words {
-        high |= u64::from_ne_bytes(*w);
-    }
-    for &b in rest {
-        high |= u64::from(b);
-    }
+    let high = if let Some(last) = bytes.last_chunk::<8>() {
+        let mut high = u64::from_ne_bytes(*last);
+        for w in bytes.as_chunks::<8>().0 {
+            high |= u64::from_ne_bytes(*w);
+        }
+        high
+    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        u64::from(u32::from_ne_bytes(*first) | u32::from_ne_bytes(*last))
+    } else {
+        bytes.iter().fold(0, |high, &b| high | u64::from(b))
+    };
     high & 0x8080_8080_8080_8080 == 0
 }
 

@@ -69,13 +69,22 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// One element of a repeated `KeyValue` field.
+    /// One element of a repeated `KeyValue` field. Inlined into every
+    /// message's field loop: most attributes take the straight path, and a
+    /// call per attribute would cost about as much as checking it.
+    #[inline(always)]
     pub(super) fn check_key_value(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         self.holds::<KeyValue>(1);
         if self.quick_key_value(end, depth) {
             return Ok(());
         }
+        self.check_key_value_fields(end, depth)
+    }
+
+    /// A `KeyValue`'s fields, read by the general loop.
+    #[inline(never)]
+    fn check_key_value_fields(&mut self, end: usize, depth: u32) -> R<()> {
         let (mut p, mut held) = (PendingValue::default(), 0);
         let mut key_strindex = 0;
         fields!(self, end, depth, Message::KeyValue, |tag, wt| {
