@@ -29,6 +29,10 @@ const HEADLINE: &[(&str, &[Workload])] = &[
     ),
     ("protobuf decode with prost, then conversion to the model", &[Workload::DecodeReferenceTraces]),
     (
+        "zero-copy views (`encode::view`): validate, then read every field, no model; spans / metric points / log records",
+        &[Workload::DecodeViewTraces, Workload::DecodeViewMetrics, Workload::DecodeViewLogs],
+    ),
+    (
         "direct encode into a pooled buffer / a fresh `Vec`",
         &[Workload::EncodeDirectTracesPooled, Workload::EncodeDirectTracesFresh],
     ),
