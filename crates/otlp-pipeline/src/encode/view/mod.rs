@@ -232,9 +232,7 @@ impl<'a> Fields<'a> {
         }
         self.0.varint(self.0.buf.len()).ok()
     }
-}
 
-impl<'a> Fields<'a> {
     /// As `next`, with the offset the field starts at (its end is then
     /// [`Fields::pos`]).
     #[inline]
