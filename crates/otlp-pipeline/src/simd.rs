@@ -80,7 +80,7 @@ pub fn validate_utf8(bytes: &[u8]) -> bool {
 /// bytes, as two overlapping halves), and no early exit (meant for short
 /// inputs, where a branch per word costs more than the few words left).
 #[inline]
-fn is_ascii_short(bytes: &[u8]) -> bool {
+pub(crate) fn is_ascii_short(bytes: &[u8]) -> bool {
     let high = if let Some(last) = bytes.last_chunk::<8>() {
         let mut high = u64::from_ne_bytes(*last);
         for w in bytes.as_chunks::<8>().0 {

@@ -207,8 +207,10 @@ pub(crate) enum UsualValue {
 /// still checks that the strings are UTF-8; the varint is checked here; a
 /// value present needs one more level of the recursion budget (`depth`,
 /// inside the key-value), as the loop's entry into it does; and a single
-/// scalar variant sets none of the checks the loop defers.
-#[inline]
+/// scalar variant sets none of the checks the loop defers. Always inlined:
+/// a call, and its result returned through memory, cost as much as the
+/// matching.
+#[inline(always)]
 pub(crate) fn usual_key_value(buf: &[u8], start: usize, end: usize, depth: u32) -> Option<(Range<usize>, UsualValue)> {
     let Some([0x0a, klen, rest @ ..]) = buf.get(start..end) else { return None };
     let klen = usize::from(*klen);
@@ -232,11 +234,20 @@ pub(crate) fn usual_key_value(buf: &[u8], start: usize, end: usize, depth: u32) 
             UsualValue::Bytes(at + 2..at + value.len())
         }
         [t @ (0x10 | 0x18), x @ ..] => {
-            let mut c = super::reader::Cursor::new(x);
-            let v = c.varint(x.len()).ok()?;
-            if c.pos != x.len() {
-                return None;
-            }
+            // One or two bytes inline (most ints and every canonical bool);
+            // longer varints through the cursor.
+            let v = match *x {
+                [a] if a < 0x80 => u64::from(a),
+                [a, b] if a >= 0x80 && b < 0x80 => u64::from(a & 0x7f) | u64::from(b) << 7,
+                _ => {
+                    let mut c = super::reader::Cursor::new(x);
+                    let v = c.varint(x.len()).ok()?;
+                    if c.pos != x.len() {
+                        return None;
+                    }
+                    v
+                }
+            };
             if *t == 0x10 { UsualValue::Bool(v != 0) } else { UsualValue::Int(v) }
         }
         [0x21, d @ ..] => UsualValue::Double(u64::from_le_bytes(*<&[u8; 8]>::try_from(d).ok()?)),

@@ -102,14 +102,19 @@ impl Checker<'_> {
     /// straight path: true, with the cursor at `end`, when the body is that
     /// and its strings are UTF-8; false, with the cursor unmoved, for the
     /// general loop to read and judge.
-    #[inline]
+    #[inline(always)]
     fn quick_key_value(&mut self, end: usize, depth: u32) -> bool {
+        use crate::simd::{is_ascii_short, validate_utf8};
         let Some((key, value)) = usual_key_value(self.buf, self.pos, end, depth) else { return false };
-        let ok = crate::simd::validate_utf8(&self.buf[key])
-            && match value {
-                UsualValue::String(r) => crate::simd::validate_utf8(&self.buf[r]),
-                _ => true,
-            };
+        let ok = match value {
+            // In this shape every byte but the strings' is ASCII (the keys,
+            // and lengths under 128): an ASCII body settles both strings at
+            // once, and only another body needs them checked one by one.
+            UsualValue::String(r) => {
+                is_ascii_short(&self.buf[self.pos..end]) || validate_utf8(&self.buf[key]) && validate_utf8(&self.buf[r])
+            }
+            _ => validate_utf8(&self.buf[key]),
+        };
         if ok {
             self.pos = end;
         }
@@ -232,15 +237,18 @@ pub struct KeyValueView<'a> {
 
 impl<'a> KeyValueView<'a> {
     pub(super) fn new(body: &'a [u8]) -> Self {
-        // The usual shape first: a key, then one value, lengths under 128.
-        if let [0x0a, klen, rest @ ..] = body
-            && let Some((k, rest)) = rest.split_at_checked(usize::from(*klen))
-            && *klen < 0x80
-            && let [0x12, vlen, v @ ..] = rest
-            && usize::from(*vlen) == v.len()
-            && *vlen < 0x80
-        {
-            return KeyValueView { key: Value::Len(k).str(), value: AnyValueView::element(v) };
+        // The usual shape first, as the decoder reads it. Validation has
+        // passed, so the recursion budget no longer matters: 1 lets a value in.
+        if let Some((key, value)) = usual_key_value(body, 0, body.len(), 1) {
+            let value = match value {
+                UsualValue::Absent | UsualValue::Empty => AnyValueView::Empty,
+                UsualValue::String(r) => AnyValueView::String(Value::Len(&body[r]).str()),
+                UsualValue::Bool(b) => AnyValueView::Bool(b),
+                UsualValue::Int(x) => AnyValueView::Int(x as i64),
+                UsualValue::Double(x) => AnyValueView::Double(f64::from_bits(x)),
+                UsualValue::Bytes(r) => AnyValueView::Bytes(&body[r]),
+            };
+            return KeyValueView { key: Value::Len(&body[key]).str(), value };
         }
         let mut key = "";
         let mut values = 0;
