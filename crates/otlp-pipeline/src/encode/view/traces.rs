@@ -4,7 +4,7 @@
 use super::common::{ResourceView, ScopeView, attributes, last_str};
 use super::{Checker, Fields, KeyValueView, List, Merged, Stretch};
 use crate::encode::decode::common::{opt_span_id, span_id, trace_id};
-use crate::encode::decode::reader::fields;
+use crate::encode::decode::reader::{LEN, fields};
 use crate::encode::decode::{Message, R, RECURSION_LIMIT, within};
 use crate::encode::{DecodeBudget, EncodeError, Field};
 use crate::model::{Event, Link, ResourceSpans, ScopeSpans, Span, SpanId, SpanKind, StatusCode, TraceId};
@@ -68,7 +68,17 @@ impl<'a> TracesView<'a> {
     }
 }
 
-impl Checker<'_> {
+/// The length-delimited field with one-byte `key` and length at `p` of
+/// `body`, if that is what lies there: its value and the position after it.
+#[inline(always)]
+fn head_len(body: &[u8], p: usize, key: u8) -> Option<(&[u8], usize)> {
+    match body.get(p..)? {
+        [k, n, rest @ ..] if *k == key && *n < 0x80 => rest.get(..usize::from(*n)).map(|v| (v, p + 2 + v.len())),
+        _ => None,
+    }
+}
+
+impl<'a> Checker<'a> {
     fn check_resource_spans(&mut self, wt: u8, end: usize, depth: u32, spans: &mut usize) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         self.holds::<ResourceSpans>(1);
@@ -94,7 +104,13 @@ impl Checker<'_> {
     fn check_span(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
         let (end, depth) = self.message(wt, end, depth)?;
         self.holds::<Span>(1);
-        let (mut tid, mut sid, mut pid): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        let [mut tid, mut sid, mut pid] = self.span_head(end);
+        // The attributes that follow the head, as the loop would check them,
+        // without a key to decode and dispatch on for each.
+        while self.buf[..end].get(self.pos) == Some(&0x4a) {
+            self.pos += 1;
+            self.check_key_value(LEN, end, depth).map_err(|e| within(e, Message::Span, 9))?;
+        }
         fields!(self, end, depth, Message::Span, |tag, wt| {
             1 => self.bytes(wt, end).map(|b| tid = b),
             2 => self.bytes(wt, end).map(|b| sid = b),
@@ -117,6 +133,55 @@ impl Checker<'_> {
         span_id(sid, Field::SpanId)?;
         opt_span_id(pid, Field::ParentSpanId)?;
         Ok(())
+    }
+
+    /// The head of a span as encoders write it, fields 1 to 8 in order
+    /// (any may be missing) with one-byte keys and lengths, read without
+    /// the field loop, which goes on from where this stops. Each field taken
+    /// is one the loop would take as it stands, with no error and nothing
+    /// to keep but an id (a string only if UTF-8); a field of any other
+    /// shape is left to the loop. Returns the trace, span and parent span
+    /// ids met (empty if not).
+    #[inline(always)]
+    fn span_head(&mut self, end: usize) -> [&'a [u8]; 3] {
+        use crate::simd::validate_utf8;
+        let buf: &'a [u8] = self.buf;
+        let body = &buf[..end];
+        let mut ids: [&'a [u8]; 3] = [&[]; 3];
+        let mut p = self.pos;
+        if let Some((v, q)) = head_len(body, p, 0x0a) {
+            (ids[0], p) = (v, q);
+        }
+        if let Some((v, q)) = head_len(body, p, 0x12) {
+            (ids[1], p) = (v, q);
+        }
+        if let Some((v, q)) = head_len(body, p, 0x1a)
+            && validate_utf8(v)
+        {
+            p = q;
+        }
+        if let Some((v, q)) = head_len(body, p, 0x22) {
+            (ids[2], p) = (v, q);
+        }
+        if let Some((v, q)) = head_len(body, p, 0x2a)
+            && validate_utf8(v)
+        {
+            p = q;
+        }
+        // kind: a one-byte varint; then the start and end times (fixed64).
+        if let Some([0x30, k, ..]) = body.get(p..)
+            && *k < 0x80
+        {
+            p += 2;
+        }
+        if let Some([0x39, ..]) = body.get(p..p + 9) {
+            p += 9;
+        }
+        if let Some([0x41, ..]) = body.get(p..p + 9) {
+            p += 9;
+        }
+        self.pos = p;
+        ids
     }
 
     fn check_status(&mut self, wt: u8, end: usize, depth: u32) -> R<()> {
