@@ -26,6 +26,7 @@ Modes:
                   fails unless they name our encode, compress and transport functions
   audit           the leak audit: lifecycle, 10 s of sustained load, memcheck
   load            production load runs, ours and the official SDK side by side
+                  (production_workload also through tracing: tracing-ours, tracing-otel)
                   (built with --features official-sdk): closed loop, then open
                   loop at LOAD_RATE items/s (default 100000), LOAD_DURATION s
                   each (default 10); profiles/load/<scenario>.json
@@ -214,8 +215,8 @@ load_runs() {
   local rate=${LOAD_RATE:-100000} duration=${LOAD_DURATION:-10}
   say "building otlp-lab with the official SDK (--features official-sdk)"
   cargo build --release --quiet --features official-sdk --bin otlp-lab || die "cargo build --features official-sdk failed (see above)"
-  say "load: production_workload, closed loop, ours and the SDK (${duration} s each)"
-  "$lab" load production_workload --sdk --duration "$duration" --no-progress || die "the closed-loop load run failed (see above)"
+  say "load: production_workload, closed loop, ours, the SDK, tracing + our layer, tracing + tracing-opentelemetry (${duration} s each)"
+  "$lab" load production_workload --implementations ours,sdk,tracing-ours,tracing-otel --duration "$duration" --no-progress || die "the closed-loop load run failed (see above)"
   say "load: sustained_load, open loop at $rate items/s, ours and the SDK (${duration} s each)"
   "$lab" load sustained_load --sdk --rate "$rate" --duration "$duration" --no-progress || die "the open-loop load run failed (see above)"
   # The sweeps, ours only and shorter: the report plots throughput against

@@ -288,6 +288,32 @@ impl Pace {
     }
 }
 
+/// A producer whose API never waits (the SDK's, `tracing`'s): runs
+/// `block(0)`, `block(1)`, ... as `pace` says until its deadline and adds
+/// up what they offered. In the closed loop it yields after each block, so
+/// that the other producers and the exporter's tasks on the same thread run;
+/// the open loop paces them with [`OpenLoop`].
+pub(crate) async fn produce_blocks(pace: Pace, mut block: impl FnMut(u64) -> Signals) -> Signals {
+    let (mut offered, mut n) = (Signals::default(), 0u64);
+    match pace {
+        Pace::Closed { deadline } => {
+            while Instant::now() < deadline {
+                offered = offered.plus(block(n));
+                n += 1;
+                tokio::task::yield_now().await;
+            }
+        }
+        Pace::Open { deadline, blocks_per_tick } => {
+            let mut pacer = OpenLoop::new(deadline, blocks_per_tick);
+            while pacer.next_block().await {
+                offered = offered.plus(block(n));
+                n += 1;
+            }
+        }
+    }
+    offered
+}
+
 /// A ticker for an open-loop producer: skips late ticks instead of bursting.
 fn ticker() -> tokio::time::Interval {
     let mut interval = tokio::time::interval(TICK);

@@ -101,3 +101,31 @@ pub fn parent_context(ids: &FixtureIds) -> SpanContext {
         trace_state: Str::default(),
     }
 }
+
+/// The production mix's API span (`crate::scenarios`' `api_span`: its name,
+/// kind, five attributes and status) as a request handler instrumented with
+/// `tracing` writes it: created, entered, and closed when the handler
+/// returns; `item` is the id in its path.
+pub fn tracing_api_span(item: u64, worker: u64) {
+    let span = tracing::info_span!(
+        "GET /api/items/{id}",
+        otel.kind = "server",
+        http.request.method = "GET",
+        http.route = "/api/items/{id}",
+        url.path = %format_args!("/api/items/{item}"),
+        http.response.status_code = 200,
+        worker.id = worker as i64,
+        otel.status_code = "ok",
+    );
+    let _entered = span.enter();
+}
+
+/// The production mix's log record (`crate::scenarios`' `app_log`: its body
+/// and attribute, at INFO) as a `tracing` event outside any span, which our
+/// layer and opentelemetry-appender-tracing turn into a log record.
+pub fn tracing_app_log(order: u64, seq: u64) {
+    tracing::info!(
+        code.function = "checkout::place_order",
+        "order {order:06} placed by user {seq:05}, payment accepted"
+    );
+}

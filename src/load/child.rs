@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 use super::results::RunResult;
 use super::specs::StepSpec;
 use super::{LoadError, runtime};
-use crate::harness::{Implementation, LatencyRecorder, OpenLoop, Pace, Signals, Usage};
-use crate::scenarios;
+use crate::harness::{Implementation, LatencyRecorder, OpenLoop, Pace, Signals, Usage, produce_blocks};
+use crate::scenarios::{self, NS_PER_MS};
 use otlp_pipeline::exporter::Exporter;
 use otlp_pipeline::fixtures::{self, SplitMix64};
+use otlp_pipeline::layer::OtlpLayer;
 use otlp_pipeline::pipeline::{DropReason, Handle, Item, PipelineConfig};
+use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Deadline of the final shutdown: far above what a drain needs, so that
 /// only a hung receiver reaches it.
@@ -28,32 +30,36 @@ pub fn run_child(implementation: Implementation, spec: &StepSpec, endpoint: &str
         return Err(LoadError::Rate);
     }
     match implementation {
-        Implementation::Ours => run_ours(spec, endpoint),
-        Implementation::Sdk => run_sdk(spec, endpoint),
+        Implementation::Ours | Implementation::TracingOurs => run_ours(implementation, spec, endpoint),
+        Implementation::Sdk | Implementation::TracingOtel => run_sdk(implementation, spec, endpoint),
         other => Err(LoadError::NotInLoad(other)),
     }
 }
 
 /// The production mix through the official SDK in this process, as one
-/// run: the SDK drops silently, so whatever its exporters did not deliver
-/// counts as `unreported`.
+/// run, through its API (`sdk`) or through `tracing` and
+/// tracing-opentelemetry (`tracing-otel`): the SDK drops silently, so
+/// whatever its exporters did not deliver counts as `unreported`.
 #[cfg(feature = "official-sdk")]
-fn run_sdk(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
-    use crate::sdk::{ProductionPlan, SdkConfig, Transport, run_production};
+fn run_sdk(implementation: Implementation, spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
+    use crate::sdk::{ProductionPlan, SdkConfig, Transport, run_production, run_tracing_production};
     let config = SdkConfig {
         transport: Transport { endpoint: endpoint.to_owned(), protocol: spec.protocol, compression: spec.compression },
         batch: spec.batch,
         queue: spec.queue,
     };
     let plan = ProductionPlan { workers: spec.workers, duration: spec.duration, rate: spec.rate };
-    let run = run_production(&config, &plan)?;
+    let run = match implementation {
+        Implementation::TracingOtel => run_tracing_production(&config, &plan)?,
+        _ => run_production(&config, &plan)?,
+    };
     let lost = run.offered.total().saturating_sub(run.delivered.total());
     let mut dropped = BTreeMap::new();
     if lost > 0 {
         dropped.insert("unreported".to_owned(), lost);
     }
     Ok(RunResult {
-        implementation: Implementation::Sdk,
+        implementation,
         spec: spec.clone(),
         duration_s: run.wall.as_secs_f64(),
         offered: run.offered,
@@ -74,8 +80,8 @@ fn run_sdk(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
 }
 
 #[cfg(not(feature = "official-sdk"))]
-fn run_sdk(_spec: &StepSpec, _endpoint: &str) -> Result<RunResult, LoadError> {
-    Err(LoadError::NoSdk)
+fn run_sdk(implementation: Implementation, _spec: &StepSpec, _endpoint: &str) -> Result<RunResult, LoadError> {
+    Err(LoadError::NoSdk(implementation))
 }
 
 /// One block of the production mix (the scenarios' one generator) through
@@ -133,7 +139,29 @@ async fn our_producer(h: Handle, worker: u64, pace: Pace) -> Result<Signals, Dro
     Ok(offered)
 }
 
-fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
+/// A producer of a service instrumented with `tracing` over our layer (the
+/// global subscriber [`run_ours`] installs): the spans and the record of
+/// `scenarios::tracing_block`, the metric through our handle (a service's
+/// metrics do not go through `tracing`). Neither ever waits: a full queue
+/// refuses the item and the pipeline counts it (`queue_full`).
+async fn tracing_producer(h: Handle, worker: u64, pace: Pace) -> Signals {
+    let mut rng = SplitMix64::new(fixtures::SEED.wrapping_add(worker));
+    produce_blocks(pace, |block| {
+        let (spans, logs) = scenarios::tracing_block(&mut rng, worker, block);
+        let time = fixtures::BASE_TIME_NS + block * scenarios::BLOCK_ITEMS * NS_PER_MS;
+        let metric = scenarios::two_point_metric(&mut rng, block, time);
+        let points = metric.data.as_ref().map_or(0, |d| d.point_count() as u64);
+        // Refused: counted by the pipeline.
+        let _counted = h.try_item(Item::Metric(metric));
+        Signals { spans, points, logs }
+    })
+    .await
+}
+
+/// Our exporter with its producers in this process: through our API
+/// (`ours`, whose `send` waits for queue room in the closed loop), or
+/// through `tracing` and our layer (`tracing-ours`, which never waits).
+fn run_ours(implementation: Implementation, spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
     let rt = runtime()?;
     let recorder = Arc::new(LatencyRecorder::new());
     let (offered, stats, wall) = rt.block_on(async {
@@ -152,11 +180,24 @@ fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
             .scope(fixtures::scope())
             .observer(recorder.clone())
             .build()?;
+        if implementation == Implementation::TracingOurs {
+            // The level filter keeps the debug events of the libraries under
+            // the exporter (hyper, h2 under tonic) out of the layer.
+            let subscriber = tracing_subscriber::registry()
+                .with(tracing_subscriber::filter::LevelFilter::INFO)
+                .with(OtlpLayer::new(exporter.handle()));
+            crate::stacks::install(subscriber).map_err(LoadError::Subscriber)?;
+        }
         let start = Instant::now();
         let pace = spec.pace(start);
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..spec.workers {
-            tasks.spawn(our_producer(exporter.handle(), worker, pace));
+            let h = exporter.handle();
+            if implementation == Implementation::TracingOurs {
+                tasks.spawn(async move { Ok(tracing_producer(h, worker, pace).await) });
+            } else {
+                tasks.spawn(our_producer(h, worker, pace));
+            }
         }
         let mut offered = Signals::default();
         while let Some(joined) = tasks.join_next().await {
@@ -184,7 +225,7 @@ fn run_ours(spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
     // an estimate until the parent replaces it with the receiver's counts.
     let delivered = scale_signals(offered, p.exported);
     Ok(RunResult {
-        implementation: Implementation::Ours,
+        implementation,
         spec: spec.clone(),
         duration_s: wall.0.as_secs_f64(),
         offered,

@@ -63,12 +63,20 @@ pub enum LoadError {
     /// `--child` without `--endpoint` (clap requires it; this is for callers of [`cli`]).
     #[error("--child needs --endpoint")]
     ChildNeedsEndpoint,
-    /// `--sdk` in a build without the official SDK.
-    #[error("--sdk needs the official SDK: build with `cargo build --release --features official-sdk`")]
-    NoSdk,
-    /// An implementation the load runner does not drive (it runs `ours` and `sdk`).
-    #[error("the load runner drives ours and sdk; {0} runs in exporter-run, exporter-compare and exporter-load only")]
+    /// `--sdk` (or an implementation that ends in the SDK) in a build without the official SDK.
+    #[error("{0} needs the official SDK: build with `cargo build --release --features official-sdk`")]
+    NoSdk(Implementation),
+    /// `--implementations` empty or naming one twice.
+    #[error("--implementations must name each stack at most once, and at least one")]
+    Implementations,
+    /// An implementation the load runner does not drive.
+    #[error(
+        "the load runner drives ours, sdk, tracing-ours and tracing-otel; {0} runs in exporter-run, exporter-compare and exporter-load only"
+    )]
     NotInLoad(Implementation),
+    /// The process already had a global `tracing` subscriber.
+    #[error(transparent)]
+    Subscriber(#[from] crate::stacks::AlreadyInstalled),
     /// The runtime, the receiver or a child could not start.
     #[error("{what}: {source}")]
     Io {
@@ -182,7 +190,7 @@ pub fn cli(args: LoadArgs) -> Result<(), LoadError> {
         batch: args.batch,
         exports: args.exports,
         queue: args.queue,
-        sdk: args.sdk,
+        implementations: if args.sdk { vec![Implementation::Ours, Implementation::Sdk] } else { args.implementations },
         out: args.out,
         progress: !args.no_progress,
         exe: None,

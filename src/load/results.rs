@@ -259,7 +259,7 @@ pub struct LoadFile {
     pub target: String,
     /// `closed` or `open`.
     pub mode: String,
-    /// Every run, step by step (ours first, then the SDK's, per step).
+    /// Every run, step by step (per step, in the order of `--implementations`).
     pub runs: Vec<RunRecord>,
     /// The machine's load average (1, 5, 15 minutes) before the runs.
     #[serde(default)]
@@ -273,6 +273,10 @@ pub struct LoadFile {
     /// Ours over the SDK's, when both ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratios: Option<Ratios>,
+    /// `tracing-ours` over `tracing-otel`, when both ran (the same
+    /// [`Ratios`], its `_vs_sdk` fields over tracing-otel's run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing_ratios: Option<Ratios>,
 }
 
 impl LoadFile {
@@ -305,8 +309,9 @@ pub struct LoadTargets {
     pub sdk_ratio: f64,
 }
 
-/// Ours over the SDK's in one step; a ratio over zero is null (JSON has no
-/// infinity).
+/// A stack ending in our pipeline over its twin ending in the SDK, through
+/// the same API, in one step (`ours` over `sdk`, `tracing-ours` over
+/// `tracing-otel`); a ratio over zero is null (JSON has no infinity).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ratios {
     /// The step both ran.

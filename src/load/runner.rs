@@ -11,6 +11,12 @@ use crate::harness::{Implementation, Signals, Usage};
 use otlp_pipeline::exporter::Protocol;
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
 
+/// The stacks a load run drives: those that export the production mix
+/// (the floor exports nothing; the SDK's API over our processors is only in
+/// the whole-exporter runs).
+const LOADED: [Implementation; 4] =
+    [Implementation::Ours, Implementation::Sdk, Implementation::TracingOurs, Implementation::TracingOtel];
+
 /// Longest a child may run past its duration (drain, start-up) before the
 /// parent gives up on it.
 const CHILD_GRACE: Duration = Duration::from_secs(60);
@@ -19,8 +25,19 @@ const CHILD_GRACE: Duration = Duration::from_secs(60);
 /// against the loopback receiver started here (or `options.endpoint`);
 /// writes `<out>/<scenario>.json` and returns the report.
 pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, LoadError> {
-    if options.sdk && !cfg!(feature = "official-sdk") {
-        return Err(LoadError::NoSdk);
+    let implementations = &options.implementations;
+    if implementations.is_empty()
+        || (1..implementations.len()).any(|i| implementations[..i].contains(&implementations[i]))
+    {
+        return Err(LoadError::Implementations);
+    }
+    for &imp in implementations {
+        if !LOADED.contains(&imp) {
+            return Err(LoadError::NotInLoad(imp));
+        }
+        if imp.check_available().is_err() {
+            return Err(LoadError::NoSdk(imp));
+        }
     }
     if options.duration.is_zero() {
         return Err(LoadError::Duration(0.0));
@@ -53,14 +70,10 @@ pub fn run(scenario: LoadScenario, options: &LoadOptions) -> Result<LoadReport, 
         ),
     };
     let load_before = load_average();
-    let mut implementations = vec![Implementation::Ours];
-    if options.sdk {
-        implementations.push(Implementation::Sdk);
-    }
     let mut runs = Vec::new();
     for spec in &steps {
-        for &imp in &implementations {
-            if imp == Implementation::Sdk && spec.protocol == Protocol::HttpJson {
+        for &imp in implementations {
+            if imp.needs_sdk() && spec.protocol == Protocol::HttpJson {
                 // opentelemetry-otlp's http-json feature is not built here.
                 continue;
             }
@@ -196,8 +209,9 @@ fn delta_total(after: ReceiverCounts, before: ReceiverCounts) -> u64 {
 
 /// Replaces a run's delivered counts with what the receiver took, and makes
 /// the drops add up: for ours, anything exported but not received is
-/// counted as `unconfirmed`; the SDK drops silently, so everything offered
-/// and not received is `unreported`.
+/// counted as `unconfirmed` (and the same for `tracing-ours`); the SDK
+/// (`sdk`, `tracing-otel`) drops silently, so everything offered and not
+/// received is `unreported`.
 pub(super) fn confirm_with_receiver(run: &mut RunResult, after: ReceiverCounts, before: ReceiverCounts) {
     let got = Signals {
         spans: after.spans.saturating_sub(before.spans),
@@ -205,7 +219,7 @@ pub(super) fn confirm_with_receiver(run: &mut RunResult, after: ReceiverCounts, 
         logs: after.logs.saturating_sub(before.logs),
     };
     match run.implementation {
-        Implementation::Sdk => {
+        Implementation::Sdk | Implementation::TracingOtel => {
             // The SDK aggregates measurements: the receiver gets a few
             // points per instrument, which hold every measurement recorded.
             let points = if got.points > 0 { run.offered.points } else { 0 };

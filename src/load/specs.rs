@@ -155,8 +155,10 @@ pub struct LoadOptions {
     pub exports: Option<usize>,
     /// Items the queue holds (ours and the SDK's; default the pipeline's 2,048).
     pub queue: Option<usize>,
-    /// Run the official SDK beside ours in every step.
-    pub sdk: bool,
+    /// The stacks each step runs, in this order (`ours`, `sdk`,
+    /// `tracing-ours`, `tracing-otel`; those that end in the SDK need the
+    /// `official-sdk` feature).
+    pub implementations: Vec<Implementation>,
     /// Where the result file goes.
     pub out: PathBuf,
     /// Draw a progress bar (only ever on a terminal).
@@ -177,7 +179,7 @@ impl Default for LoadOptions {
             batch: None,
             exports: None,
             queue: None,
-            sdk: false,
+            implementations: vec![Implementation::Ours],
             out: PathBuf::from("profiles/load"),
             progress: true,
             exe: None,
@@ -259,9 +261,16 @@ pub struct LoadArgs {
     /// items offered while an export is in flight.
     #[arg(long)]
     pub queue: Option<usize>,
-    /// Run the official SDK beside ours (needs a build with `--features official-sdk`).
-    #[arg(long)]
+    /// Run the official SDK beside ours: the same as `--implementations ours,sdk`
+    /// (needs a build with `--features official-sdk`).
+    #[arg(long, conflicts_with = "implementations")]
     pub sdk: bool,
+    /// Comma-separated stacks to run in each step, in this order: ours, sdk
+    /// (the SDK's API + opentelemetry-otlp), tracing-ours (`tracing` + our
+    /// layer), tracing-otel (`tracing` + tracing-opentelemetry + the SDK);
+    /// sdk and tracing-otel need `--features official-sdk`.
+    #[arg(long, value_delimiter = ',', default_value = "ours")]
+    pub implementations: Vec<Implementation>,
     /// Folder of the result file `<scenario>.json`.
     #[arg(long, default_value = "profiles/load")]
     pub out: PathBuf,

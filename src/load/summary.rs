@@ -25,11 +25,28 @@ pub struct LoadReport {
     pub target: String,
     /// `closed` or `open`.
     pub mode: &'static str,
-    /// Every run, step by step (ours first, then the SDK's, per step).
+    /// Every run, step by step (per step, in the order of `--implementations`).
     pub runs: Vec<RunResult>,
     /// The machine's load average (1, 5, 15 minutes) before and after the
     /// runs: on a shared machine, other work takes CPU from the run.
     pub load_average: (Option<[f64; 3]>, Option<[f64; 3]>),
+}
+
+/// `o` over `s`, step by step of the same run; `basis` says which items the
+/// main ratio counts.
+fn ratios(o: &RunResult, s: &RunResult, basis: &str) -> Ratios {
+    // JSON has no infinity: a ratio over zero is left out (null).
+    let div = |a: f64, b: f64| Some(a / b).filter(|x| b > 0.0 && x.is_finite());
+    Ratios {
+        step: o.spec.step.clone(),
+        basis: basis.to_owned(),
+        items_per_s_vs_sdk: div(o.spans_logs_per_s(), s.spans_logs_per_s()),
+        all_items_per_s_vs_sdk: div(o.items_per_s(), s.items_per_s()),
+        spans_per_s_vs_sdk: div(o.spans_per_s(), s.spans_per_s()),
+        p99_us_vs_sdk: div(o.latency.p99, s.latency.p99),
+        cpu_s_per_million_vs_sdk: div(o.cpu_s_per_million(), s.cpu_s_per_million()),
+        peak_rss_vs_sdk: div(o.usage.peak_rss_bytes as f64, s.usage.peak_rss_bytes as f64),
+    }
 }
 
 /// `/proc/loadavg`'s three averages (Linux), if readable.
@@ -56,33 +73,35 @@ impl LoadReport {
                 sdk_ratio: TARGET_SDK_RATIO,
             }),
             ratios: self.ratios(),
+            tracing_ratios: self.tracing_ratios(),
         }
     }
 
-    /// Ours over the SDK's, from the first step that has both.
-    fn pair(&self) -> Option<(&RunResult, &RunResult)> {
-        let ours = self.runs.iter().filter(|r| r.implementation == Implementation::Ours);
-        ours.into_iter().find_map(|o| {
-            let sdk =
-                self.runs.iter().find(|r| r.implementation == Implementation::Sdk && r.spec.step == o.spec.step)?;
-            Some((o, sdk))
+    /// `ours` over `sdk` (two stacks through the same API, one ending in our
+    /// pipeline, one in the SDK), from the first step that ran both.
+    fn pair(&self, ours: Implementation, sdk: Implementation) -> Option<(&RunResult, &RunResult)> {
+        self.runs.iter().filter(|r| r.implementation == ours).find_map(|o| {
+            let s = self.runs.iter().find(|r| r.implementation == sdk && r.spec.step == o.spec.step)?;
+            Some((o, s))
         })
     }
 
     fn ratios(&self) -> Option<Ratios> {
-        let (o, s) = self.pair()?;
-        // JSON has no infinity: a ratio over zero is left out (null).
-        let div = |a: f64, b: f64| Some(a / b).filter(|x| b > 0.0 && x.is_finite());
-        Some(Ratios {
-            step: o.spec.step.clone(),
-            basis: "items_per_s_vs_sdk compares delivered spans + log records per second; the SDK aggregates metric measurements into a few points, so all_items_per_s_vs_sdk (measurements counted as items) flatters it".to_owned(),
-            items_per_s_vs_sdk: div(o.spans_logs_per_s(), s.spans_logs_per_s()),
-            all_items_per_s_vs_sdk: div(o.items_per_s(), s.items_per_s()),
-            spans_per_s_vs_sdk: div(o.spans_per_s(), s.spans_per_s()),
-            p99_us_vs_sdk: div(o.latency.p99, s.latency.p99),
-            cpu_s_per_million_vs_sdk: div(o.cpu_s_per_million(), s.cpu_s_per_million()),
-            peak_rss_vs_sdk: div(o.usage.peak_rss_bytes as f64, s.usage.peak_rss_bytes as f64),
-        })
+        let (o, s) = self.pair(Implementation::Ours, Implementation::Sdk)?;
+        Some(ratios(
+            o,
+            s,
+            "items_per_s_vs_sdk compares delivered spans + log records per second; the SDK aggregates metric measurements into a few points, so all_items_per_s_vs_sdk (measurements counted as items) flatters it",
+        ))
+    }
+
+    fn tracing_ratios(&self) -> Option<Ratios> {
+        let (o, s) = self.pair(Implementation::TracingOurs, Implementation::TracingOtel)?;
+        Some(ratios(
+            o,
+            s,
+            "tracing-ours over tracing-otel (the same `tracing` calls; the metric through our handle and through the SDK's meter); items_per_s_vs_sdk compares delivered spans + log records per second; the SDK aggregates metric measurements into a few points, so all_items_per_s_vs_sdk (measurements counted as items) flatters it",
+        ))
     }
 
     /// The table the CLI prints: one row per run, then the targets with
@@ -219,6 +238,18 @@ impl LoadReport {
                     );
                 }
             }
+        }
+        if let Some(r) = self.tracing_ratios() {
+            let x = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}x"));
+            let _ = writeln!(
+                t,
+                "tracing-ours / tracing-otel ({}): spans+logs/s {}; spans/s {}; CPU s per million items {}; peak RSS {}",
+                r.step,
+                x(r.items_per_s_vs_sdk),
+                x(r.spans_per_s_vs_sdk),
+                x(r.cpu_s_per_million_vs_sdk),
+                x(r.peak_rss_vs_sdk)
+            );
         }
         t
     }

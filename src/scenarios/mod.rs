@@ -56,11 +56,11 @@ use sizes::{
 };
 use telemetry::spans;
 
-pub(crate) use sizes::{BATCH_SIZES, BLOCK_ITEMS, PRODUCERS, SUSTAINED_RATE, WORKERS};
+pub(crate) use sizes::{BATCH_SIZES, BLOCK_ITEMS, NS_PER_MS, PRODUCERS, SUSTAINED_RATE, WORKERS};
 // The SDK's twin of the production block builds its items by hand.
 #[cfg(feature = "official-sdk")]
-pub(crate) use sizes::{BLOCK_SPANS, NS_PER_MS};
-pub(crate) use telemetry::{api_span, app_log, production_block, two_point_metric};
+pub(crate) use sizes::BLOCK_SPANS;
+pub(crate) use telemetry::{api_span, app_log, production_block, tracing_block, two_point_metric};
 
 /// The twelve named scenarios of the design.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -174,6 +174,20 @@ pub(crate) fn production_block(rng: &mut SplitMix64, worker: u64, block: u64) ->
     ProductionBlock { spans, metric, log }
 }
 
+/// The spans and the log record of block `block` of `worker` as a service
+/// instrumented with `tracing` emits them (`crate::stacks`: the spans of
+/// [`api_span`], the record of [`app_log`] as an event outside any span),
+/// for the `tracing` stacks of the load runs, which give the block's metric
+/// to their own metrics API. Returns the spans and records emitted.
+pub(crate) fn tracing_block(rng: &mut SplitMix64, worker: u64, block: u64) -> (u64, u64) {
+    let seq = block * BLOCK_ITEMS;
+    for _ in 0..BLOCK_SPANS {
+        crate::stacks::tracing_api_span(rng.below(API_ITEM_IDS), worker);
+    }
+    crate::stacks::tracing_app_log(rng.below(1_000_000), seq);
+    (BLOCK_SPANS, 1)
+}
+
 /// The standard fixture spans, as a producer would hand them over.
 pub(super) fn spans(n: u64) -> Vec<Span> {
     fixtures::spans(usize::try_from(n).expect("scenario sizes fit in memory, hence in usize"))
@@ -191,6 +205,94 @@ mod tests {
             (Item::Log(a), Item::Log(b)) => a == b,
             _ => false,
         }
+    }
+
+    /// Decodes what the pipeline exports (with the direct decoder; the
+    /// decoder is held against prost by the library's own tests).
+    #[derive(Default)]
+    struct Capture {
+        spans: std::sync::Mutex<Vec<Span>>,
+        logs: std::sync::Mutex<Vec<LogRecord>>,
+    }
+
+    impl otlp_pipeline::pipeline::ExportSink for Capture {
+        async fn export(
+            &self,
+            request: &otlp_pipeline::pipeline::ExportRequest,
+        ) -> otlp_pipeline::pipeline::ExportResult {
+            use otlp_pipeline::encode::{Signal, decode};
+            let raw = request.body.clone();
+            match request.signal {
+                Signal::Traces => {
+                    let data = decode::decode_traces(&raw).expect("decodes");
+                    self.spans.lock().expect("lock").extend(data.spans().cloned());
+                }
+                Signal::Logs => {
+                    let data = decode::decode_logs(&raw).expect("decodes");
+                    let records = data.resource_logs.into_iter().flat_map(|r| r.scope_logs).flat_map(|s| s.log_records);
+                    self.logs.lock().expect("lock").extend(records);
+                }
+                Signal::Metrics => panic!("the tracing block sends no metric"),
+            }
+            otlp_pipeline::pipeline::ExportResult::Delivered { rejected: 0 }
+        }
+    }
+
+    #[test]
+    fn the_tracing_block_delivers_the_spans_and_record_of_the_block() {
+        use std::sync::Arc;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let (worker, block) = (3, 5);
+        let capture = Arc::new(Capture::default());
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+        let pipeline = {
+            let _entered = rt.enter();
+            otlp_pipeline::pipeline::Pipeline::start(
+                otlp_pipeline::pipeline::PipelineConfig::default(),
+                fixtures::resource(),
+                fixtures::scope(),
+                capture.clone(),
+            )
+            .expect("valid config")
+        };
+        let layer = otlp_pipeline::layer::OtlpLayer::new(pipeline.handle());
+        let mut rng = SplitMix64::new(fixtures::SEED);
+        let emitted = tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            tracing_block(&mut rng, worker, block)
+        });
+        let stats = rt.block_on(pipeline.shutdown(std::time::Duration::from_secs(10))).expect("shut down");
+        assert_eq!(emitted, (BLOCK_SPANS, 1));
+        assert_eq!((stats.exported, stats.dropped_total()), (BLOCK_SPANS + 1, 0));
+        // The block draws one path id per span, then the order number.
+        let mut draws = SplitMix64::new(fixtures::SEED);
+        let ids: Vec<u64> = (0..BLOCK_SPANS).map(|_| draws.below(API_ITEM_IDS)).collect();
+        let order = draws.below(1_000_000);
+        let spans = capture.spans.lock().expect("lock");
+        assert_eq!(spans.len(), BLOCK_SPANS as usize);
+        let seq = block * BLOCK_ITEMS;
+        for (got, id) in spans.iter().zip(&ids) {
+            // The model's span of the same block: everything but ids, times and the path's id.
+            let mut want = api_span(&mut SplitMix64::new(fixtures::SEED), worker, seq);
+            for kv in &mut want.attributes {
+                if kv.key == "url.path" {
+                    kv.value = Str::format(format_args!("/api/items/{id}")).into();
+                }
+            }
+            assert_eq!((&got.name, got.kind, &got.status), (&want.name, want.kind, &want.status));
+            let mut attrs = got.attributes.clone();
+            attrs.sort_by(|a, b| a.key.cmp(&b.key));
+            want.attributes.sort_by(|a, b| a.key.cmp(&b.key));
+            assert_eq!(attrs, want.attributes);
+        }
+        let logs = capture.logs.lock().expect("lock");
+        let want = app_log(&mut SplitMix64::new(fixtures::SEED), seq);
+        assert_eq!(logs.len(), 1);
+        let got = &logs[0];
+        assert_eq!((got.severity_number, &got.severity_text), (want.severity_number, &want.severity_text));
+        let body = format!("order {order:06} placed by user {seq:05}, payment accepted");
+        assert_eq!(got.body, Some(Str::copy_from(&body).into()));
+        let code: Vec<_> = got.attributes.iter().filter(|kv| kv.key == "code.function").collect();
+        assert_eq!(code, want.attributes.iter().collect::<Vec<_>>());
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The production mix through the SDK's API, for the load runner: the
-//! SDK's twin of `crate::scenarios`' production block, from producers
-//! paced as ours are (`crate::harness::Pace`).
+//! The production mix through the SDK, for the load runner: the SDK's twin
+//! of `crate::scenarios`' production block through its API (`sdk`), and
+//! the block as a service instrumented with `tracing` emits it through
+//! tracing-opentelemetry (`tracing-otel`), from producers paced as ours are
+//! (`crate::harness::Pace`).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,8 +13,8 @@ use opentelemetry::trace::{Span as _, SpanKind, Status, TraceFlags, Tracer as _,
 use opentelemetry::{KeyValue, trace};
 
 use super::{SdkConfig, SdkError, SdkProviders};
-use crate::harness::{LatencySummary, OpenLoop, Pace, Signals};
-use crate::scenarios::{BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
+use crate::harness::{LatencySummary, Pace, Signals, produce_blocks};
+use crate::scenarios::{self, BLOCK_ITEMS, BLOCK_SPANS, NS_PER_MS};
 use otlp_pipeline::fixtures::{self, SplitMix64};
 
 /// How the producers offer load.
@@ -97,14 +99,7 @@ fn sdk_block(i: &Instruments, rng: &mut SplitMix64, worker: u64, block: u64) -> 
         span.set_status(Status::Ok);
         span.end_with_timestamp(at(start + NS_PER_MS));
     }
-    for cpu in 0..2i64 {
-        let attrs = [KeyValue::new("host.name", "node-17"), KeyValue::new("cpu", cpu)];
-        match block % 3 {
-            0 => i.gauge.record(rng.unit_f64(), &attrs),
-            1 => i.counter.add(rng.below(1_000), &attrs),
-            _ => i.histogram.record(rng.unit_f64() * 100.0, &attrs),
-        }
-    }
+    sdk_metric(i, rng, block);
     let t = at(fixtures::BASE_TIME_NS + seq * NS_PER_MS);
     let mut record = i.logger.create_log_record();
     record.set_timestamp(t);
@@ -129,40 +124,79 @@ fn sdk_block(i: &Instruments, rng: &mut SplitMix64, worker: u64, block: u64) -> 
     Signals { spans: BLOCK_SPANS, points: 2, logs: 1 }
 }
 
-async fn sdk_producer(i: Instruments, worker: u64, pace: Pace) -> Signals {
-    let mut rng = SplitMix64::new(fixtures::SEED.wrapping_add(worker));
-    let (mut offered, mut block) = (Signals::default(), 0u64);
-    match pace {
-        Pace::Closed { deadline } => {
-            while Instant::now() < deadline {
-                offered = offered.plus(sdk_block(&i, &mut rng, worker, block));
-                block += 1;
-                // The SDK never makes a caller wait: yield so that the other producers run.
-                tokio::task::yield_now().await;
-            }
-        }
-        Pace::Open { deadline, blocks_per_tick } => {
-            let mut pacer = OpenLoop::new(deadline, blocks_per_tick);
-            while pacer.next_block().await {
-                offered = offered.plus(sdk_block(&i, &mut rng, worker, block));
-                block += 1;
-            }
+/// The block's metric through the SDK's instruments: two measurements of
+/// the gauge, the counter or the histogram, by block.
+fn sdk_metric(i: &Instruments, rng: &mut SplitMix64, block: u64) {
+    for cpu in 0..2i64 {
+        let attrs = [KeyValue::new("host.name", "node-17"), KeyValue::new("cpu", cpu)];
+        match block % 3 {
+            0 => i.gauge.record(rng.unit_f64(), &attrs),
+            1 => i.counter.add(rng.below(1_000), &attrs),
+            _ => i.histogram.record(rng.unit_f64() * 100.0, &attrs),
         }
     }
-    offered
+}
+
+/// The production block of a service instrumented with `tracing` and
+/// exporting through tracing-opentelemetry and opentelemetry-appender-tracing
+/// (the global subscriber [`run_tracing_production`] installs): the spans
+/// and the record of `scenarios::tracing_block`, the metric through the
+/// SDK's instruments as [`sdk_block`] records it.
+fn tracing_block(i: &Instruments, rng: &mut SplitMix64, worker: u64, block: u64) -> Signals {
+    let (spans, logs) = scenarios::tracing_block(rng, worker, block);
+    sdk_metric(i, rng, block);
+    Signals { spans, points: 2, logs }
+}
+
+/// How a producer emits its blocks: through the SDK's API, or through `tracing`.
+#[derive(Clone, Copy, Debug)]
+enum Api {
+    Sdk,
+    Tracing,
+}
+
+async fn sdk_producer(i: Instruments, api: Api, worker: u64, pace: Pace) -> Signals {
+    let mut rng = SplitMix64::new(fixtures::SEED.wrapping_add(worker));
+    produce_blocks(pace, |block| match api {
+        Api::Sdk => sdk_block(&i, &mut rng, worker, block),
+        Api::Tracing => tracing_block(&i, &mut rng, worker, block),
+    })
+    .await
 }
 
 /// Runs the production mix through the SDK in this process: producers on
 /// a current-thread runtime, as ours run.
 pub fn run_production(config: &SdkConfig, plan: &ProductionPlan) -> Result<ProductionRun, SdkError> {
     let providers = SdkProviders::start(config)?;
+    produce(providers, Api::Sdk, plan)
+}
+
+/// Runs the production mix as a service instrumented with `tracing` emits
+/// it (`tracing` + tracing-opentelemetry for the spans,
+/// opentelemetry-appender-tracing for the log records, the SDK's meter for
+/// the metric) through the same providers as [`run_production`]. Installs
+/// the process's global `tracing` subscriber: once per process.
+pub fn run_tracing_production(config: &SdkConfig, plan: &ProductionPlan) -> Result<ProductionRun, SdkError> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let providers = SdkProviders::start(config)?;
+    // The level filter keeps the debug events of the libraries under the
+    // exporters (hyper, h2 under tonic) out of both layers.
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(tracing_opentelemetry::layer().with_tracer(providers.tracer.tracer("otlp-lab")))
+        .with(opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&providers.logger));
+    crate::stacks::install(subscriber)?;
+    produce(providers, Api::Tracing, plan)
+}
+
+fn produce(providers: SdkProviders, api: Api, plan: &ProductionPlan) -> Result<ProductionRun, SdkError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let start = Instant::now();
     let pace = Pace::new(start, plan.duration, plan.rate, plan.workers);
     let offered = rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..plan.workers {
-            tasks.spawn(sdk_producer(Instruments::new(&providers), worker, pace));
+            tasks.spawn(sdk_producer(Instruments::new(&providers), api, worker, pace));
         }
         let mut offered = Signals::default();
         while let Some(joined) = tasks.join_next().await {

@@ -128,6 +128,13 @@ impl Builder<'_> {
                     ratios.iter().map(|(k, v)| vec![(*k).to_owned(), num(*v, 2)]).collect(),
                 ));
             }
+            let tracing = l.tracing_ratios.as_ref().map(|r| r.numbers()).unwrap_or_default();
+            if !tracing.is_empty() {
+                blocks.push(table(
+                    &["tracing-ours over tracing-otel (from the file)", "value"],
+                    tracing.iter().map(|(k, v)| vec![(*k).to_owned(), num(*v, 2)]).collect(),
+                ));
+            }
             if let Some(t) = &l.targets {
                 blocks.push(self.load_targets(l, t, &ours, &sdk_pairs));
             }
