@@ -30,7 +30,10 @@ pub fn run_child(implementation: Implementation, spec: &StepSpec, endpoint: &str
         return Err(LoadError::Rate);
     }
     match implementation {
-        Implementation::Ours | Implementation::TracingOurs => run_ours(implementation, spec, endpoint),
+        Implementation::Ours | Implementation::TracingOurs | Implementation::SdkOurs => {
+            implementation.check_available().map_err(|_| LoadError::NoSdk(implementation))?;
+            run_ours(implementation, spec, endpoint)
+        }
         Implementation::Sdk | Implementation::TracingOtel => run_sdk(implementation, spec, endpoint),
         other => Err(LoadError::NotInLoad(other)),
     }
@@ -158,9 +161,21 @@ async fn tracing_producer(h: Handle, worker: u64, pace: Pace) -> Signals {
     .await
 }
 
+/// The SDK's API into our pipeline (`sdk-ours`): the SDK's producers.
+#[cfg(feature = "official-sdk")]
+async fn sdk_ours(h: &Handle, pace: Pace, workers: u64) -> Result<Signals, LoadError> {
+    Ok(crate::sdk::run_production_ours(h, pace, workers).await?)
+}
+
+#[cfg(not(feature = "official-sdk"))]
+async fn sdk_ours(_h: &Handle, _pace: Pace, _workers: u64) -> Result<Signals, LoadError> {
+    Err(LoadError::NoSdk(Implementation::SdkOurs))
+}
+
 /// Our exporter with its producers in this process: through our API
-/// (`ours`, whose `send` waits for queue room in the closed loop), or
-/// through `tracing` and our layer (`tracing-ours`, which never waits).
+/// (`ours`, whose `send` waits for queue room in the closed loop), through
+/// `tracing` and our layer (`tracing-ours`), or through the SDK's API and
+/// our processors (`sdk-ours`); the last two never wait.
 fn run_ours(implementation: Implementation, spec: &StepSpec, endpoint: &str) -> Result<RunResult, LoadError> {
     let rt = runtime()?;
     let recorder = Arc::new(LatencyRecorder::new());
@@ -190,16 +205,23 @@ fn run_ours(implementation: Implementation, spec: &StepSpec, endpoint: &str) -> 
         }
         let start = Instant::now();
         let pace = spec.pace(start);
+        let mut offered = Signals::default();
+        if implementation == Implementation::SdkOurs {
+            offered = sdk_ours(&exporter.handle(), pace, spec.workers).await?;
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for worker in 0..spec.workers {
             let h = exporter.handle();
-            if implementation == Implementation::TracingOurs {
-                tasks.spawn(async move { Ok(tracing_producer(h, worker, pace).await) });
-            } else {
-                tasks.spawn(our_producer(h, worker, pace));
+            match implementation {
+                Implementation::TracingOurs => {
+                    tasks.spawn(async move { Ok(tracing_producer(h, worker, pace).await) });
+                }
+                Implementation::SdkOurs => {}
+                _ => {
+                    tasks.spawn(our_producer(h, worker, pace));
+                }
             }
         }
-        let mut offered = Signals::default();
         while let Some(joined) = tasks.join_next().await {
             offered = offered.plus(joined?.map_err(LoadError::Refused)?);
         }
@@ -218,7 +240,8 @@ fn run_ours(implementation: Implementation, spec: &StepSpec, endpoint: &str) -> 
         .collect::<BTreeMap<_, _>>();
     // The pipeline counts accepted items exactly; the producers' tally is per signal.
     let mut notes = Vec::new();
-    if p.accepted != offered.total() {
+    // (The SDK's meter hands the pipeline aggregated points, not the measurements offered.)
+    if p.accepted != offered.total() && implementation != Implementation::SdkOurs {
         notes.push(format!("pipeline accepted {} items, producers offered {}", p.accepted, offered.total()));
     }
     // The pipeline counts exported items, not their signals: the split is

@@ -69,9 +69,9 @@ pub enum LoadError {
     /// `--implementations` empty or naming one twice.
     #[error("--implementations must name each stack at most once, and at least one")]
     Implementations,
-    /// An implementation the load runner does not drive.
+    /// An implementation the load runner does not drive (the floor, which exports nothing).
     #[error(
-        "the load runner drives ours, sdk, tracing-ours and tracing-otel; {0} runs in exporter-run, exporter-compare and exporter-load only"
+        "the load runner drives ours, sdk, tracing-ours, tracing-otel and sdk-ours; {0} exports nothing and runs in exporter-run, exporter-compare and exporter-load only"
     )]
     NotInLoad(Implementation),
     /// The process already had a global `tracing` subscriber.

@@ -277,6 +277,9 @@ pub struct LoadFile {
     /// [`Ratios`], its `_vs_sdk` fields over tracing-otel's run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing_ratios: Option<Ratios>,
+    /// `sdk-ours` over `sdk`, when both ran (the same [`Ratios`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk_ours_ratios: Option<Ratios>,
 }
 
 impl LoadFile {

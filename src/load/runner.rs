@@ -11,11 +11,14 @@ use crate::harness::{Implementation, Signals, Usage};
 use otlp_pipeline::exporter::Protocol;
 use otlp_pipeline::receiver::{Receiver, ReceiverConfig, ReceiverCounts};
 
-/// The stacks a load run drives: those that export the production mix
-/// (the floor exports nothing; the SDK's API over our processors is only in
-/// the whole-exporter runs).
-const LOADED: [Implementation; 4] =
-    [Implementation::Ours, Implementation::Sdk, Implementation::TracingOurs, Implementation::TracingOtel];
+/// The stacks a load run drives: all that export (the floor exports nothing).
+const LOADED: [Implementation; 5] = [
+    Implementation::Ours,
+    Implementation::Sdk,
+    Implementation::TracingOurs,
+    Implementation::TracingOtel,
+    Implementation::SdkOurs,
+];
 
 /// Longest a child may run past its duration (drain, start-up) before the
 /// parent gives up on it.
@@ -209,7 +212,9 @@ fn delta_total(after: ReceiverCounts, before: ReceiverCounts) -> u64 {
 
 /// Replaces a run's delivered counts with what the receiver took, and makes
 /// the drops add up: for ours, anything exported but not received is
-/// counted as `unconfirmed` (and the same for `tracing-ours`); the SDK
+/// counted as `unconfirmed` (and the same for `tracing-ours` and `sdk-ours`,
+/// whose metric measurements count as delivered once their aggregated
+/// points arrived, as the SDK's do); the SDK
 /// (`sdk`, `tracing-otel`) drops silently, so everything offered and not
 /// received is `unreported`.
 pub(super) fn confirm_with_receiver(run: &mut RunResult, after: ReceiverCounts, before: ReceiverCounts) {
@@ -235,9 +240,17 @@ pub(super) fn confirm_with_receiver(run: &mut RunResult, after: ReceiverCounts, 
             }
         }
         // Ours counts its own drops: what was neither received nor counted is flagged.
-        _ => {
+        other => {
             run.delivered = got;
-            let missing = run.offered.total().saturating_sub(got.total() + run.dropped_total());
+            if other == Implementation::SdkOurs {
+                // The SDK's meter aggregates the measurements before our pipeline gets them.
+                run.notes.push(format!(
+                    "receiver got {} metric points aggregating {} measurements",
+                    got.points, run.offered.points
+                ));
+                run.delivered.points = if got.points > 0 { run.offered.points } else { 0 };
+            }
+            let missing = run.offered.total().saturating_sub(run.delivered.total() + run.dropped_total());
             if missing > 0 {
                 run.dropped.insert("unconfirmed".to_owned(), missing);
                 run.notes.push(format!("{missing} items neither received nor counted as dropped"));

@@ -156,8 +156,8 @@ pub struct LoadOptions {
     /// Items the queue holds (ours and the SDK's; default the pipeline's 2,048).
     pub queue: Option<usize>,
     /// The stacks each step runs, in this order (`ours`, `sdk`,
-    /// `tracing-ours`, `tracing-otel`; those that end in the SDK need the
-    /// `official-sdk` feature).
+    /// `tracing-ours`, `tracing-otel`, `sdk-ours`; those that use the SDK
+    /// need the `official-sdk` feature).
     pub implementations: Vec<Implementation>,
     /// Where the result file goes.
     pub out: PathBuf,
@@ -267,8 +267,9 @@ pub struct LoadArgs {
     pub sdk: bool,
     /// Comma-separated stacks to run in each step, in this order: ours, sdk
     /// (the SDK's API + opentelemetry-otlp), tracing-ours (`tracing` + our
-    /// layer), tracing-otel (`tracing` + tracing-opentelemetry + the SDK);
-    /// sdk and tracing-otel need `--features official-sdk`.
+    /// layer), tracing-otel (`tracing` + tracing-opentelemetry + the SDK),
+    /// sdk-ours (the SDK's API + our processors); sdk, tracing-otel and
+    /// sdk-ours need `--features official-sdk`.
     #[arg(long, value_delimiter = ',', default_value = "ours")]
     pub implementations: Vec<Implementation>,
     /// Folder of the result file `<scenario>.json`.

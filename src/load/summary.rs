@@ -74,6 +74,7 @@ impl LoadReport {
             }),
             ratios: self.ratios(),
             tracing_ratios: self.tracing_ratios(),
+            sdk_ours_ratios: self.sdk_ours_ratios(),
         }
     }
 
@@ -101,6 +102,15 @@ impl LoadReport {
             o,
             s,
             "tracing-ours over tracing-otel (the same `tracing` calls; the metric through our handle and through the SDK's meter); items_per_s_vs_sdk compares delivered spans + log records per second; the SDK aggregates metric measurements into a few points, so all_items_per_s_vs_sdk (measurements counted as items) flatters it",
+        ))
+    }
+
+    fn sdk_ours_ratios(&self) -> Option<Ratios> {
+        let (o, s) = self.pair(Implementation::SdkOurs, Implementation::Sdk)?;
+        Some(ratios(
+            o,
+            s,
+            "sdk-ours over sdk (the same SDK API calls, into our processors and into the SDK's batch processors); items_per_s_vs_sdk compares delivered spans + log records per second; both aggregate metric measurements into a few points",
         ))
     }
 
@@ -239,11 +249,14 @@ impl LoadReport {
                 }
             }
         }
-        if let Some(r) = self.tracing_ratios() {
+        for (name, r) in
+            [("tracing-ours / tracing-otel", self.tracing_ratios()), ("sdk-ours / sdk", self.sdk_ours_ratios())]
+        {
+            let Some(r) = r else { continue };
             let x = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}x"));
             let _ = writeln!(
                 t,
-                "tracing-ours / tracing-otel ({}): spans+logs/s {}; spans/s {}; CPU s per million items {}; peak RSS {}",
+                "{name} ({}): spans+logs/s {}; spans/s {}; CPU s per million items {}; peak RSS {}",
                 r.step,
                 x(r.items_per_s_vs_sdk),
                 x(r.spans_per_s_vs_sdk),

@@ -30,6 +30,7 @@ mod runtime;
 
 pub use exporter::{SdkCounters, Transport};
 pub use fixture::{run_fixture_spans, run_sdk_ours, run_tracing_spans};
+pub(crate) use production::run_production_ours;
 pub use production::{ProductionPlan, ProductionRun, run_production, run_tracing_production};
 pub use providers::{SdkConfig, SdkProviders};
 

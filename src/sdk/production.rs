@@ -189,6 +189,31 @@ pub fn run_tracing_production(config: &SdkConfig, plan: &ProductionPlan) -> Resu
     produce(providers, Api::Tracing, plan)
 }
 
+/// Runs the production mix through the SDK's API into our pipeline
+/// (`sdk-ours`: [`SdkProviders::start_ours`] on `handle`), from producers
+/// on the caller's runtime, which runs our exporter too; returns what they
+/// offered, once the providers have handed everything over (our exporter's
+/// shutdown, the caller's, drains it).
+pub(crate) async fn run_production_ours(
+    handle: &otlp_pipeline::pipeline::Handle,
+    pace: Pace,
+    workers: u64,
+) -> Result<Signals, SdkError> {
+    let providers = SdkProviders::start_ours(handle);
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..workers {
+        tasks.spawn(sdk_producer(Instruments::new(&providers), Api::Sdk, worker, pace));
+    }
+    let mut offered = Signals::default();
+    while let Some(joined) = tasks.join_next().await {
+        offered = offered.plus(joined?);
+    }
+    // Our processors hand over as they go; the meter's last collection
+    // (its shutdown) hands the aggregated points to the pipeline.
+    providers.shutdown();
+    Ok(offered)
+}
+
 fn produce(providers: SdkProviders, api: Api, plan: &ProductionPlan) -> Result<ProductionRun, SdkError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let start = Instant::now();

@@ -53,7 +53,8 @@ pub struct SdkProviders {
     pub latency: Arc<LatencyRecorder>,
     /// Items the exporters delivered.
     pub counters: Arc<SdkCounters>,
-    io: IoRuntime,
+    /// The OTLP exporters' runtime; none when the providers end in our pipeline.
+    io: Option<IoRuntime>,
 }
 
 impl SdkProviders {
@@ -86,7 +87,31 @@ impl SdkProviders {
                 .build();
         let logger = SdkLoggerProvider::builder().with_resource(resource()).with_log_processor(log_processor).build();
         drop(entered);
-        Ok(SdkProviders { tracer, meter, logger, latency, counters, io })
+        Ok(SdkProviders { tracer, meter, logger, latency, counters, io: Some(io) })
+    }
+
+    /// The same three providers handing what they end, emit and collect to
+    /// our pipeline through `handle` (`otlp_pipeline::otel`: span and log
+    /// processors that never wait, the metric exporter under the SDK's
+    /// `PeriodicReader`): no batch processor, no export thread, no OTLP
+    /// exporter of the SDK's. The pipeline counts what it exports; the
+    /// counters and latency here stay empty.
+    pub fn start_ours(handle: &otlp_pipeline::pipeline::Handle) -> SdkProviders {
+        use otlp_pipeline::otel::{OtlpLogProcessor, OtlpMetricExporter, OtlpSpanProcessor};
+        let tracer = SdkTracerProvider::builder()
+            .with_resource(resource())
+            .with_span_processor(OtlpSpanProcessor::new(handle.clone()))
+            .build();
+        let meter = SdkMeterProvider::builder()
+            .with_resource(resource())
+            .with_reader(PeriodicReader::builder(OtlpMetricExporter::new(handle.clone())).build())
+            .build();
+        let logger = SdkLoggerProvider::builder()
+            .with_resource(resource())
+            .with_log_processor(OtlpLogProcessor::new(handle.clone()))
+            .build();
+        let (latency, counters) = (Arc::new(LatencyRecorder::new()), Arc::new(SdkCounters::default()));
+        SdkProviders { tracer, meter, logger, latency, counters, io: None }
     }
 
     /// Shuts the providers down (each exports what it still holds; the
@@ -97,6 +122,8 @@ impl SdkProviders {
         let _ = self.tracer.shutdown();
         let _ = self.logger.shutdown();
         let _ = self.meter.shutdown();
-        let _ = self.io.stop();
+        if let Some(io) = self.io {
+            let _ = io.stop();
+        }
     }
 }

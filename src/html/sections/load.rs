@@ -128,12 +128,17 @@ impl Builder<'_> {
                     ratios.iter().map(|(k, v)| vec![(*k).to_owned(), num(*v, 2)]).collect(),
                 ));
             }
-            let tracing = l.tracing_ratios.as_ref().map(|r| r.numbers()).unwrap_or_default();
-            if !tracing.is_empty() {
-                blocks.push(table(
-                    &["tracing-ours over tracing-otel (from the file)", "value"],
-                    tracing.iter().map(|(k, v)| vec![(*k).to_owned(), num(*v, 2)]).collect(),
-                ));
+            for (title, ratios) in [
+                ("tracing-ours over tracing-otel (from the file)", &l.tracing_ratios),
+                ("sdk-ours over sdk (from the file)", &l.sdk_ours_ratios),
+            ] {
+                let numbers = ratios.as_ref().map(|r| r.numbers()).unwrap_or_default();
+                if !numbers.is_empty() {
+                    blocks.push(table(
+                        &[title, "value"],
+                        numbers.iter().map(|(k, v)| vec![(*k).to_owned(), num(*v, 2)]).collect(),
+                    ));
+                }
             }
             if let Some(t) = &l.targets {
                 blocks.push(self.load_targets(l, t, &ours, &sdk_pairs));
