@@ -123,7 +123,7 @@ impl Builder<'_> {
                      allocation increase (blocks per run) whatever the bench's budget, and a bench of the baseline the run \
                      lacks (\"not run\" when its suite did not run in a partial run; README, \"Baselines and the regression gate\"). \
                      Estimated cycles are shown, not gated: the cache simulation's misses move with code and data \
-                     placement far more than instructions do (src/baseline.rs, `compare`)."
+                     placement far more than instructions do (src/baseline/mod.rs, `compare`)."
                         .into(),
                 ));
             }
