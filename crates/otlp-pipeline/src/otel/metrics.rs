@@ -178,31 +178,32 @@ impl OtlpMetricExporter {
     }
 
     fn gauge<T: Number>(&self, g: &Gauge<T>, scope: Option<&[KeyValue]>) -> Vec<NumberDataPoint> {
-        let (start, time) = (g.start_time().map_or(0, unix_nanos), unix_nanos(g.time()));
-        g.data_points()
-            .map(|p| {
-                self.count_exemplars(p.exemplars().count());
-                NumberDataPoint {
-                    attributes: point_attributes(p.attributes(), scope),
-                    start_time_unix_nano: start,
-                    time_unix_nano: time,
-                    value: Some(p.value().number()),
-                    flags: 0,
-                }
-            })
-            .collect()
+        let points = g.data_points().map(|p| (p.attributes(), p.value(), p.exemplars().count()));
+        self.number_points(g.start_time().map_or(0, unix_nanos), unix_nanos(g.time()), points, scope)
     }
 
     fn sum<T: Number>(&self, s: &Sum<T>, scope: Option<&[KeyValue]>) -> Vec<NumberDataPoint> {
-        let (start, time) = (unix_nanos(s.start_time()), unix_nanos(s.time()));
-        s.data_points()
-            .map(|p| {
-                self.count_exemplars(p.exemplars().count());
+        let points = s.data_points().map(|p| (p.attributes(), p.value(), p.exemplars().count()));
+        self.number_points(unix_nanos(s.start_time()), unix_nanos(s.time()), points, scope)
+    }
+
+    /// The points of a gauge or a sum (the SDK's two point types read
+    /// alike): each one's attributes, value and exemplar count.
+    fn number_points<'p, T: Number>(
+        &self,
+        start: u64,
+        time: u64,
+        points: impl Iterator<Item = (impl Iterator<Item = &'p opentelemetry::KeyValue>, T, usize)>,
+        scope: Option<&[KeyValue]>,
+    ) -> Vec<NumberDataPoint> {
+        points
+            .map(|(attrs, value, exemplars)| {
+                self.count_exemplars(exemplars);
                 NumberDataPoint {
-                    attributes: point_attributes(p.attributes(), scope),
+                    attributes: point_attributes(attrs, scope),
                     start_time_unix_nano: start,
                     time_unix_nano: time,
-                    value: Some(p.value().number()),
+                    value: Some(value.number()),
                     flags: 0,
                 }
             })
