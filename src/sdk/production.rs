@@ -189,6 +189,11 @@ pub fn run_tracing_production(config: &SdkConfig, plan: &ProductionPlan) -> Resu
     produce(providers, Api::Tracing, plan)
 }
 
+/// Longest `sdk-ours` waits for its queue to drain before the meter's last
+/// collection: far above what a drain takes, so that only a stuck receiver
+/// reaches it (the points then refused are counted by the pipeline).
+const DRAIN: Duration = Duration::from_secs(30);
+
 /// Runs the production mix through the SDK's API into our pipeline
 /// (`sdk-ours`: [`SdkProviders::start_ours`] on `handle`), from producers
 /// on the caller's runtime, which runs our exporter too; returns what they
@@ -208,8 +213,18 @@ pub(crate) async fn run_production_ours(
     while let Some(joined) = tasks.join_next().await {
         offered = offered.plus(joined?);
     }
-    // Our processors hand over as they go; the meter's last collection
-    // (its shutdown) hands the aggregated points to the pipeline.
+    // Our processors hand over as they go, but the meter hands its
+    // aggregated points over in one collection at its shutdown, without
+    // waiting: let the exporter take what the producers left queued first
+    // (bounded), so that a queue they left full does not refuse them all.
+    let deadline = Instant::now() + DRAIN;
+    while Instant::now() < deadline {
+        let s = handle.stats();
+        if s.accepted <= s.exported + s.dropped_total() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     providers.shutdown();
     Ok(offered)
 }
