@@ -143,68 +143,62 @@ fn bad_input_is_refused_clearly() {
     assert!(!dir.exists(), "a refused run must not write results");
 }
 
-/// Every signal of a run, as the receiver counted it.
-fn per_signal(run: &Value, which: &str) -> [u64; 3] {
-    ["spans", "points", "logs"].map(|k| run[which][k].as_u64().unwrap_or_else(|| panic!("{which}.{k} in {run}")))
+/// A closed-loop run of `implementations` (comma-separated) into a fresh
+/// folder named `name`: the run's output and its checked result file.
+fn run_stacks(name: &str, implementations: &str) -> (Output, Value) {
+    let dir = out_dir(name);
+    let out = load(&dir, &["--implementations", implementations]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v = check_result_file(&dir, "closed");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    (out, v)
+}
+
+/// Checks that run `index` of `v` is `implementation` and that the receiver
+/// got every signal of it; with `counted`, that its only drops are those
+/// its full queue refused and counted (a stack ending in our pipeline).
+fn check_stack(v: &Value, index: usize, implementation: &str, counted: bool) {
+    let run = &v["runs"][index];
+    assert_eq!(run["implementation"], implementation);
+    let got = ["spans", "points", "logs"].map(|k| {
+        run["delivered_per_signal"][k].as_u64().unwrap_or_else(|| panic!("delivered_per_signal.{k} in {run}"))
+    });
+    assert!(got.iter().all(|&n| n > 0), "{run}");
+    if counted {
+        for reason in run["dropped"].as_object().expect("dropped").keys() {
+            assert_eq!(reason, "queue_full", "{run}");
+        }
+    }
 }
 
 #[test]
 fn tracing_with_our_layer_delivers_spans_and_log_records_and_counts_its_drops() {
-    let dir = out_dir("tracing-ours");
-    let out = load(&dir, &["--implementations", "ours,tracing-ours"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let v = check_result_file(&dir, "closed");
-    let run = &v["runs"][1];
-    assert_eq!(run["implementation"], "tracing-ours");
-    // The receiver got every signal: the spans and the record through the
-    // layer, the metric through our handle.
-    let got = per_signal(run, "delivered_per_signal");
-    assert!(got.iter().all(|&n| n > 0), "{run}");
-    // The layer never waits: what the queue refused is counted as such,
-    // nothing is unaccounted.
-    for reason in run["dropped"].as_object().expect("dropped").keys() {
-        assert_eq!(reason, "queue_full", "{run}");
-    }
-    std::fs::remove_dir_all(&dir).expect("clean up");
+    // The spans and the record through the layer, the metric through our
+    // handle; the layer never waits, so what the queue refused is counted.
+    let (_, v) = run_stacks("tracing-ours", "ours,tracing-ours");
+    check_stack(&v, 1, "tracing-ours", true);
 }
 
 #[cfg(feature = "official-sdk")]
 #[test]
 fn tracing_with_tracing_opentelemetry_runs_beside_our_layer() {
-    let dir = out_dir("tracing-otel");
-    let out = load(&dir, &["--implementations", "tracing-ours,tracing-otel"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let v = check_result_file(&dir, "closed");
-    let run = &v["runs"][1];
-    assert_eq!(run["implementation"], "tracing-otel");
     // Spans through tracing-opentelemetry, records through
     // opentelemetry-appender-tracing, the metric through the SDK's meter.
-    let got = per_signal(run, "delivered_per_signal");
-    assert!(got.iter().all(|&n| n > 0), "{run}");
+    let (out, v) = run_stacks("tracing-otel", "tracing-ours,tracing-otel");
+    check_stack(&v, 1, "tracing-otel", false);
     assert!(v["tracing_ratios"]["items_per_s_vs_sdk"].is_f64(), "{v}");
     assert!(v.get("ratios").is_none(), "ours and sdk did not run: {v}");
     assert!(text(&out).contains("tracing-ours / tracing-otel (workers=8): spans+logs/s"), "{}", text(&out));
-    std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
 #[cfg(feature = "official-sdk")]
 #[test]
 fn the_sdk_api_into_our_pipeline_delivers_every_signal_and_counts_its_drops() {
-    let dir = out_dir("sdk-ours");
-    let out = load(&dir, &["--implementations", "sdk-ours,sdk"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let v = check_result_file(&dir, "closed");
-    let run = &v["runs"][0];
-    assert_eq!(run["implementation"], "sdk-ours");
-    assert!(v["sdk_ours_ratios"]["items_per_s_vs_sdk"].is_f64(), "{v}");
     // Spans and records through our processors, the meter's aggregated
     // points through our metric exporter.
-    let got = per_signal(run, "delivered_per_signal");
-    assert!(got.iter().all(|&n| n > 0), "{run}");
-    for reason in run["dropped"].as_object().expect("dropped").keys() {
-        assert_eq!(reason, "queue_full", "{run}");
-    }
-    std::fs::remove_dir_all(&dir).expect("clean up");
+    let (_, v) = run_stacks("sdk-ours", "sdk-ours,sdk");
+    check_stack(&v, 0, "sdk-ours", true);
+    assert!(v["sdk_ours_ratios"]["items_per_s_vs_sdk"].is_f64(), "{v}");
 }
 
 #[cfg(feature = "official-sdk")]
